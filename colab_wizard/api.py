@@ -1,0 +1,166 @@
+"""The Python API: ``create`` (blocking, for scripts) and ``create_async``.
+
+Both validate first (a :class:`SpecError` before any process starts), then
+build the plan and hand it to the runner with whatever views the caller gives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Optional, Union
+
+from . import kernels, paths
+from .events import Listener, StageError
+from .plan import STATE_DIR, Workspace, plan
+from .runner import Runner
+from .spec import EnvSpec, SpecError
+
+
+@dataclass(frozen=True)
+class Created:
+    """What a successful run made."""
+
+    name: str
+    display_name: str
+    python: str
+    project_dir: Path
+    kernel_dir: Path
+    venv_python: Path
+    log_path: Path
+
+
+class CreateFailed(Exception):
+    """A run that did not finish: ``outcome`` is "failed" or "cancelled"."""
+
+    def __init__(self, outcome: str, log_path: Path, error: Optional[StageError] = None) -> None:
+        self.outcome = outcome
+        self.log_path = log_path
+        self.error = error
+        super().__init__(str(error) if error else f"Run {outcome}. Full log: {log_path}")
+
+
+class Busy(Exception):
+    """Another run is already building this project."""
+
+
+def make_spec(
+    python: str,
+    dependencies: Iterable[str] = (),
+    name: Optional[str] = None,
+    display_name: Optional[str] = None,
+    project_dir: Union[str, Path, None] = None,
+    index_url: Optional[str] = None,
+) -> EnvSpec:
+    """Validate the arguments into an EnvSpec, also refusing a name taken by a foreign kernel."""
+    spec = EnvSpec.make(python, dependencies, name, display_name, project_dir, index_url)
+    try:
+        kernels.check_name_free(spec.name)
+    except kernels.KernelError as exc:
+        raise SpecError("name", str(exc)) from None
+    return spec
+
+
+class ProjectLock:
+    """One run per project folder at a time; a second one is refused, never interleaved."""
+
+    def __init__(self, project_dir: Path) -> None:
+        self.path = project_dir / STATE_DIR / "run.lock"
+        self.fd: Optional[int] = None
+
+    def __enter__(self) -> ProjectLock:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise SpecError(
+                "project_dir",
+                f"Cannot write to {self.path.parent.parent} ({exc.strerror}). "
+                "Choose a folder you can write to.",
+            ) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise Busy(
+                f"Another install is already running for {self.path.parent.parent}. "
+                "Wait for it to finish, or cancel it, then try again."
+            ) from None
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def build_runner(spec: EnvSpec, listeners: Iterable[Listener] = ()) -> tuple[Runner, Workspace]:
+    ws = Workspace(spec)
+    return Runner(plan(spec, ws), paths.new_log_path(spec.name), listeners), ws
+
+
+def created(ws: Workspace, runner: Runner) -> Created:
+    spec = ws.spec
+    return Created(spec.name, spec.display_name, str(spec.python), spec.project_dir,
+                   kernels.user_kernels_dir() / spec.name, ws.venv_python, runner.log_path)
+
+
+async def run_spec(
+    spec: EnvSpec,
+    listeners: Iterable[Listener] = (),
+    start_at: Optional[str] = None,
+    runner: Optional[Runner] = None,
+) -> Created:
+    """Run the plan for a validated spec; raise CreateFailed unless it finishes."""
+    if runner is None:
+        runner, ws = build_runner(spec, listeners)
+    else:
+        ws = Workspace(spec)
+    with ProjectLock(spec.project_dir):
+        outcome = await runner.run(start_at=start_at, result=created(ws, runner))
+    if outcome != "done":
+        raise CreateFailed(outcome, runner.log_path, runner.failed)
+    return created(ws, runner)
+
+
+async def create_async(
+    python: str,
+    dependencies: Iterable[str] = (),
+    name: Optional[str] = None,
+    display_name: Optional[str] = None,
+    project_dir: Union[str, Path, None] = None,
+    index_url: Optional[str] = None,
+    listeners: Iterable[Listener] = (),
+) -> Created:
+    """Build (or update) a Poetry environment and register it as a Jupyter kernel."""
+    spec = make_spec(python, dependencies, name, display_name, project_dir, index_url)
+    return await run_spec(spec, listeners)
+
+
+def create(
+    python: str,
+    dependencies: Iterable[str] = (),
+    name: Optional[str] = None,
+    display_name: Optional[str] = None,
+    project_dir: Union[str, Path, None] = None,
+    index_url: Optional[str] = None,
+    listeners: Iterable[Listener] = (),
+) -> Created:
+    """Blocking :func:`create_async`, for scripts (not for a running event loop)."""
+    return asyncio.run(
+        create_async(python, dependencies, name, display_name, project_dir, index_url, listeners)
+    )
+
+
+def list_kernels() -> list[kernels.KernelInfo]:
+    """Kernels colab_wizard registered (never anyone else's)."""
+    return kernels.list_ours()
+
+
+def remove_kernel(name: str) -> Path:
+    """Unregister a kernel colab_wizard made; its project folder stays."""
+    return kernels.remove(name)

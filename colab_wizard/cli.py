@@ -1,0 +1,114 @@
+"""``python -m colab_wizard``: create, list and remove kernels from a terminal.
+
+Exit codes: 0 done, 1 failed, 2 bad input, 130 cancelled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from typing import Optional, Sequence
+
+from . import api, defaults
+from .spec import SpecError
+from .views.terminal import TerminalView
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 1, 2, 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m colab_wizard",
+        description="Make any CPython 3.9-3.14 with Poetry-managed dependencies a Jupyter kernel.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    create = commands.add_parser("create", help="build (or update) an environment and its kernel")
+    create.add_argument("--python", help="version: 3.12, 3.12.4 or 3.13t")
+    create.add_argument("--name", help="kernelspec name (derived from the display name if absent)")
+    create.add_argument("--display-name", help="name shown in the kernel menu")
+    create.add_argument("--dep", action="append", default=[], metavar="SPEC",
+                        help="a PEP 508 requirement; repeat for more")
+    create.add_argument("--project-dir", help="folder for pyproject.toml, poetry.lock and .venv")
+    create.add_argument("--index-url", help="package index (simple API); default: pip's")
+    create.add_argument("--verbose", "-v", action="store_true", help="echo the tools' output")
+    demo = commands.add_parser(
+        "demo", help="create the embedded example: " + defaults.DEMO_SUMMARY
+    )
+    demo.add_argument("--verbose", "-v", action="store_true", help="echo the tools' output")
+    commands.add_parser("list", help="kernels made by colab_wizard")
+    remove = commands.add_parser("remove", help="unregister a kernel made by colab_wizard")
+    remove.add_argument("name")
+    return parser
+
+
+async def _run_with_signals(spec: api.EnvSpec, view: TerminalView) -> api.Created:
+    runner, _ = api.build_runner(spec, [view])
+    loop = asyncio.get_running_loop()
+    # Ctrl-C cancels the runner (which kills the children) instead of tearing the loop down.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, runner.cancel)
+    return await api.run_spec(spec, runner=runner)
+
+
+def run_create(spec: api.EnvSpec, verbose: bool) -> int:
+    view = TerminalView(verbose=verbose)
+    try:
+        made = asyncio.run(_run_with_signals(spec, view))
+    except api.Busy as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_FAILED
+    except api.CreateFailed as exc:
+        return EXIT_CANCELLED if exc.outcome == "cancelled" else EXIT_FAILED
+    print(f"Kernel '{made.name}' ({made.display_name}) is ready: Python {made.python}, "
+          f"project {made.project_dir}")
+    return EXIT_OK
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    if not args.python:
+        raise SpecError("python", "Give --python, for example --python 3.12.")
+    spec = api.make_spec(args.python, args.dep, args.name, args.display_name,
+                         args.project_dir, args.index_url)
+    return run_create(spec, args.verbose)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    return run_create(defaults.demo_spec(), args.verbose)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    found = api.list_kernels()
+    if not found:
+        print("No kernels made by colab_wizard are registered.")
+    for info in found:
+        print(f"{info.name}\t{info.display_name}\tPython {info.python}\t{info.project_dir}")
+    return EXIT_OK
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    try:
+        where = api.remove_kernel(args.name)
+    except api.kernels.KernelError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"Removed kernel '{args.name}' ({where}); its project folder was kept.")
+    return EXIT_OK
+
+
+COMMANDS = {"create": cmd_create, "demo": cmd_demo, "list": cmd_list, "remove": cmd_remove}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    try:
+        return COMMANDS[args.command](args)
+    except SpecError as exc:
+        print(f"Error in {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+

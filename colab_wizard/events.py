@@ -1,0 +1,119 @@
+"""What the runner tells its views.
+
+The runner emits these plain data objects and never looks at who listens: the
+widget panel, the terminal view and the log file all subscribe the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Union
+
+
+@dataclass(frozen=True)
+class StageInfo:
+    """A stage as views need it: a key, a label for people, and its share of the bar."""
+
+    key: str
+    label: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    stages: tuple[StageInfo, ...]
+    log_path: Path
+
+
+@dataclass(frozen=True)
+class StageStarted:
+    stage: str
+    index: int
+
+
+@dataclass(frozen=True)
+class StageProgress:
+    """Progress inside a stage; ``total`` None means it cannot be known (indeterminate)."""
+
+    stage: str
+    done: float
+    total: Optional[float]
+    unit: str = "steps"  # "bytes", "packages" or "steps"
+
+
+@dataclass(frozen=True)
+class StageLine:
+    """One line of a tool's output (``\\r`` redraws arrive as separate lines)."""
+
+    stage: str
+    text: str
+
+
+@dataclass(frozen=True)
+class StageDone:
+    stage: str
+    skipped: bool
+    seconds: float
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class StageFailed:
+    stage: str
+    error: StageError
+
+
+@dataclass(frozen=True)
+class StageCancelled:
+    stage: str
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    """The last event of every run: ``outcome`` is "done", "failed" or "cancelled"."""
+
+    outcome: str
+    seconds: float
+    log_path: Path
+    result: Optional[object] = None
+
+
+@dataclass
+class StageError(Exception):
+    """Why a stage failed, with what a person needs to act on it."""
+
+    stage: str
+    message: str
+    command: tuple[str, ...] = ()
+    exit_code: Optional[int] = None
+    tail: tuple[str, ...] = field(default=())
+    log_path: Optional[Path] = None
+    hint: str = ""
+
+    def __str__(self) -> str:
+        parts = [f"Stage '{self.stage}' failed: {self.message}"]
+        if self.command:
+            parts.append("Command: " + " ".join(self.command))
+        if self.exit_code is not None:
+            parts.append(f"Exit code: {self.exit_code}")
+        if self.tail:
+            parts.append("Last output:\n  " + "\n  ".join(self.tail))
+        if self.hint:
+            parts.append("What to try: " + self.hint)
+        if self.log_path is not None:
+            parts.append(f"Full log: {self.log_path}")
+        return "\n".join(parts)
+
+
+Event = Union[
+    RunStarted,
+    StageStarted,
+    StageProgress,
+    StageLine,
+    StageDone,
+    StageFailed,
+    StageCancelled,
+    RunFinished,
+]
+Listener = Callable[[Event], None]

@@ -1,0 +1,331 @@
+"""The plan: from an EnvSpec to the ordered stages that build and register a kernel.
+
+Each stage is a plain coroutine with a sentence saying what it does, plus an
+``is_done`` check that reads fingerprints kept in the project's state file, so
+an unchanged re-run skips everything and a changed dependency redoes only
+lock, install and what follows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import hashlib
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from . import interpreters, kernels, paths, pyproject
+from .progress import PipProgress, PoetryInstallProgress
+from .runner import Stage, StageContext
+from .spec import EnvSpec
+
+POETRY_REQUIREMENT = "poetry>=2,<3"
+COMPLETE_MARK = ".colab_wizard-complete"
+STATE_DIR = ".colab_wizard"
+
+
+def _digest(*parts: str) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode("utf-8"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _file_digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+def bin_dir(env_dir: Path) -> Path:
+    return env_dir / ("Scripts" if os.name == "nt" else "bin")
+
+
+@dataclass
+class Workspace:
+    """Every path a plan touches, derived once from the spec, and the state between runs."""
+
+    spec: EnvSpec
+    interpreter: Optional[Path] = None
+
+    @property
+    def project_dir(self) -> Path:
+        return self.spec.project_dir
+
+    @property
+    def pyproject(self) -> Path:
+        return self.project_dir / "pyproject.toml"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.project_dir / "poetry.lock"
+
+    @property
+    def venv_python(self) -> Path:
+        return bin_dir(self.project_dir / ".venv") / "python"
+
+    @property
+    def state_path(self) -> Path:
+        return self.project_dir / STATE_DIR / "state.json"
+
+    @property
+    def staged_kernel(self) -> Path:
+        return self.project_dir / STATE_DIR / "kernel" / self.spec.name
+
+    @property
+    def poetry_env(self) -> Path:
+        return paths.tools_dir() / "poetry"
+
+    @property
+    def poetry(self) -> Path:
+        return bin_dir(self.poetry_env) / "poetry"
+
+    def load_state(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.state_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def save_state(self, **values: Any) -> None:
+        state = self.load_state()
+        state.update(values)
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, self.state_path)
+
+    def poetry_argv(self, *args: str) -> list[str]:
+        return [str(self.poetry), "--no-ansi", "--no-interaction", *args]
+
+    def poetry_env_vars(self) -> dict[str, str]:
+        return {
+            "POETRY_VIRTUALENVS_IN_PROJECT": "true",
+            # A desktop keyring can hang a headless install waiting for an unlock prompt.
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+        }
+
+    def wanted_pyproject(self) -> str:
+        current = self.pyproject.read_text(encoding="utf-8") if self.pyproject.exists() else ""
+        return pyproject.update(current, self.spec)
+
+    def kernel_spec(self) -> dict[str, Any]:
+        return kernels.kernel_json(
+            self.spec.name, self.spec.display_name, self.venv_python, self.project_dir,
+            str(self.spec.python),
+        )
+
+    def verify_fingerprint(self) -> str:
+        spec_text = json.dumps(self.kernel_spec(), sort_keys=True)
+        return _digest(spec_text, _file_digest(self.lock_file), *self.spec.dependencies)
+
+
+# -- stage actions: one sentence each -------------------------------------------------
+
+
+async def find_python(ws: Workspace, ctx: StageContext) -> str:
+    """Find a local CPython of the requested version (PATH, pyenv, uv, our own installs)."""
+    ctx.line(f"Looking for Python {ws.spec.python} on this machine ...")
+    found = await asyncio.get_running_loop().run_in_executor(
+        None, interpreters.find, ws.spec.python
+    )
+    if found is None:
+        raise ctx.fail(
+            f"no Python {ws.spec.python} was found on this machine",
+            "Install that version (for example with pyenv or uv), or choose another version.",
+        )
+    ws.interpreter = found.path
+    ws.save_state(python=str(found.path), python_request=str(ws.spec.python))
+    ctx.line(f"Using {found.path} (Python {found.label})")
+    return f"Python {found.label}"
+
+
+def python_known(ws: Workspace) -> bool:
+    state = ws.load_state()
+    path = state.get("python")
+    if state.get("python_request") == str(ws.spec.python) and path and Path(path).exists():
+        ws.interpreter = Path(path)
+        return True
+    return False
+
+
+async def _locked(path: Path) -> int:
+    """Take an exclusive lock on ``path`` without blocking the event loop."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            await asyncio.sleep(0.5)
+
+
+async def install_poetry(ws: Workspace, ctx: StageContext) -> str:
+    """Put Poetry in its own tool environment (virtualenv, not the host's venv module)."""
+    fd = await _locked(ws.poetry_env.parent / ".poetry.lock")
+    try:
+        if poetry_ready(ws):
+            return "another run installed it"
+        (ws.poetry_env / COMPLETE_MARK).unlink(missing_ok=True)
+        await ctx.run(
+            [sys.executable, "-m", "virtualenv", "--no-periodic-update", str(ws.poetry_env)],
+            hint="The host Python needs the 'virtualenv' package: pip install virtualenv.",
+        )
+        await ctx.run(
+            [str(bin_dir(ws.poetry_env) / "python"), "-m", "pip", "install",
+             "--index-url", ws.spec.index_url, POETRY_REQUIREMENT],
+            parser=PipProgress(),
+            hint=f"Check that the package index {ws.spec.index_url} can be reached.",
+        )
+        await ctx.run([str(ws.poetry), "--version"])
+        (ws.poetry_env / COMPLETE_MARK).write_text(POETRY_REQUIREMENT, encoding="utf-8")
+    finally:
+        os.close(fd)
+    return "installed"
+
+
+def poetry_ready(ws: Workspace) -> bool:
+    return ws.poetry.exists() and (ws.poetry_env / COMPLETE_MARK).exists()
+
+
+async def write_project(ws: Workspace, ctx: StageContext) -> str:
+    """Write pyproject.toml and poetry.toml, and create the in-project venv on our Python."""
+    ws.project_dir.mkdir(parents=True, exist_ok=True)
+    text = ws.wanted_pyproject()
+    if not ws.pyproject.exists() or ws.pyproject.read_text(encoding="utf-8") != text:
+        ws.pyproject.write_text(text, encoding="utf-8")
+        ctx.line(f"Wrote {ws.pyproject}")
+    (ws.project_dir / "poetry.toml").write_text(pyproject.POETRY_TOML, encoding="utf-8")
+    assert ws.interpreter is not None
+    await ctx.run(ws.poetry_argv("env", "use", str(ws.interpreter)), cwd=ws.project_dir,
+                  env=ws.poetry_env_vars())
+    ws.save_state(venv_for=str(ws.interpreter))
+    return str(ws.project_dir)
+
+
+def project_ready(ws: Workspace) -> bool:
+    try:
+        same = ws.pyproject.read_text(encoding="utf-8") == ws.wanted_pyproject()
+    except (OSError, ValueError):
+        return False
+    state = ws.load_state()
+    return (
+        same
+        and (ws.project_dir / "poetry.toml").exists()
+        and ws.venv_python.exists()
+        and state.get("venv_for") == str(ws.interpreter)
+    )
+
+
+async def lock(ws: Workspace, ctx: StageContext) -> str:
+    """Resolve the dependencies into poetry.lock (unchanged pins stay as they were)."""
+    ctx.progress(0, None)
+    await ctx.run(
+        ws.poetry_argv("lock"), cwd=ws.project_dir, env=ws.poetry_env_vars(),
+        hint="Check the package names and version pins; a name that does not exist on the "
+        f"index ({ws.spec.index_url}) or pins that conflict cannot be resolved.",
+    )
+    ws.save_state(lock=_file_digest(ws.pyproject))
+    return "poetry.lock written"
+
+
+def lock_ready(ws: Workspace) -> bool:
+    return ws.lock_file.exists() and ws.load_state().get("lock") == _file_digest(ws.pyproject)
+
+
+async def install(ws: Workspace, ctx: StageContext) -> str:
+    """Install exactly what poetry.lock says into the project's venv."""
+    parser = PoetryInstallProgress()
+    await ctx.run(
+        ws.poetry_argv("sync"), cwd=ws.project_dir, env=ws.poetry_env_vars(), parser=parser,
+        hint=f"Check that the package index {ws.spec.index_url} can be reached, then retry.",
+    )
+    ws.save_state(install=_digest(_file_digest(ws.lock_file), str(ws.venv_python)))
+    return f"{parser.total or 0} package operations"
+
+
+def install_ready(ws: Workspace) -> bool:
+    wanted = _digest(_file_digest(ws.lock_file), str(ws.venv_python))
+    return ws.venv_python.exists() and ws.load_state().get("install") == wanted
+
+
+async def make_kernel(ws: Workspace, ctx: StageContext) -> str:
+    """Check ipykernel in the venv and write the kernelspec to a staging folder."""
+    await ctx.run(
+        [str(ws.venv_python), "-c", "import ipykernel; print('ipykernel', ipykernel.__version__)"],
+        hint="ipykernel should have been installed with the dependencies; retry the install.",
+    )
+    kernels.write_spec(ws.staged_kernel, ws.kernel_spec())
+    return str(ws.staged_kernel)
+
+
+def kernel_ready(ws: Workspace) -> bool:
+    return kernels.read_spec(ws.staged_kernel) == ws.kernel_spec()
+
+
+def preflight_argv(ws: Workspace) -> list[str]:
+    package_root = str(Path(__file__).resolve().parent.parent)
+    # -c with an explicit path: no PYTHONPATH, which the kernel under test would inherit.
+    bootstrap = (
+        "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+        "from colab_wizard.preflight import main; sys.exit(main())"
+    )
+    argv = [sys.executable, "-c", bootstrap, package_root, str(ws.staged_kernel),
+            "--python", ws.spec.python.short]
+    for requirement in ws.spec.dependencies:
+        argv += ["--require", requirement]
+    return argv
+
+
+async def verify(ws: Workspace, ctx: StageContext) -> str:
+    """Start the staged kernel once and check its Python and packages (pre-flight)."""
+    ctx.progress(0, None)
+    await ctx.run(
+        preflight_argv(ws),
+        hint="The kernel could not start or is missing packages; the log shows why. "
+        "Nothing was registered.",
+    )
+    ws.save_state(verify=ws.verify_fingerprint())
+    return "kernel started and answered"
+
+
+def verify_ready(ws: Workspace) -> bool:
+    return ws.load_state().get("verify") == ws.verify_fingerprint()
+
+
+async def register(ws: Workspace, ctx: StageContext) -> str:
+    """Register the verified kernelspec where Jupyter finds it (replacing ours atomically)."""
+    target = kernels.register(ws.staged_kernel, ws.spec.name)
+    ctx.line(f"Registered kernel '{ws.spec.name}' at {target}")
+    return str(target)
+
+
+def registered(ws: Workspace) -> bool:
+    return verify_ready(ws) and kernels.is_registered(ws.staged_kernel, ws.spec.name)
+
+
+def plan(spec: EnvSpec, workspace: Optional[Workspace] = None) -> list[Stage]:
+    """The stages that turn ``spec`` into a registered, verified kernel."""
+    ws = workspace or Workspace(spec)
+
+    def stage(key: str, label: str, weight: float, action: Any, done: Any,
+              timeout: float = 1800.0) -> Stage:
+        return Stage(key, label, weight, lambda ctx: action(ws, ctx), lambda: done(ws), timeout)
+
+    return [
+        stage("python", f"Find Python {spec.python}", 1, find_python, python_known, 120),
+        stage("poetry", "Install Poetry", 3, install_poetry, poetry_ready, 900),
+        stage("project", "Write the project", 1, write_project, project_ready, 300),
+        stage("lock", "Resolve dependencies", 3, lock, lock_ready),
+        stage("install", "Install packages", 6, install, install_ready),
+        stage("kernel", "Prepare the kernel", 1, make_kernel, kernel_ready, 120),
+        stage("verify", "Start the kernel once", 2, verify, verify_ready, 300),
+        stage("register", "Register the kernel", 1, register, registered, 60),
+    ]

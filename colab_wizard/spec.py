@@ -1,0 +1,241 @@
+"""EnvSpec: what the user asked for, checked before any process starts.
+
+Every check raises :class:`SpecError` naming the field and saying how to fix
+it, so the panel can put the sentence next to the field and the CLI can print
+it and exit 2.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Optional
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from . import paths
+
+MIN_MINOR = 9
+MAX_MINOR = 14
+# Free-threaded CPython builds exist from 3.13 on.
+MIN_FREE_THREADED_MINOR = 13
+NAME_MAX = 64
+
+_VERSION_RE = re.compile(r"^3\.(\d{1,2})(?:\.(\d{1,3}))?(t?)$")
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+# Characters that only make sense to a shell; PEP 508 markers never need them.
+_SHELL_CHARS = set("|`$\\\n\r")
+
+
+class SpecError(ValueError):
+    """Invalid input: ``field`` is the setting at fault, the message says what to do."""
+
+    def __init__(self, field: str, message: str, line: Optional[int] = None) -> None:
+        self.field = field
+        self.message = message
+        self.line = line
+        where = f"{field} (line {line})" if line is not None else field
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True)
+class PythonVersion:
+    """A requested CPython: ``3.12``, ``3.12.4`` or free-threaded ``3.13t``."""
+
+    minor: int
+    patch: Optional[int] = None
+    free_threaded: bool = False
+
+    @property
+    def short(self) -> str:
+        """``3.12`` — what pyproject's requires-python and kernel names use."""
+        return f"3.{self.minor}"
+
+    def __str__(self) -> str:
+        text = self.short if self.patch is None else f"{self.short}.{self.patch}"
+        return text + ("t" if self.free_threaded else "")
+
+    def matches(self, version: tuple[int, int, int], free_threaded: bool) -> bool:
+        """Whether an interpreter reporting ``version`` satisfies this request."""
+        if version[0] != 3 or version[1] != self.minor or free_threaded != self.free_threaded:
+            return False
+        return self.patch is None or version[2] == self.patch
+
+
+def parse_python(text: str) -> PythonVersion:
+    value = (text or "").strip()
+    if not value:
+        raise SpecError("python", "Choose a Python version, for example 3.12.")
+    match = _VERSION_RE.match(value)
+    if not match:
+        raise SpecError(
+            "python",
+            f"'{value}' is not a Python version. Write it like 3.12, 3.12.4 or 3.13t.",
+        )
+    minor = int(match.group(1))
+    patch = int(match.group(2)) if match.group(2) is not None else None
+    free_threaded = bool(match.group(3))
+    if not MIN_MINOR <= minor <= MAX_MINOR:
+        raise SpecError(
+            "python",
+            f"Python {value} is not supported. Choose a version from 3.{MIN_MINOR} "
+            f"to 3.{MAX_MINOR}.",
+        )
+    if free_threaded and minor < MIN_FREE_THREADED_MINOR:
+        raise SpecError(
+            "python",
+            f"Free-threaded builds start at 3.{MIN_FREE_THREADED_MINOR}; "
+            f"choose 3.{MIN_FREE_THREADED_MINOR}t or later, or drop the 't'.",
+        )
+    return PythonVersion(minor, patch, free_threaded)
+
+
+def default_display_name(python: PythonVersion) -> str:
+    return f"Python {python} (poetry)"
+
+
+def name_from_display_name(display_name: str) -> str:
+    """Derive a kernelspec name: lower case, runs of other characters become '-'."""
+    ascii_only = display_name.encode("ascii", "ignore").decode().lower()
+    slug = re.sub(r"[^a-z0-9.]+", "-", ascii_only).strip("-.")
+    slug = re.sub(r"\.{2,}", ".", slug)
+    return slug[:NAME_MAX].rstrip("-.") or "poetry-kernel"
+
+
+def check_name(name: str) -> str:
+    value = name.strip() if isinstance(name, str) else name
+    if not value:
+        raise SpecError("name", "Give the kernel a name, for example py312-poetry.")
+    if len(value) > NAME_MAX:
+        raise SpecError(
+            "name", f"The kernel name has {len(value)} characters; keep it to {NAME_MAX} or fewer."
+        )
+    if ".." in value or "/" in value or "\\" in value:
+        raise SpecError(
+            "name", f"'{value}' contains '/' or '..'; use letters, digits, '.', '-' and '_' only."
+        )
+    if not _NAME_RE.match(value):
+        raise SpecError(
+            "name",
+            f"'{value}' is not a valid kernel name: use lower-case letters a-z, digits, "
+            "'.', '-' and '_' (no spaces), starting with a letter or digit.",
+        )
+    if value == "python3":
+        raise SpecError(
+            "name", "'python3' is the notebook's built-in kernel; choose another name."
+        )
+    return value
+
+
+def check_display_name(display_name: str) -> str:
+    value = display_name.strip()
+    if not value:
+        raise SpecError("display_name", "Give the kernel a display name, e.g. 'Python 3.12'.")
+    if len(value) > 120:
+        raise SpecError("display_name", "Keep the display name to 120 characters or fewer.")
+    if any(ord(c) < 32 for c in value):
+        raise SpecError("display_name", "The display name cannot contain line breaks or tabs.")
+    return value
+
+
+def parse_requirement(text: str, line: Optional[int] = None) -> Requirement:
+    """One PEP 508 requirement, or a SpecError that names the line."""
+    value = text.strip()
+    bad = sorted(c for c in set(value) & _SHELL_CHARS)
+    if bad:
+        shown = " ".join(repr(c) for c in bad)
+        raise SpecError(
+            "dependencies",
+            f"'{value}' contains {shown}, which a requirement never needs. "
+            "Write one package per line, like numpy>=1.26 or requests[socks].",
+            line,
+        )
+    try:
+        return Requirement(value)
+    except InvalidRequirement as exc:
+        reason = str(exc).splitlines()[0]
+        raise SpecError(
+            "dependencies",
+            f"'{value}' is not a valid requirement ({reason}). "
+            "Write it like numpy>=1.26, pandas==2.2.2 or requests[socks].",
+            line,
+        ) from None
+
+
+def check_dependencies(items: Iterable[str]) -> tuple[str, ...]:
+    seen: dict[str, int] = {}
+    result = []
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, str) or not item.strip():
+            raise SpecError("dependencies", "An empty dependency was given; remove it.", number)
+        requirement = parse_requirement(item, number)
+        key = canonicalize_name(requirement.name)
+        if key in seen and not requirement.marker:
+            raise SpecError(
+                "dependencies",
+                f"'{requirement.name}' is listed twice (lines {seen[key]} and {number}); "
+                "keep one line per package.",
+                number,
+            )
+        seen.setdefault(key, number)
+        result.append(str(requirement))
+    return tuple(result)
+
+
+def check_project_dir(project_dir: Path) -> Path:
+    path = Path(project_dir).expanduser()
+    if path.exists() and not path.is_dir():
+        raise SpecError(
+            "project_dir",
+            f"{path} is a file, not a folder. Choose a folder for the project "
+            "(it will be created if it does not exist).",
+        )
+    for parent in path.parents:
+        if parent.exists() and not parent.is_dir():
+            raise SpecError("project_dir", f"{parent} is a file, so {path} cannot be created.")
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is not None and not os.access(existing, os.W_OK):
+        raise SpecError(
+            "project_dir", f"{existing} is not writable. Choose a folder you can write to."
+        )
+    return path.absolute()
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """A validated request; build one with :meth:`EnvSpec.make`."""
+
+    python: PythonVersion
+    name: str
+    display_name: str
+    dependencies: tuple[str, ...] = field(default=())
+    project_dir: Path = field(default=Path("."))
+    index_url: str = ""
+
+    @classmethod
+    def make(
+        cls,
+        python: str,
+        dependencies: Iterable[str] = (),
+        name: Optional[str] = None,
+        display_name: Optional[str] = None,
+        project_dir: Optional[Path | str] = None,
+        index_url: Optional[str] = None,
+    ) -> EnvSpec:
+        from .index import resolve_index_url
+
+        version = parse_python(python)
+        shown = check_display_name(
+            display_name if display_name is not None else default_display_name(version)
+        )
+        kernel_name = check_name(name if name is not None else name_from_display_name(shown))
+        if isinstance(dependencies, str):
+            raise SpecError("dependencies", "Give a list of requirements, one string each.")
+        deps = check_dependencies(dependencies)
+        folder = check_project_dir(
+            Path(project_dir) if project_dir else paths.default_project_dir(kernel_name)
+        )
+        return cls(version, kernel_name, shown, deps, folder, resolve_index_url(index_url))

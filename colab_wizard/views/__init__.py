@@ -1,0 +1,1 @@
+"""Views subscribe to runner events; none of them starts a process."""
