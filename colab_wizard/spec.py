@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional
@@ -99,7 +100,9 @@ def default_display_name(python: PythonVersion) -> str:
 
 def name_from_display_name(display_name: str) -> str:
     """Derive a kernelspec name: lower case, runs of other characters become '-'."""
-    ascii_only = display_name.encode("ascii", "ignore").decode().lower()
+    # NFKD splits accents off letters, so "Ü" keeps its "U" when non-ASCII is dropped.
+    decomposed = unicodedata.normalize("NFKD", display_name)
+    ascii_only = decomposed.encode("ascii", "ignore").decode().lower()
     slug = re.sub(r"[^a-z0-9.]+", "-", ascii_only).strip("-.")
     slug = re.sub(r"\.{2,}", ".", slug)
     return slug[:NAME_MAX].rstrip("-.") or "poetry-kernel"

@@ -30,12 +30,18 @@ class LineSplitter:
         if hold_cr:
             text = text[:-1]
         parts = _BREAK.split(text)
-        self._pending = parts.pop() + ("\r" if hold_cr else "")
-        lines = parts
-        while len(self._pending) > self._max_line:
-            lines.append(self._pending[: self._max_line])
-            self._pending = self._pending[self._max_line :]
+        pending = parts.pop()
+        lines = [piece for part in parts for piece in self._cut(part)]
+        while len(pending) > self._max_line:
+            lines.append(pending[: self._max_line])
+            pending = pending[self._max_line :]
+        self._pending = pending + ("\r" if hold_cr else "")
         return lines
+
+    def _cut(self, line: str) -> list[str]:
+        if len(line) <= self._max_line:
+            return [line]
+        return [line[i : i + self._max_line] for i in range(0, len(line), self._max_line)]
 
     def close(self) -> list[str]:
         text = self._pending + self._decoder.decode(b"", final=True)
@@ -43,4 +49,4 @@ class LineSplitter:
         lines = _BREAK.split(text)
         if lines and lines[-1] == "":
             lines.pop()
-        return lines
+        return [piece for line in lines for piece in self._cut(line)]
