@@ -1,0 +1,134 @@
+"""End to end, for real: another CPython, real Poetry, a real index, a real kernel."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from jupyter_client.manager import start_new_kernel
+
+import colab_wizard
+from colab_wizard import api, kernels
+from colab_wizard.events import Event, StageDone, StageLine
+
+pytestmark = pytest.mark.slow
+
+
+def ask_kernel(name: str, code: str) -> str:
+    """Start the registered kernel by name with jupyter_client and return what ``code`` prints."""
+    km, kc = start_new_kernel(kernel_name=name, startup_timeout=120)
+    try:
+        out: list[str] = []
+        reply = kc.execute_interactive(
+            code, timeout=60,
+            output_hook=lambda m: out.append(m["content"].get("text", ""))
+            if m["msg_type"] == "stream" else None,
+        )
+        assert reply["content"]["status"] == "ok", reply["content"]
+        return "".join(out)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def stage_results(events: list[Event]) -> dict[str, bool]:
+    return {e.stage: e.skipped for e in events if isinstance(e, StageDone)}
+
+
+def test_create_rerun_change_and_remove(wizard_env: dict[str, Path], other_python: str) -> None:
+    project = wizard_env["projects"] / "e2e"
+    events: list[Event] = []
+    made = colab_wizard.create(python=other_python, dependencies=["six>=1.16"], name="e2e-test",
+                               project_dir=project, listeners=[events.append])
+    assert made.kernel_dir == wizard_env["jupyter"] / "kernels" / "e2e-test"
+    assert not any(stage_results(events).values())
+
+    report = json.loads(ask_kernel("e2e-test", (
+        "import json, sys, six\n"
+        "print(json.dumps({'v': list(sys.version_info[:2]), 'six': six.__version__,"
+        " 'exe': sys.executable}))"
+    )))
+    assert ".".join(map(str, report["v"])) == other_python
+    assert report["exe"].startswith(str(project / ".venv"))
+    assert [k.name for k in colab_wizard.list_kernels()] == ["e2e-test"]
+
+    # Unchanged re-run: every stage skipped, in a couple of seconds.
+    events.clear()
+    started = time.monotonic()
+    colab_wizard.create(python=other_python, dependencies=["six>=1.16"], name="e2e-test",
+                        project_dir=project, listeners=[events.append])
+    elapsed = time.monotonic() - started
+    assert all(stage_results(events).values()) and len(stage_results(events)) == 8
+    assert elapsed < 10, f"unchanged re-run took {elapsed:.1f}s"
+
+    # A changed dependency re-locks and re-installs only what changed.
+    events.clear()
+    colab_wizard.create(python=other_python, dependencies=["six>=1.16", "tabulate"],
+                        name="e2e-test", project_dir=project, listeners=[events.append])
+    skipped = stage_results(events)
+    # The kernelspec itself is unchanged, so it is re-verified but not re-written.
+    assert [k for k, s in skipped.items() if not s] == ["project", "lock", "install", "verify"]
+    install_lines = [e.text for e in events if isinstance(e, StageLine) and e.stage == "install"]
+    assert any("Installing tabulate" in line for line in install_lines)
+    assert not any("Installing six" in line for line in install_lines)
+    assert "tabulate" in ask_kernel("e2e-test", "import tabulate; print(tabulate.__name__)")
+
+    # remove unregisters ours and keeps the project folder.
+    colab_wizard.remove_kernel("e2e-test")
+    assert colab_wizard.list_kernels() == []
+    assert (project / "poetry.lock").exists()
+
+
+def test_cancel_during_install_leaves_nothing(wizard_env: dict[str, Path],
+                                              other_python: str) -> None:
+    spec = api.make_spec(other_python, ["six"], name="cancel-test",
+                         project_dir=wizard_env["projects"] / "cancel")
+    runner, _ = api.build_runner(spec)
+    seen_pids: set[int] = set()
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, StageLine) and event.stage == "install":
+            seen_pids.update(runner._children)
+            if "Installing" in event.text:
+                asyncio.get_running_loop().call_soon(runner.cancel)
+
+    runner.subscribe(on_event)
+    with pytest.raises(api.CreateFailed) as caught:
+        asyncio.run(api.run_spec(spec, runner=runner))
+    assert caught.value.outcome == "cancelled"
+    assert seen_pids, "the install stage never started a process"
+    for pid in seen_pids:
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
+    assert kernels.find_existing("cancel-test") is None
+    assert not (wizard_env["jupyter"] / "kernels" / "cancel-test").exists()
+    # No process of ours is left: nothing under this test process but pytest's own.
+    children = [p for p in os.listdir("/proc") if p.isdigit()
+                and _ppid(int(p)) == os.getpid()]
+    assert children == []
+
+
+def _ppid(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
+def test_bad_input_starts_no_process(wizard_env: dict[str, Path]) -> None:
+    spawned: list[str] = []
+
+    def audit(event: str, args: tuple) -> None:
+        if event in ("subprocess.Popen", "os.posix_spawn", "os.fork", "os.exec"):
+            spawned.append(event)
+
+    sys.addaudithook(audit)
+    for bad in ({"python": "3.99"}, {"python": "3.12", "name": "a b"},
+                {"python": "3.12", "dependencies": ["numpy>>=1"]}):
+        with pytest.raises(colab_wizard.SpecError):
+            colab_wizard.create(**bad)  # type: ignore[arg-type]
+    assert spawned == []
