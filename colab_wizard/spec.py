@@ -207,6 +207,16 @@ def check_project_dir(project_dir: Path) -> Path:
     return path.absolute()
 
 
+def check_index_url(url: str) -> str:
+    if not url.startswith(("https://", "http://")) or any(c.isspace() for c in url):
+        raise SpecError(
+            "index_url",
+            f"'{url}' is not a package index address. Give the simple-API URL pip uses, "
+            "like https://pypi.org/simple/.",
+        )
+    return url
+
+
 @dataclass(frozen=True)
 class EnvSpec:
     """A validated request; build one with :meth:`EnvSpec.make`."""
@@ -241,4 +251,5 @@ class EnvSpec:
         folder = check_project_dir(
             Path(project_dir) if project_dir else paths.default_project_dir(kernel_name)
         )
-        return cls(version, kernel_name, shown, deps, folder, resolve_index_url(index_url))
+        index = check_index_url(resolve_index_url(index_url))
+        return cls(version, kernel_name, shown, deps, folder, index)
