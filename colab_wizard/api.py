@@ -7,6 +7,7 @@ build the plan and hand it to the runner with whatever views the caller gives.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import fcntl
 import os
 from dataclasses import dataclass
@@ -150,10 +151,16 @@ def create(
     index_url: Optional[str] = None,
     listeners: Iterable[Listener] = (),
 ) -> Created:
-    """Blocking :func:`create_async`, for scripts (not for a running event loop)."""
-    return asyncio.run(
-        create_async(python, dependencies, name, display_name, project_dir, index_url, listeners)
-    )
+    """Blocking :func:`create_async`, for scripts and notebook cells alike."""
+    work = create_async(python, dependencies, name, display_name, project_dir, index_url,
+                        listeners)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(work)
+    # A notebook cell already runs inside the kernel's loop: run ours on a thread of its own.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, work).result()
 
 
 def list_kernels() -> list[kernels.KernelInfo]:

@@ -132,3 +132,13 @@ def test_bad_input_starts_no_process(wizard_env: dict[str, Path]) -> None:
         with pytest.raises(colab_wizard.SpecError):
             colab_wizard.create(**bad)  # type: ignore[arg-type]
     assert spawned == []
+
+
+def test_create_works_inside_a_running_loop(wizard_env: dict[str, Path]) -> None:
+    """As in a notebook cell: create() is called while an event loop is running."""
+
+    async def cell() -> None:
+        with pytest.raises(colab_wizard.SpecError, match="not supported"):
+            colab_wizard.create(python="3.99")
+
+    asyncio.run(cell())
