@@ -46,7 +46,8 @@ def test_create_rerun_change_and_remove(wizard_env: dict[str, Path], other_pytho
     made = colab_wizard.create(python=other_python, dependencies=["six>=1.16"], name="e2e-test",
                                project_dir=project, listeners=[events.append])
     assert made.kernel_dir == wizard_env["jupyter"] / "kernels" / "e2e-test"
-    assert not any(stage_results(events).values())
+    # Poetry's tool env is shared by the test session; every other stage must really run.
+    assert [k for k, s in stage_results(events).items() if s] in ([], ["poetry"])
 
     report = json.loads(ask_kernel("e2e-test", (
         "import json, sys, six\n"
