@@ -244,17 +244,24 @@ def test_cut_connection_resumes_and_cache_is_used_offline(archive: Archive,
     assert offer.installed == ".".join(map(str, archive.version))
 
 
-def test_wrong_checksum_is_refused_and_nothing_stays(archive: Archive, mirror: Mirror,
-                                                     tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    table = tmp_path / "bad.json"
-    table.write_text(json.dumps(archive.catalog_entry(sha256="0" * 64)), encoding="utf-8")
-    monkeypatch.setenv(catalog.CATALOG_ENV, str(table))
+def install_error(archive: Archive, table: list[dict[str, Any]], tmp_path: Path,
+                  monkeypatch: pytest.MonkeyPatch) -> tuple[catalog.Build, str]:
+    """Install through a replacement table that is expected to fail; the error's text."""
+    path = tmp_path / "table.json"
+    path.write_text(json.dumps(table), encoding="utf-8")
+    monkeypatch.setenv(catalog.CATALOG_ENV, str(path))
     build = catalog.best(PythonVersion(archive.version[1]))
     assert build is not None
     with pytest.raises(download.DownloadError) as caught:
         download.install(build)
-    message = str(caught.value)
+    return build, str(caught.value)
+
+
+def test_wrong_checksum_is_refused_and_nothing_stays(archive: Archive, mirror: Mirror,
+                                                     tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    build, message = install_error(archive, archive.catalog_entry(sha256="0" * 64), tmp_path,
+                                   monkeypatch)
     assert "checksum mismatch" in message and "0" * 64 in message and archive.sha256 in message
     assert f"Python {build.label}" in message and mirror.base in message
     nothing_installed()
@@ -263,15 +270,8 @@ def test_wrong_checksum_is_refused_and_nothing_stays(archive: Archive, mirror: M
 
 def test_404_names_version_and_url(archive: Archive, mirror: Mirror, tmp_path: Path,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    table = tmp_path / "moved.json"
-    table.write_text(json.dumps(archive.catalog_entry(url_path=f"{RELEASE}/gone.tar.gz")),
-                     encoding="utf-8")
-    monkeypatch.setenv(catalog.CATALOG_ENV, str(table))
-    build = catalog.best(PythonVersion(archive.version[1]))
-    assert build is not None
-    with pytest.raises(download.DownloadError) as caught:
-        download.install(build)
-    message = str(caught.value)
+    _, message = install_error(
+        archive, archive.catalog_entry(url_path=f"{RELEASE}/gone.tar.gz"), tmp_path, monkeypatch)
     assert f"Python {'.'.join(map(str, archive.version))}" in message
     assert f"{mirror.base}/{RELEASE}/gone.tar.gz" in message and "404" in message
     assert len(mirror.requests) == 1  # a 404 is not retried
