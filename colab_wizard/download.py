@@ -24,6 +24,7 @@ import errno
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -158,7 +159,8 @@ def fetch(url: str, dest: Path, sha256: str, progress: Optional[Progress] = None
             attempt = 1 if meter.shown > before else attempt + 1
             if attempt > RETRIES:
                 raise DownloadError(
-                    f"could not download {what} from {url} after {RETRIES} retries ({exc})",
+                    f"could not download {what} from {url} after {RETRIES} retries "
+                    f"({_reason(exc)})",
                     "Check the network connection and retry; offline, set "
                     f"{MIRROR_ENV} (or --python-mirror) to a reachable copy, or put "
                     f"{dest.name} into {dest.parent}.",
@@ -183,6 +185,17 @@ def fetch(url: str, dest: Path, sha256: str, progress: Optional[Progress] = None
             "The file was damaged or altered on the way; nothing was installed. "
             "Retry, and if it happens again check the mirror (or proxy) serving it.",
         )
+
+
+def _reason(exc: Exception) -> str:
+    """The short cause inside requests' nested message: "Connection refused", "timed out"."""
+    if isinstance(exc, requests.Timeout):
+        return "timed out"
+    found = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", str(exc))
+    if found:
+        return found.group(1).strip()
+    return "connection broken" if isinstance(exc, requests.exceptions.ChunkedEncodingError) \
+        else type(exc).__name__
 
 
 def _sleep(seconds: float, cancel: threading.Event) -> None:

@@ -146,6 +146,13 @@ async def find_python(ws: Workspace, ctx: StageContext) -> str:
 async def _download_python(ws: Workspace, ctx: StageContext) -> interpreters.Interpreter:
     """Download, verify and unpack a python-build-standalone build (see download.py)."""
     build = catalog.best(ws.spec.python)
+    if build is None and not catalog.table():
+        raise ctx.fail(
+            f"no Python {ws.spec.python} was found on this machine, and the list of "
+            "downloadable builds is missing",
+            "Install the 'pbs-installer' package (it needs Python 3.10 or later), or install "
+            "that Python yourself (for example with pyenv or uv).",
+        )
     if build is None:
         raise ctx.fail(
             f"no Python {ws.spec.python} was found on this machine, and no download of it "

@@ -122,6 +122,7 @@ class Mirror(ThreadingHTTPServer):
         self.requests: list[tuple[str, Optional[str]]] = []
         self.cuts = 0  # this many responses stop halfway
         self.delay = 0.0  # seconds between 64 KiB blocks
+        self.ranges = True  # honour Range requests (else always send the whole file)
 
     @property
     def base(self) -> str:
@@ -140,7 +141,7 @@ class _Handler(BaseHTTPRequestHandler):
         if body is None:
             self.send_error(404)
             return
-        start = int(wanted.split("=")[1].split("-")[0]) if wanted else 0
+        start = int(wanted.split("=")[1].split("-")[0]) if wanted and srv.ranges else 0
         if start:
             self.send_response(206)
             self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
@@ -244,6 +245,32 @@ def test_cut_connection_resumes_and_cache_is_used_offline(archive: Archive,
     assert offer.installed == ".".join(map(str, archive.version))
 
 
+def test_server_without_range_support_restarts(archive: Archive, mirror: Mirror) -> None:
+    mirror.ranges, mirror.cuts = False, 1
+    progress: list[tuple[int, Optional[int]]] = []
+    download.install(the_build(archive), lambda d, t: progress.append((d, t)))
+    assert len(mirror.requests) == 2 and mirror.requests[1][1] is not None
+    assert_monotonic_to(progress, archive.size)  # the restart does not move the bar back
+
+
+def test_cli_mirror_flag_and_a_readable_failure(
+        archive: Archive, mirror: Mirror, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """--python-mirror replaces the download base; a 404 there fails the python stage with
+    the version, the URL and what to do, before any other stage runs."""
+    monkeypatch.delenv(download.MIRROR_ENV)
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path))  # no local Python of that version
+    wrong = mirror.base + "/elsewhere"
+    code = cli.main(["create", "--python", archive.short, "--name", "mirror-flag",
+                     "--project-dir", str(tmp_path / "proj"), "--python-mirror", wrong])
+    shown = capsys.readouterr()
+    assert code == cli.EXIT_FAILED
+    text = shown.out + shown.err
+    assert f"{wrong}/{RELEASE}/" in text and "404" in text, text
+    assert [path for path, _ in mirror.requests] == [f"/pbs/elsewhere/{RELEASE}/{archive.filename}"]
+    nothing_installed()
+
+
 def install_error(archive: Archive, table: list[dict[str, Any]], tmp_path: Path,
                   monkeypatch: pytest.MonkeyPatch) -> tuple[catalog.Build, str]:
     """Install through a replacement table that is expected to fail; the error's text."""
@@ -288,6 +315,7 @@ def test_no_network_is_a_clear_error(archive: Archive, mirror: Mirror,
         download.install(the_build(archive))
     message = str(caught.value)
     assert "could not download" in message and dead in message
+    assert "Connection refused" in message and "HTTPConnectionPool" not in message
     assert download.MIRROR_ENV in message
     nothing_installed()
 
