@@ -5,6 +5,7 @@ production code path, then used for a Poetry venv and a kernel."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -269,6 +270,42 @@ def test_cli_mirror_flag_and_a_readable_failure(
     assert f"{wrong}/{RELEASE}/" in text and "404" in text, text
     assert [path for path, _ in mirror.requests] == [f"/pbs/elsewhere/{RELEASE}/{archive.filename}"]
     nothing_installed()
+
+
+@contextlib.contextmanager
+def small_disk(where: Path, size: str) -> Iterator[Path]:
+    """A real, tiny file system (tmpfs) at ``where``; skips where mounting is not allowed."""
+    where.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+                             capture_output=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_no_space_left_is_a_clear_error(archive: Archive, mirror: Mirror, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    build = the_build(archive)
+    with small_disk(tmp_path / "tiny-cache", "2m") as cache:
+        monkeypatch.setenv(download.CACHE_ENV, str(cache))
+        with pytest.raises(download.DownloadError) as caught:
+            download.install(build)
+        assert f"no space left on the disk holding {cache}" in str(caught.value)
+        assert download.CACHE_ENV in str(caught.value)
+        assert not list(cache.iterdir())  # the partial download was removed
+    nothing_installed()
+
+    # Room for the archive, not for the unpacked Python (~2.5x the archive).
+    monkeypatch.setenv(download.CACHE_ENV, str(tmp_path / "cache"))
+    with small_disk(tmp_path / "tiny-home", f"{archive.size * 3 // 2}") as home:
+        monkeypatch.setenv("COLAB_WIZARD_HOME", str(home))
+        with pytest.raises(download.DownloadError) as caught:
+            download.install(build)
+        assert f"no space left on the disk holding {home}" in str(caught.value)
+        nothing_installed()
 
 
 def install_error(archive: Archive, table: list[dict[str, Any]], tmp_path: Path,
