@@ -23,7 +23,7 @@ from typing import Any, Iterator, Optional
 
 import pytest
 
-from colab_wizard import catalog, cli, download, interpreters, paths, pythons
+from colab_wizard import api, catalog, cli, download, interpreters, paths, pythons
 from colab_wizard.events import Event, StageProgress
 from colab_wizard.spec import PythonVersion
 
@@ -357,22 +357,28 @@ def test_no_network_is_a_clear_error(archive: Archive, mirror: Mirror,
     nothing_installed()
 
 
-def test_cancel_mid_download_leaves_nothing_installed(archive: Archive, mirror: Mirror) -> None:
+def test_cancel_mid_download_leaves_nothing_installed(archive: Archive, mirror: Mirror,
+                                                      wizard_env: dict[str, Path],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runner's Cancel during the python stage's download: cancelled, nothing installed."""
     mirror.delay = 0.02  # ~3 MB/s: the download is still running when we cancel
-    build = the_build(archive)
-    seen: list[int] = []
+    monkeypatch.setenv("PYENV_ROOT", str(wizard_env["projects"]))  # no local Python of it
+    spec = api.make_spec(archive.short, [], "cancel-dl", None, wizard_env["projects"] / "c")
+    seen: list[float] = []
 
-    async def go() -> None:
-        task = asyncio.ensure_future(download.install_async(build, lambda d, t: seen.append(d)))
-        while not seen or seen[-1] < 500_000:
-            await asyncio.sleep(0.01)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+    def on_event(event: Event) -> None:
+        if isinstance(event, StageProgress) and event.unit == "bytes":
+            seen.append(event.done)
+            if event.done > 500_000:
+                runner.cancel()
 
-    asyncio.run(go())
+    runner, _ = api.build_runner(spec, [on_event])
+    started = time.monotonic()
+    assert asyncio.run(runner.run()) == "cancelled"
+    assert time.monotonic() - started < 10
+    assert 500_000 < seen[-1] < archive.size
     nothing_installed()
-    part = download.cache_dir() / (build.filename + ".part")
+    part = download.cache_dir() / (the_build(archive).filename + ".part")
     assert part.exists() and 0 < part.stat().st_size < archive.size  # kept for a resume
 
 
