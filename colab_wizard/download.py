@@ -32,7 +32,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 import requests
 
@@ -266,13 +266,17 @@ def _safe_members(tf: tarfile.TarFile, into: Path) -> list[tarfile.TarInfo]:
 def _unpack(archive: Path, into: Path, cancel: threading.Event) -> None:
     with tarfile.open(archive, "r:gz") as tf:
         members = _safe_members(tf, into)
-        for member in members:
-            if cancel.is_set():
-                raise Cancelled()
-            if hasattr(tarfile, "data_filter"):
-                tf.extract(member, into, filter="data")
-            else:  # Python < 3.9.17 / 3.10.12 / 3.11.4: paths were checked above
-                tf.extract(member, into)  # noqa: S202
+
+        def checked() -> Iterator[tarfile.TarInfo]:
+            for member in members:
+                if cancel.is_set():
+                    raise Cancelled()
+                yield member
+
+        if hasattr(tarfile, "data_filter"):
+            tf.extractall(into, members=checked(), filter="data")
+        else:  # Python < 3.9.17 / 3.10.12 / 3.11.4: the paths were checked above
+            tf.extractall(into, members=checked())  # noqa: S202
 
 
 def _check_runs(exe: Path) -> None:
