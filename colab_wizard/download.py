@@ -107,7 +107,7 @@ def _sha256(path: Path, cancel: Optional[threading.Event] = None) -> str:
     return h.hexdigest()
 
 
-def _no_space(path: Path, exc: OSError) -> DownloadError:
+def _no_space(path: Path) -> DownloadError:
     return DownloadError(
         f"no space left on the disk holding {path}",
         f"Free some space, or point {CACHE_ENV} (archives) or COLAB_WIZARD_HOME "
@@ -170,11 +170,14 @@ def fetch(url: str, dest: Path, sha256: str, progress: Optional[Progress] = None
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 part.unlink(missing_ok=True)
-                raise _no_space(dest.parent, exc) from None
+                raise _no_space(dest.parent) from None
             raise
         got = _sha256(part, cancel)
         if got == sha256:
             os.replace(part, dest)
+            size = dest.stat().st_size
+            if meter.total != size and progress is not None:  # the server sent no length
+                progress(size, size)
             return dest
         part.unlink(missing_ok=True)
         if resumed:
@@ -194,8 +197,8 @@ def _reason(exc: Exception) -> str:
     found = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", str(exc))
     if found:
         return found.group(1).strip()
-    return "connection broken" if isinstance(exc, requests.exceptions.ChunkedEncodingError) \
-        else type(exc).__name__
+    text = str(exc)
+    return text if 0 < len(text) <= 80 else type(exc).__name__
 
 
 def _sleep(seconds: float, cancel: threading.Event) -> None:
@@ -221,6 +224,8 @@ def _stream(url: str, part: Path, meter: _Meter, cancel: threading.Event, what: 
                 "holds <release tag>/<file name> like the upstream downloads; otherwise update "
                 "the build list with `pip install -U pbs-installer`, or choose another version.",
             )
+        if response.status_code >= 500:  # the server's trouble: worth a retry
+            raise requests.ConnectionError(f"HTTP {response.status_code} {response.reason}")
         if response.status_code >= 400:
             raise DownloadError(
                 f"downloading {what}: {url} answered HTTP {response.status_code} "
@@ -346,7 +351,7 @@ def install(build: Build, progress: Optional[Progress] = None,
             os.rename(scratch, target)
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
-                raise _no_space(scratch_root, exc) from None
+                raise _no_space(scratch_root) from None
             raise
         finally:
             shutil.rmtree(scratch, ignore_errors=True)

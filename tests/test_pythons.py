@@ -124,6 +124,7 @@ class Mirror(ThreadingHTTPServer):
         self.cuts = 0  # this many responses stop halfway
         self.delay = 0.0  # seconds between 64 KiB blocks
         self.ranges = True  # honour Range requests (else always send the whole file)
+        self.errors = 0  # this many requests get "503 Service Unavailable"
 
     @property
     def base(self) -> str:
@@ -139,8 +140,9 @@ class _Handler(BaseHTTPRequestHandler):
         wanted = self.headers.get("Range")
         srv.requests.append((path, wanted))
         body = srv.files.get(path)
-        if body is None:
-            self.send_error(404)
+        if body is None or srv.errors > 0:
+            srv.errors -= body is not None
+            self.send_error(404 if body is None else 503)
             return
         start = int(wanted.split("=")[1].split("-")[0]) if wanted and srv.ranges else 0
         if start:
@@ -244,6 +246,14 @@ def test_cut_connection_resumes_and_cache_is_used_offline(archive: Archive,
     assert len(mirror.requests) == before
     offer = {o.label: o for o in pythons.available()}[archive.short]
     assert offer.installed == ".".join(map(str, archive.version))
+
+
+def test_server_errors_are_retried(archive: Archive, mirror: Mirror, tmp_path: Path) -> None:
+    mirror.errors = 2
+    build = the_build(archive)
+    dest = tmp_path / "fetched" / build.filename
+    assert download.fetch(build.url_from(mirror.base), dest, archive.sha256) == dest
+    assert dest.read_bytes() == archive.data and len(mirror.requests) == 3
 
 
 def test_server_without_range_support_restarts(archive: Archive, mirror: Mirror) -> None:
