@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from typing import Optional, Sequence
 
-from . import api, defaults
+from . import api, defaults, download, pythons
 from .spec import SpecError
 from .views.terminal import TerminalView
 
@@ -32,12 +33,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a PEP 508 requirement; repeat for more")
     create.add_argument("--project-dir", help="folder for pyproject.toml, poetry.lock and .venv")
     create.add_argument("--index-url", help="package index (simple API); default: pip's")
+    create.add_argument("--python-mirror", metavar="URL",
+                        help="download Python builds only from here (<URL>/<release>/<file>); "
+                        "default: $COLAB_WIZARD_PYTHON_MIRROR, else the upstream releases")
     create.add_argument("--verbose", "-v", action="store_true", help="echo the tools' output")
     demo = commands.add_parser(
         "demo", help="create the embedded example: " + defaults.DEMO_SUMMARY
     )
     demo.add_argument("--verbose", "-v", action="store_true", help="echo the tools' output")
     commands.add_parser("list", help="kernels made by colab_wizard")
+    commands.add_parser("pythons", help="Python versions on offer: installed here or downloadable")
     remove = commands.add_parser("remove", help="unregister a kernel made by colab_wizard")
     remove.add_argument("name")
     return parser
@@ -69,6 +74,9 @@ def run_create(spec: api.EnvSpec, verbose: bool) -> int:
 def cmd_create(args: argparse.Namespace) -> int:
     if not args.python:
         raise SpecError("python", "Give --python, for example --python 3.12.")
+    if args.python_mirror:
+        # Read by the python stage (download.mirror()); the process is ours to configure.
+        os.environ[download.MIRROR_ENV] = args.python_mirror
     spec = api.make_spec(args.python, args.dep, args.name, args.display_name,
                          args.project_dir, args.index_url)
     return run_create(spec, args.verbose)
@@ -97,7 +105,15 @@ def cmd_remove(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"create": cmd_create, "demo": cmd_demo, "list": cmd_list, "remove": cmd_remove}
+def cmd_pythons(args: argparse.Namespace) -> int:
+    for offer in pythons.available():
+        where = f"\t{offer.path}" if offer.path else ""
+        print(f"{offer.label}\t{offer.describe()}{where}")
+    return EXIT_OK
+
+
+COMMANDS = {"create": cmd_create, "demo": cmd_demo, "list": cmd_list, "remove": cmd_remove,
+            "pythons": cmd_pythons}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

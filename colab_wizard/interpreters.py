@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Any, Iterable, Optional
 
 from . import paths
 from .procenv import clean_env
@@ -107,16 +107,71 @@ def find(want: PythonVersion) -> Optional[Interpreter]:
     return max(matches, key=lambda i: i.version)
 
 
-def installed() -> list[Interpreter]:
-    """Every supported CPython found locally, newest first (one per exact version)."""
+def _probe_cache_path() -> Path:
+    return paths.data_dir() / "cache" / "interpreters.json"
+
+
+class _ProbeCache:
+    """probe() answers remembered per executable (real path, size, mtime) across processes.
+
+    Listing what is installed probes ~15 files at ~30 ms each; the panel's
+    version list wants that instantly, and executables rarely change.
+    """
+
+    def __init__(self) -> None:
+        try:
+            data = json.loads(_probe_cache_path().read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = {}
+        self.data: dict[str, Any] = data if isinstance(data, dict) else {}
+        self.changed = False
+
+    def probe(self, path: Path) -> Optional[Interpreter]:
+        try:
+            real = path.resolve()
+            st = real.stat()
+        except OSError:
+            return None
+        key = f"{real}|{st.st_size}|{st.st_mtime_ns}"
+        if key not in self.data:
+            got = probe(path)
+            self.data[key] = [list(got.version), got.free_threaded] if got else None
+            self.changed = True
+        value = self.data[key]
+        if not value:
+            return None
+        major, minor, micro = (int(x) for x in value[0])
+        return Interpreter(path, (major, minor, micro), bool(value[1]))
+
+    def save(self) -> None:
+        if not self.changed:
+            return
+        target = _probe_cache_path()
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(self.data), encoding="utf-8")
+            os.replace(tmp, target)
+        except OSError:
+            pass  # a cache that cannot be written only costs time
+
+
+def installed(cached: bool = True) -> list[Interpreter]:
+    """Every supported CPython found locally, newest first (one per exact version).
+
+    ``cached`` reuses earlier probes of unchanged executables (see _ProbeCache).
+    """
     from .spec import MAX_MINOR, MIN_MINOR
 
+    cache = _ProbeCache() if cached else None
     found: dict[tuple[tuple[int, int, int], bool], Interpreter] = {}
     for minor in range(MIN_MINOR, MAX_MINOR + 1):
         for free_threaded in (False, True):
             want = PythonVersion(minor, None, free_threaded)
             for path in candidates(want):
-                got = probe(path)
+                got = cache.probe(path) if cache else probe(path)
                 if got and want.matches(got.version, got.free_threaded):
                     found.setdefault((got.version, got.free_threaded), got)
+    if cache:
+        cache.save()
     return sorted(found.values(), key=lambda i: (i.version, i.free_threaded), reverse=True)

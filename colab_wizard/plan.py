@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from . import interpreters, kernels, paths, pyproject
+from . import catalog, download, interpreters, kernels, paths, pyproject
 from .progress import PipProgress, PoetryInstallProgress
 from .runner import Stage, StageContext
 from .spec import EnvSpec
@@ -130,20 +130,51 @@ class Workspace:
 
 
 async def find_python(ws: Workspace, ctx: StageContext) -> str:
-    """Find a local CPython of the requested version (PATH, pyenv, uv, our own installs)."""
+    """Find a local CPython of the requested version, else download a standalone build."""
     ctx.line(f"Looking for Python {ws.spec.python} on this machine ...")
     found = await asyncio.get_running_loop().run_in_executor(
         None, interpreters.find, ws.spec.python
     )
     if found is None:
-        raise ctx.fail(
-            f"no Python {ws.spec.python} was found on this machine",
-            "Install that version (for example with pyenv or uv), or choose another version.",
-        )
+        found = await _download_python(ws, ctx)
     ws.interpreter = found.path
     ws.save_state(python=str(found.path), python_request=str(ws.spec.python))
     ctx.line(f"Using {found.path} (Python {found.label})")
     return f"Python {found.label}"
+
+
+async def _download_python(ws: Workspace, ctx: StageContext) -> interpreters.Interpreter:
+    """Download, verify and unpack a python-build-standalone build (see download.py)."""
+    build = catalog.best(ws.spec.python)
+    if build is None and not catalog.table():
+        raise ctx.fail(
+            f"no Python {ws.spec.python} was found on this machine, and the list of "
+            "downloadable builds is missing",
+            "Install the 'pbs-installer' package (it needs Python 3.10 or later), or install "
+            "that Python yourself (for example with pyenv or uv).",
+        )
+    if build is None:
+        raise ctx.fail(
+            f"no Python {ws.spec.python} was found on this machine, and no download of it "
+            "is listed for this platform",
+            "Choose another version (python -m colab_wizard pythons lists them), or install "
+            "it yourself (for example with pyenv or uv).",
+        )
+    mirror = download.mirror()
+    ctx.line(f"Not found locally: installing Python {build.label} from "
+             f"{build.url_from(mirror)} (cache: {download.cache_dir()})")
+    ctx.progress(0, None, "bytes")
+    try:
+        path = await download.install_async(
+            build, lambda done, total: ctx.progress(done, total, "bytes"), mirror
+        )
+    except download.DownloadError as exc:
+        raise ctx.fail(exc.message, exc.hint) from None
+    got = interpreters.probe(path)
+    if got is None or not ws.spec.python.matches(got.version, got.free_threaded):
+        raise ctx.fail(f"the downloaded {path} does not report Python {ws.spec.python}",
+                       "Remove it from " + str(paths.pythons_dir()) + " and retry.")
+    return got
 
 
 def python_known(ws: Workspace) -> bool:
@@ -320,7 +351,7 @@ def plan(spec: EnvSpec, workspace: Optional[Workspace] = None) -> list[Stage]:
         return Stage(key, label, weight, lambda ctx: action(ws, ctx), lambda: done(ws), timeout)
 
     return [
-        stage("python", f"Find Python {spec.python}", 1, find_python, python_known, 120),
+        stage("python", f"Find Python {spec.python}", 1, find_python, python_known, 1800),
         stage("poetry", "Install Poetry", 3, install_poetry, poetry_ready, 900),
         stage("project", "Write the project", 1, write_project, project_ready, 300),
         stage("lock", "Resolve dependencies", 3, lock, lock_ready),
