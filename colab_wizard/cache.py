@@ -33,6 +33,7 @@ from . import colab, interpreters, kernels, paths, pyproject
 from .events import Listener
 from .plan import STATE_DIR, Workspace, _digest, _file_digest, bin_dir, plan
 from .runner import Runner, Stage, StageContext
+from .spec import EnvSpec
 
 MANIFEST = "manifest.json"
 PROJECT_TAR = "project.tar"
@@ -124,12 +125,10 @@ def _kernel(name: Optional[str]) -> kernels.KernelInfo:
     raise CacheError(f"No kernel named '{name}' made by colab_wizard is registered.")
 
 
-def save(folder: Union[str, Path], name: Optional[str] = None) -> Saved:
-    """Write the cache of kernel ``name`` (the only one of ours if None) to ``folder/name``."""
+def spec_of(name: Optional[str] = None) -> tuple[EnvSpec, Optional[str], kernels.KernelInfo]:
+    """The EnvSpec and profile a registered kernel of ours was built from."""
     info = _kernel(name)
     project = info.project_dir
-    spec = kernels.read_spec(info.resource_dir) or {}
-    mark = spec.get("metadata", {}).get(kernels.MARK, {})
     missing = [f for f in PROJECT_FILES[:2] if not (project / f).exists()]
     if missing:
         raise CacheError(f"{project} has no {', '.join(missing)}; build the kernel first.")
@@ -137,6 +136,16 @@ def save(folder: Union[str, Path], name: Optional[str] = None) -> Saved:
     doc = pyproject.parse(text)
     sources = doc.get("tool", {}).get("poetry", {}).get("source", [])
     ours = [s for s in sources if s.get("name") == pyproject.SOURCE_NAME]
+    spec = EnvSpec.make(info.python, pyproject.dependencies(text), info.name, info.display_name,
+                        project, str(ours[0]["url"]) if ours else None)
+    mark = (kernels.read_spec(info.resource_dir) or {}).get("metadata", {}).get(kernels.MARK, {})
+    return spec, mark.get("profile"), info
+
+
+def save(folder: Union[str, Path], name: Optional[str] = None) -> Saved:
+    """Write the cache of kernel ``name`` (the only one of ours if None) to ``folder/name``."""
+    spec, profile, info = spec_of(name)
+    project = spec.project_dir
     state_path = project / STATE_DIR / "state.json"
     try:
         state_data: dict[str, Any] = json.loads(state_path.read_text(encoding="utf-8"))
@@ -165,9 +174,9 @@ def save(folder: Union[str, Path], name: Optional[str] = None) -> Saved:
         "name": info.name,
         "display_name": info.display_name,
         "python": info.python,
-        "dependencies": pyproject.dependencies(text),
-        "index_url": str(ours[0]["url"]) if ours else None,
-        "profile": mark.get("profile"),
+        "dependencies": list(spec.dependencies),
+        "index_url": spec.index_url,
+        "profile": profile,
         "python_relpath": str(python_rel) if python_rel is not None else None,
         "wheels": sorted(w.name for w in wheels),
     }

@@ -188,6 +188,13 @@ def default_cache_dir() -> Optional[Path]:
     return DRIVE_ROOT / CACHE_FOLDER if drive_mounted() else None
 
 
+def mount_lines(cache_dir: Optional[Path]) -> list[str]:
+    """Cell lines that mount Drive first when a cache lives there."""
+    if cache_dir is None or not str(cache_dir).startswith("/content/drive"):
+        return []
+    return ["from google.colab import drive", "drive.mount('/content/drive')"]
+
+
 def offer(path: Path) -> str:
     """Put a file where the user gets it: Drive when mounted, else a browser download."""
     if drive_mounted():
