@@ -296,18 +296,23 @@ def kernel_ready(ws: Workspace) -> bool:
     return kernels.read_spec(ws.staged_kernel) == ws.kernel_spec()
 
 
-def preflight_argv(ws: Workspace) -> list[str]:
+def preflight_command(kernel_dir: Path, python_short: str, requirements: Any = ()) -> list[str]:
+    """The pre-flight for the kernelspec in ``kernel_dir`` (also used by doctor)."""
     package_root = str(Path(__file__).resolve().parent.parent)
     # -c with an explicit path: no PYTHONPATH, which the kernel under test would inherit.
     bootstrap = (
         "import sys; sys.path.insert(0, sys.argv.pop(1)); "
         "from colab_wizard.preflight import main; sys.exit(main())"
     )
-    argv = [sys.executable, "-c", bootstrap, package_root, str(ws.staged_kernel),
-            "--python", ws.spec.python.short]
-    for requirement in ws.spec.dependencies:
+    argv = [sys.executable, "-c", bootstrap, package_root, str(kernel_dir),
+            "--python", python_short]
+    for requirement in requirements:
         argv += ["--require", requirement]
     return argv
+
+
+def preflight_argv(ws: Workspace) -> list[str]:
+    return preflight_command(ws.staged_kernel, ws.spec.python.short, ws.spec.dependencies)
 
 
 def preflight_env() -> dict[str, str]:
