@@ -33,6 +33,8 @@ PLAIN_ARGV = (
 # Colab exports PYTHONPATH=/env/python for its own Python; a kernel of another
 # version must not import compiled modules from there.
 KERNEL_ENV = {"PYTHONPATH": ""}
+# Pinned exactly as the host has them: the frontend talks to these.
+KERNEL_STACK = {"ipython", "ipykernel", "ipywidgets", "jupyter-client"}
 # Server-side parts of google-colab's requirements a kernel never imports.
 _SERVER_ONLY = {"notebook", "jupyter-server", "ipyparallel"}
 # When the host's google-colab metadata cannot be read: what Colab's kernel stack needs.
@@ -118,7 +120,7 @@ def full_requirements() -> list[str]:
             if req.marker is not None and "extra" in str(req.marker):
                 continue
             if canonicalize_name(req.name) not in _SERVER_ONLY:
-                wanted.append(str(req))
+                wanted.append(_relaxed(req))
     names = {canonicalize_name(Requirement(r).name) for r in wanted}
     for name, version in _host_versions().items():
         if name not in names:
@@ -127,6 +129,18 @@ def full_requirements() -> list[str]:
         if "ipython-genutils" not in names:
             wanted.append("ipython-genutils")
     return wanted
+
+
+def _relaxed(req: Any) -> str:
+    """Keep Colab's exact pins for the kernel stack (pure Python, any 3.x); turn the others'
+    ``==X`` into ``>=X`` so a Python that X has no wheels for gets a newer release."""
+    from packaging.utils import canonicalize_name
+
+    specs = list(req.specifier)
+    if canonicalize_name(req.name) in KERNEL_STACK or len(specs) != 1 or specs[0].operator != "==":
+        return str(req)
+    marker = f"; {req.marker}" if req.marker is not None else ""
+    return f"{req.name}>={specs[0].version}{marker}"
 
 
 def site_packages(venv: Path) -> Path:

@@ -60,7 +60,7 @@ METADATA = """\
 Metadata-Version: 2.1
 Name: google-colab
 Version: 1.0.0
-Requires-Dist: portpicker
+Requires-Dist: portpicker==1.5.2
 Requires-Dist: notebook
 Requires-Dist: pytest ; extra == "tests"
 """

@@ -74,8 +74,12 @@ def test_full_profile_kernel_starts_with_colab_config_and_imports_google_colab(
     assert spec["argv"][1:3] == ["-m", "colab_kernel_launcher"]
     assert spec["env"] == {"PYTHONPATH": ""}
     # The copy's requirements went into the project as a Poetry group.
-    assert "[tool.poetry.group.colab.dependencies]" in (made.project_dir / "pyproject.toml"
-                                                          ).read_text()
+    # google-colab's runtime requirements went into the project as a Poetry group: exact
+    # pins relaxed to lower bounds (but the kernel stack's), server-only ones and extras left out.
+    text = (made.project_dir / "pyproject.toml").read_text()
+    assert "[tool.poetry.group.colab.dependencies]" in text
+    assert 'portpicker = ">=1.5.2"' in text
+    assert "notebook" not in text and "pytest" not in text
     result = probe("colab-full")
     assert result["kernel_class"] == "google.colab._kernel.Kernel"
     assert str(result["colab_file"]).startswith(str(result["prefix"]))
@@ -114,3 +118,37 @@ def test_unimportable_google_colab_falls_back_to_plain_and_never_registers_a_fai
     again = api.create(other_python, [], name="colab-fb", project_dir=project)
     assert again.profile == colab.PLAIN
     assert time.monotonic() - started < 10
+
+
+def test_full_requirements_follow_colabs_metadata(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shape of Colab's google-colab 1.0.0 metadata, read from the host like on Colab."""
+    site = tmp_path / "site"
+    dist = site / "google_colab-1.0.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: google-colab\nVersion: 1.0.0\n"
+        + "".join(f"Requires-Dist: {r}\n" for r in (
+            "google-auth==2.38.0", "ipykernel==6.17.1", "ipyparallel==8.8.0", "ipython==7.34.0",
+            "notebook==6.5.7", "pandas==2.2.2", "portpicker==1.5.2", "requests==2.32.3",
+            "tornado==6.4.2", 'pytest ; extra == "tests"'))
+    )
+    monkeypatch.syspath_prepend(str(site))
+    wanted = colab.full_requirements()
+    assert "ipykernel==6.17.1" in wanted and "ipython==7.34.0" in wanted
+    assert "pandas>=2.2.2" in wanted and "tornado>=6.4.2" in wanted
+    assert not any(r.startswith(("notebook", "ipyparallel", "pytest")) for r in wanted)
+    assert any(r.startswith("ipywidgets==") for r in wanted)  # the host's, for the page
+    assert "ipython-genutils" in wanted
+
+
+def test_profile_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)
+    monkeypatch.setenv("COLAB_WIZARD_HOST", "jupyter")
+    assert colab.choose_profile() is None
+    assert colab.choose_profile("plain") == colab.PLAIN
+    monkeypatch.setenv("COLAB_WIZARD_HOST", "colab")
+    assert colab.choose_profile() == colab.FULL
+    assert colab.choose_profile("none") is None
+    with pytest.raises(ValueError):
+        colab.choose_profile("fancy")
