@@ -203,6 +203,20 @@ def find_cache(folder: Union[str, Path], name: Optional[str] = None) -> Path:
     return found[0]
 
 
+def list_saved(folder: Union[str, Path, None]) -> list[dict[str, Any]]:
+    """The caches in ``folder`` (for a "Restore" choice): their manifests, plus ``folder``."""
+    if folder is None or not Path(folder).is_dir():
+        return []
+    found = []
+    for manifest in sorted(Path(folder).glob("*/" + MANIFEST)):
+        try:
+            data = read_manifest(manifest.parent)
+        except CacheError:
+            continue
+        found.append({**data, "folder": str(manifest.parent)})
+    return found
+
+
 def read_manifest(cache: Path) -> dict[str, Any]:
     try:
         data: dict[str, Any] = json.loads((cache / MANIFEST).read_text(encoding="utf-8"))
@@ -251,7 +265,7 @@ def restore_stages(cache: Path, ws: Workspace, manifest: dict[str, Any]) -> list
         venv = spec.project_dir / ".venv"
         shutil.rmtree(venv, ignore_errors=True)
         await ctx.run([sys.executable, "-m", "virtualenv", "--no-periodic-update",
-                       "-p", str(ws.interpreter), str(venv)],
+                       "--no-setuptools", "-p", str(ws.interpreter), str(venv)],
                       hint="The host Python needs the 'virtualenv' package.")
         lock_text = ws.lock_file.read_text(encoding="utf-8")
         with tempfile.TemporaryDirectory() as tmp:
@@ -264,8 +278,9 @@ def restore_stages(cache: Path, ws: Workspace, manifest: dict[str, Any]) -> list
                     if name in have]
             reqs = Path(tmp) / "requirements.txt"
             reqs.write_text("\n".join(pins) + "\n", encoding="utf-8")
-            await ctx.run([str(bin_dir(venv) / "python"), "-m", "pip", "install", "--no-index",
-                           "--no-deps", "--find-links", str(wheel_dir), "-r", str(reqs)],
+            await ctx.run([str(bin_dir(venv) / "python"), "-m", "pip", "--isolated", "install",
+                           "--no-index", "--no-deps", "--no-compile",
+                           "--find-links", str(wheel_dir), "-r", str(reqs)],
                           hint="The cache lacks a wheel this machine needs; build with "
                           "'create' while the package index is reachable, then save again.")
         ws.save_state(venv_for=str(ws.interpreter), lock=_file_digest(ws.pyproject),

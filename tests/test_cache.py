@@ -41,6 +41,7 @@ def test_save_then_restore_without_the_index(
         wheels = [m.name for m in tar.getmembers()]
     assert any(w.startswith("wheels/tabulate-") for w in wheels)
     assert any(w.startswith("wheels/ipykernel-") for w in wheels)
+    assert [m["name"] for m in cache.list_saved(drive)] == ["cache-rt"]
 
     lock_before = (project / "poetry.lock").read_bytes()
     # A fresh VM: no project, no venv, no kernel, no Poetry, an empty Poetry cache,
