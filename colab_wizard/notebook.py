@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from . import colab
+from . import colab, paths
 from .host import detect_host
 from .spec import EnvSpec
 
@@ -116,7 +116,7 @@ def switch(name: Optional[str] = None, notebook_path: Union[str, Path, None] = N
             raise ValueError("Give the notebook's path (only Colab can read the open notebook).")
         nb = colab.read_current_notebook()
         title = str(nb.get("metadata", {}).get("colab", {}).get("name") or "notebook.ipynb")
-        target = Path(dest) if dest else copy_path(Path("/content") / title, spec)
+        target = Path(dest) if dest else copy_path(paths.COLAB_CONTENT / title, spec)
         written = write_switched(nb, spec, target, cache, profile)
         return written, colab.offer(written) + f" Then pick '{spec.display_name}'."
     written = write_switched(notebook_path, spec, dest, cache, profile)

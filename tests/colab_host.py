@@ -56,6 +56,25 @@ if __name__ == "__main__":
     app.launch_new_instance()
 '''
 
+# The frontend side, as far as a kernel sees it: a request answered by the page, a download.
+MESSAGE = '''\
+import json, os
+
+
+def blocking_request(request_type, request="", timeout_sec=5, parent=None):
+    assert request_type == "get_ipynb"
+    with open(os.environ["COLAB_STANDIN_NOTEBOOK"]) as fh:
+        return {"ipynb": json.load(fh)}
+'''
+
+FILES = '''\
+import os, shutil
+
+
+def download(filename):
+    shutil.copy(filename, os.environ["COLAB_STANDIN_DOWNLOADS"])
+'''
+
 METADATA = """\
 Metadata-Version: 2.1
 Name: google-colab
@@ -78,7 +97,11 @@ def build(root: Path, host_only_dependency: bool = False) -> dict[str, Path]:
     extra = "import _colab_host_only" if host_only_dependency else ""
     (package / "__init__.py").write_text(COLAB_INIT.format(extra_import=extra))
     (package / "_kernel.py").write_text(COLAB_KERNEL)
+    (package / "_message.py").write_text(MESSAGE)
+    (package / "files.py").write_text(FILES)
     (site / "_colab_host_only.py").write_text("VALUE = 1\n")
+    # The host has google.colab's requirements installed (a stand-in for the one it imports).
+    (site / "portpicker.py").write_text("def pick_unused_port():\n    return 0\n")
     (site / "colab_kernel_launcher.py").write_text(LAUNCHER)
     dist = site / "google_colab-1.0.0.dist-info"
     dist.mkdir()

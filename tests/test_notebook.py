@@ -101,3 +101,36 @@ def test_switch_outside_colab_needs_a_path(wizard_env: dict[str, Path]) -> None:
     registered(wizard_env)
     with pytest.raises(ValueError):
         notebook.switch("nb-switch")
+
+
+def test_on_colab_the_open_notebook_is_read_and_offered(
+    wizard_env: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against the stand-in frontend: get_ipynb answers, files.download receives the copy."""
+    import colab_host
+
+    from colab_wizard import colab, paths
+
+    host = colab_host.build(tmp_path / "colab-host")
+    monkeypatch.syspath_prepend(str(host["site"]))
+    monkeypatch.setenv("COLAB_WIZARD_HOST", "colab")
+    open_nb = original_notebook(tmp_path / "open.ipynb")
+    monkeypatch.setenv("COLAB_STANDIN_NOTEBOOK", str(open_nb))
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    monkeypatch.setenv("COLAB_STANDIN_DOWNLOADS", str(downloads))
+    content = tmp_path / "content"
+    content.mkdir()
+    monkeypatch.setattr(paths, "COLAB_CONTENT", content)
+    monkeypatch.setattr(colab, "DRIVE_ROOT", tmp_path / "drive" / "MyDrive")
+    registered(wizard_env)
+
+    written, message = notebook.switch("nb-switch")  # Drive not mounted: a download
+    assert written == content / "analysis (nb-switch).ipynb"  # named after metadata.colab.name
+    assert (downloads / written.name).exists() and "Downloading" in message
+    nbformat.validate(nbformat.read(str(downloads / written.name), as_version=4))
+
+    (tmp_path / "drive" / "MyDrive").mkdir(parents=True)  # Drive mounted: saved there
+    written, message = notebook.switch("nb-switch")
+    on_drive = tmp_path / "drive" / "MyDrive" / "colab_wizard" / written.name
+    assert on_drive.exists() and "Saved to Drive" in message
