@@ -142,6 +142,17 @@ def spec_of(name: Optional[str] = None) -> tuple[EnvSpec, Optional[str], kernels
     return spec, mark.get("profile"), info
 
 
+def _under_pythons_dir(interpreter: Optional[str]) -> Optional[Path]:
+    """The interpreter's path inside the wizard's own pythons dir, if it lives there."""
+    if not interpreter:
+        return None
+    try:
+        return Path(os.path.abspath(interpreter)).relative_to(
+            os.path.abspath(paths.pythons_dir()))
+    except ValueError:
+        return None
+
+
 def save(folder: Union[str, Path], name: Optional[str] = None) -> Saved:
     """Write the cache of kernel ``name`` (the only one of ours if None) to ``folder/name``."""
     spec, profile, info = spec_of(name)
@@ -159,16 +170,12 @@ def save(folder: Union[str, Path], name: Optional[str] = None) -> Saved:
     ]
     wheels = cached_wheels((project / "poetry.lock").read_text(encoding="utf-8"))
     files.append(_atomic_tar(dest / WHEELS_TAR, [(w, "wheels/" + w.name) for w in wheels], "w"))
-    python_rel = None
-    interpreter = Path(state_data.get("python", ""))
-    pythons = paths.pythons_dir().resolve()
-    try:
-        python_rel = interpreter.resolve().relative_to(pythons)
-    except ValueError:
+    python_rel = _under_pythons_dir(state_data.get("python"))
+    if python_rel is None:
         (dest / PYTHON_TAR).unlink(missing_ok=True)
-    if python_rel is not None and str(interpreter):
+    else:
         top = python_rel.parts[0]
-        files.append(_atomic_tar(dest / PYTHON_TAR, [(pythons / top, top)], "w:gz"))
+        files.append(_atomic_tar(dest / PYTHON_TAR, [(paths.pythons_dir() / top, top)], "w:gz"))
     manifest = {
         "format": FORMAT,
         "name": info.name,

@@ -81,3 +81,30 @@ def test_restore_refuses_an_unsafe_archive(tmp_path: Path) -> None:
     with pytest.raises(cache.CacheError):
         cache._extract(bad, tmp_path / "dest")
     assert not (tmp_path / "escaped.txt").exists()
+
+
+def test_save_packs_a_python_the_wizard_installed(wizard_env: dict[str, Path],
+                                                  tmp_path: Path) -> None:
+    """A Python under the wizard's pythons dir goes into the cache as one archive."""
+    from colab_wizard import paths, pyproject
+    from colab_wizard.plan import Workspace
+    from colab_wizard.spec import EnvSpec
+
+    install = paths.pythons_dir() / "cpython-3.12.9-linux"
+    (install / "bin").mkdir(parents=True)
+    (install / "bin" / "python3.12").write_text("#!/bin/sh\n")
+    (install / "lib" / "python3.12").mkdir(parents=True)
+    spec = EnvSpec.make("3.12", [], name="packed", project_dir=wizard_env["projects"] / "p")
+    ws = Workspace(spec)
+    spec.project_dir.mkdir(parents=True)
+    ws.pyproject.write_text(pyproject.render(spec))
+    ws.lock_file.write_text("")
+    ws.save_state(python=str(install / "bin" / "python3.12"))
+    kernels.write_spec(ws.staged_kernel, ws.kernel_spec())
+    kernels.register(ws.staged_kernel, spec.name)
+
+    saved = cache.save(tmp_path / "drive", "packed")
+    manifest = cache.read_manifest(saved.folder)
+    assert manifest["python_relpath"] == "cpython-3.12.9-linux/bin/python3.12"
+    with tarfile.open(saved.folder / cache.PYTHON_TAR) as tar:
+        assert "cpython-3.12.9-linux/bin/python3.12" in tar.getnames()
