@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Callable
 
 import colab_host
 import pytest
@@ -38,15 +39,20 @@ print(json.dumps({"prefix": sys.prefix, "kernel_class": type(ip.kernel).__module
 """
 
 
-def make_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, host_only: bool) -> dict[str, Path]:
-    host = colab_host.build(tmp_path / "colab-host", host_only_dependency=host_only)
-    monkeypatch.syspath_prepend(str(host["site"]))
-    monkeypatch.setenv("IPYTHONDIR", str(host["ipython_dir"]))
-    monkeypatch.setenv("PYTHONPATH", str(host["env_python"]))
-    monkeypatch.setenv("UV_SYSTEM_PYTHON", "true")
-    monkeypatch.setenv("UV_CONSTRAINT", str(host["constraint"]))
-    monkeypatch.setenv("COLAB_RELEASE_TAG", "release-colab-test")
-    return host
+@pytest.fixture
+def colab_vm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[bool], None]:
+    """Turns this test's process into a Colab-shaped host (see tests/colab_host.py)."""
+
+    def make(host_only: bool) -> None:
+        host = colab_host.build(tmp_path / "colab-host", host_only_dependency=host_only)
+        monkeypatch.syspath_prepend(str(host["site"]))
+        monkeypatch.setenv("IPYTHONDIR", str(host["ipython_dir"]))
+        monkeypatch.setenv("PYTHONPATH", str(host["env_python"]))
+        monkeypatch.setenv("UV_SYSTEM_PYTHON", "true")
+        monkeypatch.setenv("UV_CONSTRAINT", str(host["constraint"]))
+        monkeypatch.setenv("COLAB_RELEASE_TAG", "release-colab-test")
+
+    return make
 
 
 def registered_names(wizard_env: dict[str, Path]) -> set[str]:
@@ -60,10 +66,9 @@ def probe(name: str) -> dict[str, object]:
 
 @pytest.mark.slow
 def test_full_profile_kernel_starts_with_colab_config_and_imports_google_colab(
-    wizard_env: dict[str, Path], other_python: str, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    wizard_env: dict[str, Path], other_python: str, colab_vm: Callable[[bool], None]
 ) -> None:
-    make_host(tmp_path, monkeypatch, host_only=False)
+    colab_vm(False)
     assert colab.choose_profile() == colab.FULL
     started = time.monotonic()
     made = api.create(other_python, [], name="colab-full",
@@ -89,10 +94,9 @@ def test_full_profile_kernel_starts_with_colab_config_and_imports_google_colab(
 
 @pytest.mark.slow
 def test_unimportable_google_colab_falls_back_to_plain_and_never_registers_a_failing_kernel(
-    wizard_env: dict[str, Path], other_python: str, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    wizard_env: dict[str, Path], other_python: str, colab_vm: Callable[[bool], None]
 ) -> None:
-    make_host(tmp_path, monkeypatch, host_only=True)
+    colab_vm(True)
     project = wizard_env["projects"] / "fallback"
     # No profile at all: Colab's config kills the kernel; the pre-flight catches it.
     with pytest.raises(api.CreateFailed) as failed:
