@@ -136,8 +136,10 @@ def spec_of(name: Optional[str] = None) -> tuple[EnvSpec, Optional[str], kernels
     doc = pyproject.parse(text)
     sources = doc.get("tool", {}).get("poetry", {}).get("source", [])
     ours = [s for s in sources if s.get("name") == pyproject.SOURCE_NAME]
-    spec = EnvSpec.make(info.python, pyproject.dependencies(text), info.name, info.display_name,
-                        project, str(ours[0]["url"]) if ours else None)
+    # The bare ipykernel the engine appends is not the user's: the spec gets it back the same way.
+    deps = [d for d in pyproject.dependencies(text) if d != pyproject.KERNEL_PACKAGE]
+    spec = EnvSpec.make(info.python, deps, info.name, info.display_name, project,
+                        str(ours[0]["url"]) if ours else None)
     mark = (kernels.read_spec(info.resource_dir) or {}).get("metadata", {}).get(kernels.MARK, {})
     return spec, mark.get("profile"), info
 

@@ -71,6 +71,16 @@ def test_save_then_restore_without_the_index(
     assert result["prefix"] == str(project / ".venv")
     assert result["v"]
 
+    # Back on the index: the restored project is what create would have built, so an
+    # unchanged create only (re)installs Poetry and redoes nothing of the environment.
+    monkeypatch.setenv("COLAB_WIZARD_HOME", str(wizard_env["home"]))
+    monkeypatch.delenv("COLAB_WIZARD_INDEX_URL")
+    monkeypatch.delenv("PIP_INDEX_URL")
+    again = create(other_python, ["tabulate>=0.9"], name="cache-rt", project_dir=project)
+    log = again.log_path.read_text()
+    for stage in ("project", "lock", "install", "kernel", "verify", "register"):
+        assert f"[{stage}] already done, skipped" in log
+
 
 def test_restore_refuses_an_unsafe_archive(tmp_path: Path) -> None:
     bad = tmp_path / "bad.tar"

@@ -60,7 +60,7 @@ def test_switched_copy_is_valid_names_the_kernel_and_leaves_the_original(
     first = nb.cells[0]
     assert notebook.RESTORE_TAG in first.metadata["tags"]
     compile(first.source, "<restore cell>", "exec")
-    assert "colab_wizard.create('3.12', ['tabulate>=0.9', 'ipykernel']" in first.source
+    assert "colab_wizard.create('3.12', ['tabulate>=0.9'], name='nb-switch'" in first.source
     assert [c.source for c in nb.cells[1:]] == [c.source for c in
                                                 nbformat.read(str(source), as_version=4).cells]
 
