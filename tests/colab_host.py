@@ -79,6 +79,8 @@ METADATA = """\
 Metadata-Version: 2.1
 Name: google-colab
 Version: 1.0.0
+Requires-Dist: ipykernel==6.17.1
+Requires-Dist: ipython==7.34.0
 Requires-Dist: portpicker==1.5.2
 Requires-Dist: notebook
 Requires-Dist: pytest ; extra == "tests"

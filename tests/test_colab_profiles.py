@@ -32,7 +32,9 @@ try:
     leaked = True
 except ImportError:
     leaked = False
-print(json.dumps({"prefix": sys.prefix, "kernel_class": type(ip.kernel).__module__ + "."
+import IPython, ipykernel
+print(json.dumps({"prefix": sys.prefix, "stack": [IPython.__version__, ipykernel.__version__],
+                  "kernel_class": type(ip.kernel).__module__ + "."
                   + type(ip.kernel).__name__, "colab_file": colab_file,
                   "extension": bool(ip.user_ns.get("_colab_extension_loaded")),
                   "pythonpath_leaked": leaked}))
@@ -87,6 +89,7 @@ def test_full_profile_kernel_starts_with_colab_config_and_imports_google_colab(
     assert "notebook" not in text and "pytest" not in text
     result = probe("colab-full")
     assert result["kernel_class"] == "google.colab._kernel.Kernel"
+    assert result["stack"] == ["7.34.0", "6.17.1"]  # Colab's kernel stack, as its metadata pins
     assert str(result["colab_file"]).startswith(str(result["prefix"]))
     assert result["extension"] is True
     assert result["pythonpath_leaked"] is False
