@@ -26,6 +26,10 @@ __all__ = [
     "list_kernels",
     "remove_kernel",
     "show",
+    "doctor",
+    "restore",
+    "save",
+    "switch_notebook",
 ]
 
 
@@ -34,3 +38,34 @@ def show(**options: Any) -> Any:
     from .ui import show as _show
 
     return _show(**options)
+
+
+def doctor(check_kernels: bool = True) -> str:
+    """Print (and return) a report of host, versions, kernels, caches and settings."""
+    from .doctor import doctor as _doctor
+
+    return _doctor(check_kernels)
+
+
+def save(folder: Any, name: Any = None) -> Any:
+    """Save a kernel's Python, wheels and lock files to ``folder`` (e.g. on Drive)."""
+    from .cache import save as _save
+
+    return _save(folder, name)
+
+
+def restore(folder: Any, name: Any = None, project_dir: Any = None, profile: Any = None) -> Any:
+    """Rebuild a saved kernel from ``folder`` without the package index."""
+    from .cache import restore as _restore
+    from .views.terminal import TerminalView
+
+    return _restore(folder, name, project_dir, [TerminalView()], profile)
+
+
+def switch_notebook(name: Any = None, notebook_path: Any = None, cache_dir: Any = None) -> Any:
+    """Write (on Colab: offer) a copy of the notebook that opens on kernel ``name``."""
+    from .notebook import switch
+
+    path, message = switch(name, notebook_path, cache_dir=cache_dir)
+    print(message)
+    return path

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional, Union
 
-from . import kernels, paths
+from . import colab, kernels, paths
 from .events import Listener, StageError
 from .plan import STATE_DIR, Workspace, plan
 from .runner import Runner
@@ -32,6 +32,8 @@ class Created:
     kernel_dir: Path
     venv_python: Path
     log_path: Path
+    # The Colab kernel profile the kernel was registered with ("full", "plain" or None).
+    profile: Optional[str] = None
 
 
 class CreateFailed(Exception):
@@ -99,15 +101,18 @@ class ProjectLock:
             self.fd = None
 
 
-def build_runner(spec: EnvSpec, listeners: Iterable[Listener] = ()) -> tuple[Runner, Workspace]:
-    ws = Workspace(spec)
+def build_runner(spec: EnvSpec, listeners: Iterable[Listener] = (),
+                 profile: Optional[str] = None) -> tuple[Runner, Workspace]:
+    """``profile``: "full", "plain", "none" or None/"auto" (full on Colab, else none)."""
+    ws = Workspace(spec, profile=colab.choose_profile(profile))
     return Runner(plan(spec, ws), paths.new_log_path(spec.name), listeners), ws
 
 
 def created(ws: Workspace, runner: Runner) -> Created:
     spec = ws.spec
     return Created(spec.name, spec.display_name, str(spec.python), spec.project_dir,
-                   kernels.user_kernels_dir() / spec.name, ws.venv_python, runner.log_path)
+                   kernels.user_kernels_dir() / spec.name, ws.venv_python, runner.log_path,
+                   ws.effective_profile())
 
 
 async def run_spec(
@@ -115,12 +120,14 @@ async def run_spec(
     listeners: Iterable[Listener] = (),
     start_at: Optional[str] = None,
     runner: Optional[Runner] = None,
+    profile: Optional[str] = None,
+    workspace: Optional[Workspace] = None,
 ) -> Created:
     """Run the plan for a validated spec; raise CreateFailed unless it finishes."""
     if runner is None:
-        runner, ws = build_runner(spec, listeners)
+        runner, ws = build_runner(spec, listeners, profile)
     else:
-        ws = Workspace(spec)
+        ws = workspace or Workspace(spec, profile=colab.choose_profile(profile))
     with ProjectLock(spec.project_dir):
         outcome = await runner.run(start_at=start_at, result=created(ws, runner))
     if outcome != "done":
@@ -136,10 +143,16 @@ async def create_async(
     project_dir: Union[str, Path, None] = None,
     index_url: Optional[str] = None,
     listeners: Iterable[Listener] = (),
+    profile: Optional[str] = None,
 ) -> Created:
-    """Build (or update) a Poetry environment and register it as a Jupyter kernel."""
+    """Build (or update) a Poetry environment and register it as a Jupyter kernel.
+
+    ``profile`` picks how the kernel copes with Colab's IPython config: "full"
+    (google.colab copied in), "plain" (overrides, no google.colab), "none"; by
+    default "full" on Colab (falling back to "plain" if it cannot start), else "none".
+    """
     spec = make_spec(python, dependencies, name, display_name, project_dir, index_url)
-    return await run_spec(spec, listeners)
+    return await run_spec(spec, listeners, profile=profile)
 
 
 def create(
@@ -150,10 +163,11 @@ def create(
     project_dir: Union[str, Path, None] = None,
     index_url: Optional[str] = None,
     listeners: Iterable[Listener] = (),
+    profile: Optional[str] = None,
 ) -> Created:
     """Blocking :func:`create_async`, for scripts and notebook cells alike."""
     work = create_async(python, dependencies, name, display_name, project_dir, index_url,
-                        listeners)
+                        listeners, profile)
     try:
         asyncio.get_running_loop()
     except RuntimeError:

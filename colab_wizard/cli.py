@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="download Python builds only from here (<URL>/<release>/<file>); "
                         "default: $COLAB_WIZARD_PYTHON_MIRROR, else the upstream releases")
     create.add_argument("--verbose", "-v", action="store_true", help="echo the tools' output")
+    create.add_argument("--profile", choices=("auto", "full", "plain", "none"), default="auto",
+                        help="how the kernel copes with Colab's IPython config (default: full "
+                        "on Colab, falling back to plain; none elsewhere)")
     demo = commands.add_parser(
         "demo", help="create the embedded example: " + defaults.DEMO_SUMMARY
     )
@@ -45,11 +48,28 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("pythons", help="Python versions on offer: installed here or downloadable")
     remove = commands.add_parser("remove", help="unregister a kernel made by colab_wizard")
     remove.add_argument("name")
+    save = commands.add_parser("save", help="save a kernel's Python, wheels and lock to a folder")
+    save.add_argument("folder", help="for example /content/drive/MyDrive/colab_wizard")
+    save.add_argument("--name", help="the kernel (default: the only one colab_wizard made)")
+    restore = commands.add_parser("restore", help="rebuild a saved kernel without the index")
+    restore.add_argument("folder")
+    restore.add_argument("--name", help="which saved kernel, if the folder holds several")
+    restore.add_argument("--project-dir", help="where to rebuild (default: as for create)")
+    restore.add_argument("--profile", choices=("auto", "full", "plain", "none"),
+                         help="override the saved kernel profile")
+    restore.add_argument("--verbose", "-v", action="store_true")
+    doctor = commands.add_parser("doctor", help="a report to paste into a question")
+    doctor.add_argument("--no-start", action="store_true", help="do not start the kernels")
+    switch = commands.add_parser("switch", help="copy a notebook so it opens on a kernel")
+    switch.add_argument("notebook")
+    switch.add_argument("--name", help="the kernel (default: the only one colab_wizard made)")
+    switch.add_argument("--cache", help="a saved cache the copy's first cell restores from")
     return parser
 
 
-async def _run_with_signals(spec: api.EnvSpec, view: TerminalView) -> api.Created:
-    runner, _ = api.build_runner(spec, [view])
+async def _run_with_signals(spec: api.EnvSpec, view: TerminalView,
+                            profile: Optional[str] = None) -> api.Created:
+    runner, _ = api.build_runner(spec, [view], profile)
     loop = asyncio.get_running_loop()
     # Ctrl-C cancels the runner (which kills the children) instead of tearing the loop down.
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -57,10 +77,10 @@ async def _run_with_signals(spec: api.EnvSpec, view: TerminalView) -> api.Create
     return await api.run_spec(spec, runner=runner)
 
 
-def run_create(spec: api.EnvSpec, verbose: bool) -> int:
+def run_create(spec: api.EnvSpec, verbose: bool, profile: Optional[str] = None) -> int:
     view = TerminalView(verbose=verbose)
     try:
-        made = asyncio.run(_run_with_signals(spec, view))
+        made = asyncio.run(_run_with_signals(spec, view, profile))
     except api.Busy as exc:
         print(exc, file=sys.stderr)
         return EXIT_FAILED
@@ -79,7 +99,7 @@ def cmd_create(args: argparse.Namespace) -> int:
         os.environ[download.MIRROR_ENV] = args.python_mirror
     spec = api.make_spec(args.python, args.dep, args.name, args.display_name,
                          args.project_dir, args.index_url)
-    return run_create(spec, args.verbose)
+    return run_create(spec, args.verbose, args.profile)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -112,8 +132,56 @@ def cmd_pythons(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_save(args: argparse.Namespace) -> int:
+    from . import cache
+
+    try:
+        saved = cache.save(args.folder, args.name)
+    except cache.CacheError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"Saved {saved.folder} ({len(saved.files)} files, {saved.wheels} wheels, "
+          f"{saved.size / 1e6:.1f} MB)")
+    return EXIT_OK
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from . import cache
+
+    view = TerminalView(verbose=args.verbose)
+    try:
+        made = cache.restore(args.folder, args.name, args.project_dir, [view], args.profile)
+    except cache.CacheError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except api.CreateFailed as exc:
+        return EXIT_CANCELLED if exc.outcome == "cancelled" else EXIT_FAILED
+    print(f"Kernel '{made.name}' ({made.display_name}) restored: project {made.project_dir}")
+    return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import doctor
+
+    doctor(check_kernels=not args.no_start)
+    return EXIT_OK
+
+
+def cmd_switch(args: argparse.Namespace) -> int:
+    from . import cache, notebook
+
+    try:
+        _, message = notebook.switch(args.name, args.notebook, cache_dir=args.cache)
+    except (cache.CacheError, OSError, ValueError) as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(message)
+    return EXIT_OK
+
+
 COMMANDS = {"create": cmd_create, "demo": cmd_demo, "list": cmd_list, "remove": cmd_remove,
-            "pythons": cmd_pythons}
+            "pythons": cmd_pythons, "save": cmd_save, "restore": cmd_restore,
+            "doctor": cmd_doctor, "switch": cmd_switch}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -51,9 +51,10 @@ def kernel_json(
     python_label: str,
     extra_argv: tuple[str, ...] = (),
     env: Optional[dict[str, str]] = None,
+    launcher: str = "ipykernel_launcher",
 ) -> dict[str, Any]:
     return {
-        "argv": [str(venv_python), "-m", "ipykernel_launcher", *extra_argv,
+        "argv": [str(venv_python), "-m", launcher, *extra_argv,
                  "-f", "{connection_file}"],
         "display_name": display_name,
         "language": "python",

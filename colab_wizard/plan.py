@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from . import catalog, download, interpreters, kernels, paths, pyproject
+from . import catalog, colab, download, interpreters, kernels, paths, pyproject
+from .events import StageError
 from .progress import PipProgress, PoetryInstallProgress
 from .runner import Stage, StageContext
 from .spec import EnvSpec
@@ -53,6 +54,8 @@ class Workspace:
 
     spec: EnvSpec
     interpreter: Optional[Path] = None
+    # Colab kernel profile (colab.FULL / colab.PLAIN) or None for a plain Jupyter host.
+    profile: Optional[str] = None
 
     @property
     def project_dir(self) -> Path:
@@ -113,13 +116,30 @@ class Workspace:
 
     def wanted_pyproject(self) -> str:
         current = self.pyproject.read_text(encoding="utf-8") if self.pyproject.exists() else ""
-        return pyproject.update(current, self.spec)
+        text = pyproject.update(current, self.spec)
+        extra = colab.full_requirements() if self.profile == colab.FULL else []
+        return pyproject.set_group(text, "colab", extra)
+
+    def _fallback_key(self) -> str:
+        return _digest(str(self.profile), _file_digest(self.lock_file))
+
+    def effective_profile(self) -> Optional[str]:
+        """The requested profile, or *plain* when *full* failed pre-flight on this lock."""
+        if self.profile == colab.FULL and self.load_state().get(
+                "profile_fallback") == self._fallback_key():
+            return colab.PLAIN
+        return self.profile
 
     def kernel_spec(self) -> dict[str, Any]:
-        return kernels.kernel_json(
+        profile = self.effective_profile()
+        extra_argv, env, launcher = colab.kernel_extras(profile)
+        spec = kernels.kernel_json(
             self.spec.name, self.spec.display_name, self.venv_python, self.project_dir,
-            str(self.spec.python),
+            str(self.spec.python), extra_argv, env, launcher,
         )
+        if profile:
+            spec["metadata"][kernels.MARK]["profile"] = profile
+        return spec
 
     def verify_fingerprint(self) -> str:
         spec_text = json.dumps(self.kernel_spec(), sort_keys=True)
@@ -293,37 +313,63 @@ async def make_kernel(ws: Workspace, ctx: StageContext) -> str:
         [str(ws.venv_python), "-c", "import ipykernel; print('ipykernel', ipykernel.__version__)"],
         hint="ipykernel should have been installed with the dependencies; retry the install.",
     )
+    if ws.effective_profile() == colab.FULL:
+        for copied in colab.install_full(ws.venv_python.parent.parent):
+            ctx.line(f"Copied {copied}")
     kernels.write_spec(ws.staged_kernel, ws.kernel_spec())
     return str(ws.staged_kernel)
 
 
 def kernel_ready(ws: Workspace) -> bool:
+    if ws.effective_profile() == colab.FULL and not colab.full_installed(
+            ws.venv_python.parent.parent):
+        return False
     return kernels.read_spec(ws.staged_kernel) == ws.kernel_spec()
 
 
-def preflight_argv(ws: Workspace) -> list[str]:
+def preflight_command(kernel_dir: Path, python_short: str, requirements: Any = ()) -> list[str]:
+    """The pre-flight for the kernelspec in ``kernel_dir`` (also used by doctor)."""
     package_root = str(Path(__file__).resolve().parent.parent)
     # -c with an explicit path: no PYTHONPATH, which the kernel under test would inherit.
     bootstrap = (
         "import sys; sys.path.insert(0, sys.argv.pop(1)); "
         "from colab_wizard.preflight import main; sys.exit(main())"
     )
-    argv = [sys.executable, "-c", bootstrap, package_root, str(ws.staged_kernel),
-            "--python", ws.spec.python.short]
-    for requirement in ws.spec.dependencies:
+    argv = [sys.executable, "-c", bootstrap, package_root, str(kernel_dir),
+            "--python", python_short]
+    for requirement in requirements:
         argv += ["--require", requirement]
     return argv
+
+
+def preflight_argv(ws: Workspace) -> list[str]:
+    return preflight_command(ws.staged_kernel, ws.spec.python.short, ws.spec.dependencies)
+
+
+def preflight_env() -> dict[str, str]:
+    """The pre-flight's kernel gets the host's PYTHONPATH back, as a Jupyter server's would."""
+    host = os.environ.get("PYTHONPATH")
+    return {} if host is None else {"COLAB_WIZARD_KERNEL_PYTHONPATH": host}
 
 
 async def verify(ws: Workspace, ctx: StageContext) -> str:
     """Start the staged kernel once and check its Python and packages (pre-flight)."""
     ctx.progress(0, None)
-    await ctx.run(
-        preflight_argv(ws),
-        hint="The kernel could not start or is missing packages; the log shows why. "
-        "Nothing was registered.",
-    )
+    hint = ("The kernel could not start or is missing packages; the log shows why. "
+            "Nothing was registered.")
+    try:
+        await ctx.run(preflight_argv(ws), env=preflight_env(), hint=hint)
+    except StageError:
+        if ws.effective_profile() != colab.FULL:
+            raise
+        ctx.line("The kernel with google.colab (profile 'full') did not start; "
+                 "trying profile 'plain' (no google.colab) ...")
+        ws.save_state(profile_fallback=ws._fallback_key())
+        kernels.write_spec(ws.staged_kernel, ws.kernel_spec())
+        await ctx.run(preflight_argv(ws), env=preflight_env(), hint=hint)
     ws.save_state(verify=ws.verify_fingerprint())
+    if ws.profile == colab.FULL and ws.effective_profile() == colab.PLAIN:
+        return f"kernel started with profile 'plain' (fallback); it lacks {colab.PLAIN_LACKS}"
     return "kernel started and answered"
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -87,7 +88,12 @@ def run_kernel(kernel_dir: Path, code: str, timeout: float) -> dict[str, Any]:
 
     signal.signal(signal.SIGTERM, on_term)
     print(f"Starting kernel '{kernel_dir.name}' once to check it ...", flush=True)
-    km.start_kernel()
+    env = dict(os.environ)
+    # The runner cleaned PYTHONPATH for us; the kernel gets the host's back, as under a server.
+    host_path = env.pop("COLAB_WIZARD_KERNEL_PYTHONPATH", None)
+    if host_path is not None:
+        env["PYTHONPATH"] = host_path
+    km.start_kernel(env=env)
     client = km.client()
     outputs: list[str] = []
     try:

@@ -104,6 +104,30 @@ def update(text: str, spec: EnvSpec) -> str:
     return tomlkit.dumps(doc)
 
 
+def set_group(text: str, group: str, requirements: list[str]) -> str:
+    """Make Poetry dependency group ``group`` hold ``requirements`` (none: drop the group)."""
+    doc = parse(text)
+    poetry = _table(_table(doc, "tool"), "poetry")
+    groups = poetry.get("group")
+    if not requirements:
+        if groups is not None and group in groups:
+            del groups[group]
+            if not groups:
+                del poetry["group"]
+        return tomlkit.dumps(doc)
+    deps = _table(_table(_table(poetry, "group"), group), "dependencies")
+    for key in list(deps):
+        del deps[key]
+    for text_req in requirements:
+        req = Requirement(text_req)
+        value: Any = str(req.specifier) or "*"
+        if req.marker is not None:
+            value = tomlkit.inline_table()
+            value.update({"version": str(req.specifier) or "*", "markers": str(req.marker)})
+        deps[req.name] = value
+    return tomlkit.dumps(doc)
+
+
 def dependencies(text: str) -> list[str]:
     """The ``[project] dependencies`` of a pyproject.toml, as written."""
     doc = parse(text)

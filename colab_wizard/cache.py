@@ -1,0 +1,330 @@
+"""Save what makes a second machine fast, and rebuild a kernel from it without the index.
+
+A cache is one folder per kernel holding a few large files (Drive is slow with
+many small ones and loses exec bits and symlinks, so never the venv itself):
+
+- ``manifest.json``: the spec (name, display name, Python, dependencies, index, profile);
+- ``project.tar``: ``pyproject.toml``, ``poetry.lock``, ``poetry.toml``;
+- ``wheels.tar``: the wheels of every locked package from Poetry's artifact cache,
+  checked against the hashes in ``poetry.lock``;
+- ``python.tar.gz``: the interpreter, when the wizard installed it itself.
+
+``restore`` unpacks these, makes the venv with virtualenv (offline: it carries
+its own pip), installs exactly the locked versions from the saved wheels with
+``pip --no-index``, then runs the plan's kernel, pre-flight and register stages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Optional, Union
+
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+
+from . import colab, interpreters, kernels, paths, pyproject
+from .events import Listener
+from .plan import STATE_DIR, Workspace, _digest, _file_digest, bin_dir, plan
+from .runner import Runner, Stage, StageContext
+from .spec import EnvSpec
+
+MANIFEST = "manifest.json"
+PROJECT_TAR = "project.tar"
+WHEELS_TAR = "wheels.tar"
+PYTHON_TAR = "python.tar.gz"
+PROJECT_FILES = ("pyproject.toml", "poetry.lock", "poetry.toml")
+FORMAT = 1
+
+
+class CacheError(Exception):
+    """A cache that cannot be written or used, with the reason in plain words."""
+
+
+@dataclass(frozen=True)
+class Saved:
+    folder: Path
+    files: tuple[Path, ...]
+    wheels: int
+
+    @property
+    def size(self) -> int:
+        return sum(f.stat().st_size for f in self.files)
+
+
+def poetry_cache_dir() -> Path:
+    explicit = os.environ.get("POETRY_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "pypoetry"
+
+
+def locked(lock_text: str) -> dict[str, tuple[str, dict[str, str]]]:
+    """{canonical name: (version, {file name: "sha256:..."})} from a poetry.lock."""
+    doc = pyproject.parse(lock_text)
+    result: dict[str, tuple[str, dict[str, str]]] = {}
+    for package in doc.get("package", []):
+        files = {str(f["file"]): str(f["hash"]) for f in package.get("files", [])}
+        result[canonicalize_name(str(package["name"]))] = (str(package["version"]), files)
+    return result
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return "sha256:" + h.hexdigest()
+
+
+def cached_wheels(lock_text: str, cache_dir: Optional[Path] = None) -> list[Path]:
+    """Wheels in Poetry's artifact cache that belong to the lock (hash-checked when listed)."""
+    wanted = locked(lock_text)
+    found: dict[str, Path] = {}
+    for wheel in sorted((cache_dir or poetry_cache_dir()).glob("artifacts/**/*.whl")):
+        try:
+            name, version, _, _ = parse_wheel_filename(wheel.name)
+        except InvalidWheelFilename:
+            continue
+        entry = wanted.get(canonicalize_name(name))
+        if entry is None or str(version) != entry[0] or wheel.name in found:
+            continue
+        expected = entry[1].get(wheel.name)
+        if expected is not None and expected != _sha256(wheel):
+            continue
+        found[wheel.name] = wheel
+    return list(found.values())
+
+
+def _atomic_tar(dest: Path, members: Iterable[tuple[Path, str]], mode: str) -> Path:
+    tmp = dest.with_name(dest.name + ".tmp")
+    with tarfile.open(tmp, mode) as tar:  # type: ignore[call-overload]
+        for path, arcname in members:
+            tar.add(str(path), arcname=arcname)
+    os.replace(tmp, dest)
+    return dest
+
+
+def _kernel(name: Optional[str]) -> kernels.KernelInfo:
+    ours = kernels.list_ours()
+    if name is None:
+        if len(ours) != 1:
+            names = ", ".join(k.name for k in ours) or "none"
+            raise CacheError(f"Say which kernel to save (made by colab_wizard: {names}).")
+        return ours[0]
+    for info in ours:
+        if info.name == name:
+            return info
+    raise CacheError(f"No kernel named '{name}' made by colab_wizard is registered.")
+
+
+def spec_of(name: Optional[str] = None) -> tuple[EnvSpec, Optional[str], kernels.KernelInfo]:
+    """The EnvSpec and profile a registered kernel of ours was built from."""
+    info = _kernel(name)
+    project = info.project_dir
+    missing = [f for f in PROJECT_FILES[:2] if not (project / f).exists()]
+    if missing:
+        raise CacheError(f"{project} has no {', '.join(missing)}; build the kernel first.")
+    text = (project / "pyproject.toml").read_text(encoding="utf-8")
+    doc = pyproject.parse(text)
+    sources = doc.get("tool", {}).get("poetry", {}).get("source", [])
+    ours = [s for s in sources if s.get("name") == pyproject.SOURCE_NAME]
+    # The bare ipykernel the engine appends is not the user's: the spec gets it back the same way.
+    deps = [d for d in pyproject.dependencies(text) if d != pyproject.KERNEL_PACKAGE]
+    spec = EnvSpec.make(info.python, deps, info.name, info.display_name, project,
+                        str(ours[0]["url"]) if ours else None)
+    mark = (kernels.read_spec(info.resource_dir) or {}).get("metadata", {}).get(kernels.MARK, {})
+    return spec, mark.get("profile"), info
+
+
+def _under_pythons_dir(interpreter: Optional[str]) -> Optional[Path]:
+    """The interpreter's path inside the wizard's own pythons dir, if it lives there."""
+    if not interpreter:
+        return None
+    try:
+        return Path(os.path.abspath(interpreter)).relative_to(
+            os.path.abspath(paths.pythons_dir()))
+    except ValueError:
+        return None
+
+
+def save(folder: Union[str, Path], name: Optional[str] = None) -> Saved:
+    """Write the cache of kernel ``name`` (the only one of ours if None) to ``folder/name``."""
+    spec, profile, info = spec_of(name)
+    project = spec.project_dir
+    state_path = project / STATE_DIR / "state.json"
+    try:
+        state_data: dict[str, Any] = json.loads(state_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        state_data = {}
+    dest = Path(folder) / info.name
+    dest.mkdir(parents=True, exist_ok=True)
+    files = [
+        _atomic_tar(dest / PROJECT_TAR, [(project / f, f) for f in PROJECT_FILES
+                                         if (project / f).exists()], "w")
+    ]
+    wheels = cached_wheels((project / "poetry.lock").read_text(encoding="utf-8"))
+    files.append(_atomic_tar(dest / WHEELS_TAR, [(w, "wheels/" + w.name) for w in wheels], "w"))
+    python_rel = _under_pythons_dir(state_data.get("python"))
+    if python_rel is None:
+        (dest / PYTHON_TAR).unlink(missing_ok=True)
+    else:
+        top = python_rel.parts[0]
+        files.append(_atomic_tar(dest / PYTHON_TAR, [(paths.pythons_dir() / top, top)], "w:gz"))
+    manifest = {
+        "format": FORMAT,
+        "name": info.name,
+        "display_name": info.display_name,
+        "python": info.python,
+        "dependencies": list(spec.dependencies),
+        "index_url": spec.index_url,
+        "profile": profile,
+        "python_relpath": str(python_rel) if python_rel is not None else None,
+        "wheels": sorted(w.name for w in wheels),
+    }
+    tmp = dest / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    os.replace(tmp, dest / MANIFEST)
+    files.append(dest / MANIFEST)
+    return Saved(dest, tuple(files), len(wheels))
+
+
+def find_cache(folder: Union[str, Path], name: Optional[str] = None) -> Path:
+    """The cache folder: ``folder`` itself, ``folder/name``, or its only cache."""
+    root = Path(folder)
+    if (root / MANIFEST).exists():
+        return root
+    if name is not None:
+        if (root / name / MANIFEST).exists():
+            return root / name
+        raise CacheError(f"No cache for '{name}' in {root}.")
+    found = sorted(p.parent for p in root.glob("*/" + MANIFEST))
+    if len(found) != 1:
+        names = ", ".join(p.name for p in found) or "none"
+        raise CacheError(f"Say which cache to restore from {root} (found: {names}).")
+    return found[0]
+
+
+def list_saved(folder: Union[str, Path, None]) -> list[dict[str, Any]]:
+    """The caches in ``folder`` (for a "Restore" choice): their manifests, plus ``folder``."""
+    if folder is None or not Path(folder).is_dir():
+        return []
+    found = []
+    for manifest in sorted(Path(folder).glob("*/" + MANIFEST)):
+        try:
+            data = read_manifest(manifest.parent)
+        except CacheError:
+            continue
+        found.append({**data, "folder": str(manifest.parent)})
+    return found
+
+
+def read_manifest(cache: Path) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads((cache / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CacheError(f"{cache / MANIFEST} cannot be read: {exc}") from None
+    if data.get("format") != FORMAT:
+        raise CacheError(f"{cache} was written by another colab_wizard version.")
+    return data
+
+
+def _extract(archive: Path, dest: Path) -> None:
+    with tarfile.open(archive) as tar:
+        for member in tar.getmembers():
+            target = (dest / member.name).resolve()
+            if not str(target).startswith(str(dest.resolve())) or member.isdev():
+                raise CacheError(f"{archive} holds an unsafe entry: {member.name}")
+        tar.extractall(dest)  # noqa: S202 - every member was checked above
+
+
+def restore_stages(cache: Path, ws: Workspace, manifest: dict[str, Any]) -> list[Stage]:
+    """Unpack, rebuild the venv offline, then the plan's kernel, verify and register stages."""
+    spec = ws.spec
+
+    async def unpack(ctx: StageContext) -> str:
+        spec.project_dir.mkdir(parents=True, exist_ok=True)
+        _extract(cache / PROJECT_TAR, spec.project_dir)
+        relpath = manifest.get("python_relpath")
+        if relpath and (cache / PYTHON_TAR).exists():
+            target = paths.pythons_dir() / relpath
+            if not target.exists():
+                ctx.line(f"Unpacking Python into {paths.pythons_dir()} ...")
+                paths.pythons_dir().mkdir(parents=True, exist_ok=True)
+                _extract(cache / PYTHON_TAR, paths.pythons_dir())
+            ws.interpreter = target
+        else:
+            found = interpreters.find(spec.python)
+            if found is None:
+                raise ctx.fail(f"no Python {spec.python} here and none in the cache",
+                               "Install that version, or save the cache from a machine "
+                               "where the wizard installed Python itself.")
+            ws.interpreter = found.path
+        ws.save_state(python=str(ws.interpreter), python_request=str(spec.python))
+        return f"Python {ws.interpreter}"
+
+    async def install(ctx: StageContext) -> str:
+        venv = spec.project_dir / ".venv"
+        shutil.rmtree(venv, ignore_errors=True)
+        await ctx.run([sys.executable, "-m", "virtualenv", "--no-periodic-update",
+                       "--no-setuptools", "-p", str(ws.interpreter), str(venv)],
+                      hint="The host Python needs the 'virtualenv' package.")
+        lock_text = ws.lock_file.read_text(encoding="utf-8")
+        with tempfile.TemporaryDirectory() as tmp:
+            _extract(cache / WHEELS_TAR, Path(tmp))
+            wheel_dir = Path(tmp) / "wheels"
+            wheel_dir.mkdir(exist_ok=True)
+            have = {canonicalize_name(parse_wheel_filename(w.name)[0])
+                    for w in wheel_dir.glob("*.whl")}
+            pins = [f"{name}=={version}" for name, (version, _) in sorted(locked(lock_text).items())
+                    if name in have]
+            reqs = Path(tmp) / "requirements.txt"
+            reqs.write_text("\n".join(pins) + "\n", encoding="utf-8")
+            await ctx.run([str(bin_dir(venv) / "python"), "-m", "pip", "--isolated", "install",
+                           "--no-index", "--no-deps", "--no-compile",
+                           "--find-links", str(wheel_dir), "-r", str(reqs)],
+                          hint="The cache lacks a wheel this machine needs; build with "
+                          "'create' while the package index is reachable, then save again.")
+        ws.save_state(venv_for=str(ws.interpreter), lock=_file_digest(ws.pyproject),
+                      install=_digest(_file_digest(ws.lock_file), str(ws.venv_python)))
+        return f"{len(pins)} packages from the cache"
+
+    tail = [s for s in plan(spec, ws) if s.key in ("kernel", "verify", "register")]
+    return [Stage("unpack", "Unpack the cache", 1, unpack, timeout=600),
+            Stage("install", "Install packages from the cache", 4, install, timeout=1800), *tail]
+
+
+async def restore_async(
+    folder: Union[str, Path],
+    name: Optional[str] = None,
+    project_dir: Union[str, Path, None] = None,
+    listeners: Iterable[Listener] = (),
+    profile: Optional[str] = None,
+) -> Any:
+    """Rebuild a saved kernel from ``folder`` without the package index; returns Created."""
+    from . import api
+
+    cache = find_cache(folder, name)
+    manifest = read_manifest(cache)
+    spec = api.make_spec(manifest["python"], manifest["dependencies"], manifest["name"],
+                         manifest["display_name"], project_dir, manifest.get("index_url"))
+    chosen = profile if profile is not None else (manifest.get("profile") or "none")
+    ws = Workspace(spec, profile=colab.choose_profile(chosen))
+    runner = Runner(restore_stages(cache, ws, manifest), paths.new_log_path(spec.name), listeners)
+    return await api.run_spec(spec, runner=runner, workspace=ws)
+
+
+def restore(folder: Union[str, Path], name: Optional[str] = None,
+            project_dir: Union[str, Path, None] = None, listeners: Iterable[Listener] = (),
+            profile: Optional[str] = None) -> Any:
+    """Blocking :func:`restore_async`."""
+    import asyncio
+
+    return asyncio.run(restore_async(folder, name, project_dir, listeners, profile))

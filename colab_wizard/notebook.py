@@ -1,0 +1,124 @@
+"""The notebook switch: a copy of a notebook that opens on the new kernel.
+
+The copy's ``metadata.kernelspec`` and ``language_info`` name the new kernel.
+A fresh VM does not know that kernel yet and falls back to ``python3``; the
+copy's first cell therefore rebuilds the environment (from a saved cache when
+there is one, else from the spec), so one run and a page reload bring it back.
+Reading the open notebook and offering the file on Colab is in :mod:`.colab`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from . import colab, paths
+from .host import detect_host
+from .spec import EnvSpec
+
+MARK = "colab_wizard"
+RESTORE_TAG = "colab_wizard-restore"
+
+
+def restore_source(spec: EnvSpec, cache_dir: Optional[Path] = None,
+                   profile: Optional[str] = None) -> str:
+    """The first cell: install colab_wizard and rebuild this kernel unless already in it."""
+    if cache_dir is not None:
+        call = f"colab_wizard.restore({str(cache_dir)!r}, name={spec.name!r})"
+    else:
+        args = [repr(str(spec.python)), repr(list(spec.dependencies)), f"name={spec.name!r}",
+                f"display_name={spec.display_name!r}"]
+        if profile:
+            args.append(f"profile={profile!r}")
+        call = f"colab_wizard.create({', '.join(args)})"
+    mount = colab.mount_lines(cache_dir)
+    return "\n".join([
+        "# colab_wizard: on a fresh machine run this cell once, then reload the page and pick",
+        f"# '{spec.display_name}' in Runtime > Change runtime type (or Kernel > Change kernel).",
+        "import sys",
+        f"if not sys.prefix.startswith({str(spec.project_dir)!r}):",
+        "    get_ipython().run_line_magic('pip', 'install -q colab_wizard')",
+        "    import colab_wizard",
+        *("    " + line for line in mount),
+        f"    {call}",
+    ])
+
+
+def switched(notebook: dict[str, Any], spec: EnvSpec, restore_cell: Optional[str] = None
+             ) -> dict[str, Any]:
+    """A copy of ``notebook`` (nbformat 4 JSON) set to open on ``spec``'s kernel."""
+    nb = copy.deepcopy(notebook)
+    nb.setdefault("nbformat", 4)
+    nb.setdefault("nbformat_minor", 5)
+    meta = nb.setdefault("metadata", {})
+    meta["kernelspec"] = {"name": spec.name, "display_name": spec.display_name,
+                          "language": "python"}
+    info = meta.get("language_info") if isinstance(meta.get("language_info"), dict) else {}
+    info = dict(info or {})
+    info.update({"name": "python", "version": str(spec.python), "mimetype": "text/x-python",
+                 "file_extension": ".py",
+                 "codemirror_mode": {"name": "ipython", "version": 3},
+                 "pygments_lexer": "ipython3", "nbconvert_exporter": "python"})
+    meta["language_info"] = info
+    meta[MARK] = {"kernel": spec.name, "python": str(spec.python)}
+    cells = [c for c in nb.setdefault("cells", [])
+             if RESTORE_TAG not in c.get("metadata", {}).get("tags", [])]
+    if restore_cell is not None:
+        cell: dict[str, Any] = {"cell_type": "code", "execution_count": None,
+                                "metadata": {"tags": [RESTORE_TAG]}, "outputs": [],
+                                "source": restore_cell}
+        if nb.get("nbformat_minor", 0) >= 5:
+            cell["id"] = "colab-wizard-restore"
+        cells.insert(0, cell)
+    nb["cells"] = cells
+    return nb
+
+
+def copy_path(original: Path, spec: EnvSpec) -> Path:
+    return original.with_name(f"{original.stem} ({spec.name}){original.suffix or '.ipynb'}")
+
+
+def write_switched(source: Union[str, Path, dict[str, Any]], spec: EnvSpec,
+                   dest: Union[str, Path, None] = None, cache_dir: Optional[Path] = None,
+                   profile: Optional[str] = None) -> Path:
+    """Write the switched copy; ``source`` is a path (left untouched) or notebook JSON."""
+    if isinstance(source, dict):
+        if dest is None:
+            raise ValueError("give dest when the notebook is not read from a file")
+        notebook = source
+    else:
+        notebook = json.loads(Path(source).read_text(encoding="utf-8"))
+    target = Path(dest) if dest is not None else copy_path(Path(str(source)), spec)
+    nb = switched(notebook, spec, restore_source(spec, cache_dir, profile))
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(target)
+    return target
+
+
+def switch(name: Optional[str] = None, notebook_path: Union[str, Path, None] = None,
+           dest: Union[str, Path, None] = None, cache_dir: Union[str, Path, None] = None
+           ) -> tuple[Path, str]:
+    """Write the switched copy of a notebook for kernel ``name``; returns (path, instruction).
+
+    On Colab without a path, the open notebook is read from the page and the copy is
+    offered (Drive when mounted, else a download). Elsewhere the copy goes next to
+    ``notebook_path``.
+    """
+    from .cache import spec_of
+
+    spec, profile, _ = spec_of(name)
+    cache = Path(cache_dir) if cache_dir is not None else None
+    if notebook_path is None:
+        if detect_host() != "colab":
+            raise ValueError("Give the notebook's path (only Colab can read the open notebook).")
+        nb = colab.read_current_notebook()
+        title = str(nb.get("metadata", {}).get("colab", {}).get("name") or "notebook.ipynb")
+        target = Path(dest) if dest else copy_path(paths.COLAB_CONTENT / title, spec)
+        written = write_switched(nb, spec, target, cache, profile)
+        return written, colab.offer(written) + f" Then pick '{spec.display_name}'."
+    written = write_switched(notebook_path, spec, dest, cache, profile)
+    return written, (f"Wrote {written}. Open it; it starts on '{spec.display_name}' "
+                     "(reload the page first if the kernel list is stale).")

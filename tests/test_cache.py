@@ -1,0 +1,120 @@
+"""Drive cache round trip, for real: create, save, wipe, restore with the index unreachable."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+from colab_wizard import cache, kernels
+from colab_wizard.api import create
+from colab_wizard.preflight import run_kernel
+
+
+def dead_loopback_url() -> str:
+    """A loopback URL nobody listens on (a port bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/simple/"
+
+
+@pytest.mark.slow
+def test_save_then_restore_without_the_index(
+    wizard_env: dict[str, Path], other_python: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    project = wizard_env["projects"] / "cached"
+    started = time.monotonic()
+    made = create(other_python, ["tabulate>=0.9"], name="cache-rt", project_dir=project)
+    cold = time.monotonic() - started
+
+    drive = tmp_path / "drive"
+    saved = cache.save(drive, "cache-rt")
+    names = sorted(p.name for p in saved.folder.iterdir())
+    assert names == ["manifest.json", "project.tar", "wheels.tar"]  # few files, no venv
+    with tarfile.open(saved.folder / "wheels.tar") as tar:
+        wheels = [m.name for m in tar.getmembers()]
+    assert any(w.startswith("wheels/tabulate-") for w in wheels)
+    assert any(w.startswith("wheels/ipykernel-") for w in wheels)
+    assert [m["name"] for m in cache.list_saved(drive)] == ["cache-rt"]
+
+    lock_before = (project / "poetry.lock").read_bytes()
+    # A fresh VM: no project, no venv, no kernel, no Poetry, an empty Poetry cache,
+    # and every index setting pointing at a dead loopback URL.
+    shutil.rmtree(project)
+    kernels.remove("cache-rt")
+    fresh = tmp_path / "fresh"
+    monkeypatch.setenv("COLAB_WIZARD_HOME", str(fresh / "home"))
+    monkeypatch.setenv("POETRY_CACHE_DIR", str(fresh / "poetry-cache"))
+    dead = dead_loopback_url()
+    monkeypatch.setenv("COLAB_WIZARD_INDEX_URL", dead)
+    monkeypatch.setenv("PIP_INDEX_URL", dead)
+
+    started = time.monotonic()
+    restored = cache.restore(drive, "cache-rt", project_dir=project)
+    warm = time.monotonic() - started
+    print(f"\ncold create {cold:.1f}s, restore from cache {warm:.1f}s "
+          f"({saved.wheels} wheels, {saved.size / 1e6:.1f} MB)")
+    assert restored.name == made.name
+    assert (project / "poetry.lock").read_bytes() == lock_before
+    assert not (fresh / "home" / "tools" / "poetry").exists()  # Poetry was never needed
+
+    result = run_kernel(kernels.user_kernels_dir() / "cache-rt",
+                        "import json, sys, tabulate\n"
+                        "print(json.dumps({'v': tabulate.__version__, 'prefix': sys.prefix}))",
+                        timeout=60)
+    assert result["prefix"] == str(project / ".venv")
+    assert result["v"]
+
+    # Back on the index: the restored project is what create would have built, so an
+    # unchanged create only (re)installs Poetry and redoes nothing of the environment.
+    monkeypatch.setenv("COLAB_WIZARD_HOME", str(wizard_env["home"]))
+    monkeypatch.delenv("COLAB_WIZARD_INDEX_URL")
+    monkeypatch.delenv("PIP_INDEX_URL")
+    again = create(other_python, ["tabulate>=0.9"], name="cache-rt", project_dir=project)
+    log = again.log_path.read_text()
+    for stage in ("project", "lock", "install", "kernel", "verify", "register"):
+        assert f"[{stage}] already done, skipped" in log
+
+
+def test_restore_refuses_an_unsafe_archive(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.tar"
+    outside = tmp_path / "outside.txt"
+    outside.write_text("x")
+    with tarfile.open(bad, "w") as tar:
+        tar.add(str(outside), arcname="../escaped.txt")
+    with pytest.raises(cache.CacheError):
+        cache._extract(bad, tmp_path / "dest")
+    assert not (tmp_path / "escaped.txt").exists()
+
+
+def test_save_packs_a_python_the_wizard_installed(wizard_env: dict[str, Path],
+                                                  tmp_path: Path) -> None:
+    """A Python under the wizard's pythons dir goes into the cache as one archive."""
+    from colab_wizard import paths, pyproject
+    from colab_wizard.plan import Workspace
+    from colab_wizard.spec import EnvSpec
+
+    install = paths.pythons_dir() / "cpython-3.12.9-linux"
+    (install / "bin").mkdir(parents=True)
+    (install / "bin" / "python3.12").write_text("#!/bin/sh\n")
+    (install / "lib" / "python3.12").mkdir(parents=True)
+    spec = EnvSpec.make("3.12", [], name="packed", project_dir=wizard_env["projects"] / "p")
+    ws = Workspace(spec)
+    spec.project_dir.mkdir(parents=True)
+    ws.pyproject.write_text(pyproject.render(spec))
+    ws.lock_file.write_text("")
+    ws.save_state(python=str(install / "bin" / "python3.12"))
+    kernels.write_spec(ws.staged_kernel, ws.kernel_spec())
+    kernels.register(ws.staged_kernel, spec.name)
+
+    saved = cache.save(tmp_path / "drive", "packed")
+    manifest = cache.read_manifest(saved.folder)
+    assert manifest["python_relpath"] == "cpython-3.12.9-linux/bin/python3.12"
+    with tarfile.open(saved.folder / cache.PYTHON_TAR) as tar:
+        assert "cpython-3.12.9-linux/bin/python3.12" in tar.getnames()

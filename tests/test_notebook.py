@@ -1,0 +1,136 @@
+"""The notebook switch: a valid copy on the new kernel whose first cell rebuilds it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from colab_wizard import kernels, notebook, pyproject
+from colab_wizard.spec import EnvSpec
+
+
+def original_notebook(path: Path) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.metadata["language_info"] = {"name": "python", "version": "3.11.7"}
+    nb.metadata["colab"] = {"name": "analysis.ipynb", "provenance": []}
+    nb.cells = [nbformat.v4.new_markdown_cell("# Analysis"),
+                nbformat.v4.new_code_cell("import tabulate\nprint(tabulate.__version__)")]
+    nbformat.write(nb, str(path))
+    return path
+
+
+def registered(wizard_env: dict[str, Path]) -> EnvSpec:
+    """A kernel of ours as the engine leaves it: project files and a registered spec."""
+    spec = EnvSpec.make("3.12", ["tabulate>=0.9"], name="nb-switch",
+                        display_name="Python 3.12 (tables)",
+                        project_dir=wizard_env["projects"] / "nb-switch")
+    spec.project_dir.mkdir(parents=True)
+    (spec.project_dir / "pyproject.toml").write_text(pyproject.render(spec))
+    (spec.project_dir / "poetry.lock").write_text("")
+    staged = wizard_env["projects"] / "staged" / spec.name
+    kernels.write_spec(staged, kernels.kernel_json(
+        spec.name, spec.display_name, spec.project_dir / ".venv" / "bin" / "python",
+        spec.project_dir, str(spec.python)))
+    kernels.register(staged, spec.name)
+    return spec
+
+
+def test_switched_copy_is_valid_names_the_kernel_and_leaves_the_original(
+    wizard_env: dict[str, Path], tmp_path: Path
+) -> None:
+    spec = registered(wizard_env)
+    source = original_notebook(tmp_path / "analysis.ipynb")
+    before = source.read_bytes()
+    written, message = notebook.switch("nb-switch", source)
+    assert source.read_bytes() == before
+    assert written == tmp_path / "analysis (nb-switch).ipynb"
+    assert "Python 3.12 (tables)" in message
+
+    nb = nbformat.read(str(written), as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata.kernelspec == {"name": "nb-switch", "display_name": "Python 3.12 (tables)",
+                                      "language": "python"}
+    assert nb.metadata.language_info["name"] == "python"
+    assert nb.metadata.language_info["version"] == "3.12"
+    first = nb.cells[0]
+    assert notebook.RESTORE_TAG in first.metadata["tags"]
+    compile(first.source, "<restore cell>", "exec")
+    assert "colab_wizard.create('3.12', ['tabulate>=0.9'], name='nb-switch'" in first.source
+    assert [c.source for c in nb.cells[1:]] == [c.source for c in
+                                                nbformat.read(str(source), as_version=4).cells]
+
+    # Switching the copy again replaces the restore cell instead of stacking another.
+    again = notebook.write_switched(written, spec, tmp_path / "again.ipynb",
+                                    cache_dir=Path("/content/drive/MyDrive/colab_wizard"))
+    nb2 = json.loads(again.read_text())
+    tags = [c["metadata"].get("tags", []) for c in nb2["cells"]]
+    assert sum(notebook.RESTORE_TAG in t for t in tags) == 1
+    restore = "".join(nb2["cells"][0]["source"])
+    assert "drive.mount('/content/drive')" in restore
+    assert "colab_wizard.restore('/content/drive/MyDrive/colab_wizard', name='nb-switch')" in (
+        restore)
+    nbformat.validate(nbformat.reads(again.read_text(), as_version=4))
+
+
+def test_restore_cell_does_nothing_inside_the_new_kernel(wizard_env: dict[str, Path]) -> None:
+    spec = EnvSpec.make("3.12", [], name="guard", project_dir=wizard_env["projects"] / "g")
+    source = notebook.restore_source(spec)
+    calls: list[str] = []
+
+    class FakeShell:  # stands in for get_ipython(), which only a kernel provides
+        def run_line_magic(self, name: str, line: str) -> None:
+            calls.append(name)
+
+    import sys
+    namespace = {"get_ipython": FakeShell}
+    real_prefix = sys.prefix
+    try:
+        sys.prefix = str(spec.project_dir / ".venv")
+        exec(compile(source, "<restore>", "exec"), namespace)  # noqa: S102
+    finally:
+        sys.prefix = real_prefix
+    assert calls == []
+
+
+def test_switch_outside_colab_needs_a_path(wizard_env: dict[str, Path]) -> None:
+    registered(wizard_env)
+    with pytest.raises(ValueError):
+        notebook.switch("nb-switch")
+
+
+def test_on_colab_the_open_notebook_is_read_and_offered(
+    wizard_env: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against the stand-in frontend: get_ipynb answers, files.download receives the copy."""
+    import colab_host
+
+    from colab_wizard import colab, paths
+
+    host = colab_host.build(tmp_path / "colab-host")
+    monkeypatch.syspath_prepend(str(host["site"]))
+    monkeypatch.setenv("COLAB_WIZARD_HOST", "colab")
+    open_nb = original_notebook(tmp_path / "open.ipynb")
+    monkeypatch.setenv("COLAB_STANDIN_NOTEBOOK", str(open_nb))
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    monkeypatch.setenv("COLAB_STANDIN_DOWNLOADS", str(downloads))
+    content = tmp_path / "content"
+    content.mkdir()
+    monkeypatch.setattr(paths, "COLAB_CONTENT", content)
+    monkeypatch.setattr(colab, "DRIVE_ROOT", tmp_path / "drive" / "MyDrive")
+    registered(wizard_env)
+
+    written, message = notebook.switch("nb-switch")  # Drive not mounted: a download
+    assert written == content / "analysis (nb-switch).ipynb"  # named after metadata.colab.name
+    assert (downloads / written.name).exists() and "Downloading" in message
+    nbformat.validate(nbformat.read(str(downloads / written.name), as_version=4))
+
+    (tmp_path / "drive" / "MyDrive").mkdir(parents=True)  # Drive mounted: saved there
+    written, message = notebook.switch("nb-switch")
+    on_drive = tmp_path / "drive" / "MyDrive" / "colab_wizard" / written.name
+    assert on_drive.exists() and "Saved to Drive" in message
