@@ -169,7 +169,14 @@ def check_dependencies(items: Iterable[str]) -> tuple[str, ...]:
     seen: dict[str, int] = {}
     result = []
     for number, item in enumerate(items, start=1):
-        if not isinstance(item, str) or not item.strip():
+        if not isinstance(item, str):
+            raise SpecError(
+                "dependencies",
+                f"Item {number} is {type(item).__name__} {item!r}, not text; give each "
+                "requirement as a string like 'numpy>=1.26'.",
+                number,
+            )
+        if not item.strip():
             raise SpecError("dependencies", "An empty dependency was given; remove it.", number)
         requirement = parse_requirement(item, number)
         key = canonicalize_name(requirement.name)
@@ -186,6 +193,13 @@ def check_dependencies(items: Iterable[str]) -> tuple[str, ...]:
 
 
 def check_project_dir(project_dir: Path) -> Path:
+    text = str(project_dir)
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise SpecError(
+            "project_dir",
+            f"{text!r} contains a line break or another control character; "
+            "choose a folder name without them.",
+        )
     path = Path(project_dir).expanduser()
     if path.exists() and not path.is_dir():
         raise SpecError(
