@@ -288,6 +288,11 @@ class Runner:
             self.emit(StageCancelled(stage.key))
             return "cancelled"
         self.emit(StageStarted(stage.key, index))
+        if self._cancel_requested:
+            # Asked while StageStarted was being delivered: stop this stage, not the next.
+            self._write_log(f"[{stage.key}] cancelled")
+            self.emit(StageCancelled(stage.key))
+            return "cancelled"
         if not force and stage.is_done():
             self._write_log(f"[{stage.key}] already done, skipped")
             self.emit(StageDone(stage.key, True, time.monotonic() - begin, "already done"))
