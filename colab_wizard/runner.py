@@ -84,6 +84,25 @@ class StageContext:
         self._runner._write_log(f"[{self.stage.key}] {text}")
         self._runner.emit(StageLine(self.stage.key, text))
 
+    def lines(self, texts: Sequence[str], parser: Optional[ProgressParser] = None) -> None:
+        """Many lines at once (one read's worth): the same events, in the same order, as
+        calling :meth:`line` (and ``parser``) for each, with one log write for all."""
+        if not texts:
+            return
+        key = self.stage.key
+        self.tail.extend(texts)
+        self._runner._write_log("\n".join([f"[{key}] {text}" for text in texts]))
+        if parser is None:
+            events: list[Event] = [StageLine(key, text) for text in texts]
+        else:
+            events = []
+            for text in texts:
+                events.append(StageLine(key, text))
+                found = parser.feed(text)
+                if found is not None:
+                    events.append(StageProgress(key, found[0], found[1], parser.unit))
+        self._runner.emit_many(events)
+
     def progress(self, done: float, total: Optional[float], unit: str = "steps") -> None:
         self._runner.emit(StageProgress(self.stage.key, done, total, unit))
 
@@ -147,13 +166,8 @@ class StageContext:
         assert proc.stdout is not None
         splitter = LineSplitter()
 
-        def handle(lines: Iterable[str]) -> None:
-            for text in lines:
-                self.line(text)
-                if parser is not None:
-                    found = parser.feed(text)
-                    if found is not None:
-                        self.progress(found[0], found[1], parser.unit)
+        def handle(lines: Sequence[str]) -> None:
+            self.lines(lines, parser)
 
         reader = proc.stdout
         wait_exit = asyncio.ensure_future(proc.wait())
@@ -245,6 +259,16 @@ class Runner:
                 listener(event)
             except Exception:  # a broken view must not break the install
                 self._write_log("[view] " + traceback.format_exc())
+
+    def emit_many(self, events: Iterable[Event]) -> None:
+        """:meth:`emit` each event in turn (a chunk of output lines: one call, not many)."""
+        listeners = list(self._listeners)
+        for event in events:
+            for listener in listeners:
+                try:
+                    listener(event)
+                except Exception:
+                    self._write_log("[view] " + traceback.format_exc())
 
     def _write_log(self, text: str) -> None:
         if self._log is not None:

@@ -29,7 +29,8 @@ class LineSplitter:
         hold_cr = text.endswith("\r")
         if hold_cr:
             text = text[:-1]
-        parts = _BREAK.split(text)
+        # Most output has no '\r' at all: str.split is several times faster than the regex.
+        parts = _BREAK.split(text) if "\r" in text else text.split("\n")
         self._pending = parts.pop() + ("\r" if hold_cr else "")
         lines = parts
         while len(self._pending) > self._max_line:
