@@ -38,6 +38,7 @@ from .streams import LineSplitter
 
 TAIL_LINES = 30
 KILL_GRACE = 3.0
+NO_SPACE = "No space left on device"
 
 
 class ProgressParser:
@@ -157,8 +158,15 @@ class StageContext:
             await _kill_group(proc)
             self._runner._children.discard(proc.pid)
         if check and code != 0:
-            raise self.fail(f"{os.path.basename(command[0])} exited with code {code}", hint,
-                            command, code)
+            program = os.path.basename(command[0])
+            message = f"{program} exited with code {code}"
+            if code < 0:
+                message = f"{program} was stopped by signal {_signal_name(-code)}"
+            if any(NO_SPACE in text for text in self.tail):
+                message = f"{program} ran out of disk space ({NO_SPACE})"
+                hint = (f"The disk is full. Free some space (or choose a project folder on "
+                        f"another disk), then retry. {hint}").strip()
+            raise self.fail(message, hint, command, code)
         return code
 
     async def _pump(self, proc: asyncio.subprocess.Process, parser: Optional[ProgressParser]
@@ -191,6 +199,13 @@ class StageContext:
             if not wait_exit.done():
                 wait_exit.cancel()
         handle(splitter.close())
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
 
 
 async def _kill_group(proc: asyncio.subprocess.Process) -> None:
