@@ -161,40 +161,38 @@ def test_sigkill_of_the_runners_child(old: Old, other_python: str, stage: str) -
     old.assert_intact()
 
 
-def test_index_unreachable_mid_install(old: Old, other_python: str) -> None:
+def _through_proxy(old: Old, python: str, at_install: Callable[[IndexProxy], None],
+                   ) -> tuple[IndexProxy, api.CreateFailed]:
+    """Build through a loopback index proxy; ``at_install`` breaks it when install starts."""
     proxy = IndexProxy()
     try:
-        spec = _spec(old, other_python, index_url=proxy.index_url)
+        spec = _spec(old, python, index_url=proxy.index_url)
 
-        def die(runner: Runner, event: Event) -> None:
+        def fault(runner: Runner, event: Event) -> None:
             if isinstance(event, StageStarted) and event.stage == "install":
-                proxy.die()
+                at_install(proxy)
 
-        made, failed, _ = run_with(spec, die)
+        made, failed, _ = run_with(spec, fault)
     finally:
         proxy.die()
     assert proxy.requests, "Poetry never used the proxy"
     assert failed is not None and failed.error is not None, made
     assert failed.error.stage == "install"
-    assert proxy.index_url in failed.error.hint
+    return proxy, failed
+
+
+def test_index_unreachable_mid_install(old: Old, other_python: str) -> None:
+    proxy, failed = _through_proxy(old, other_python, IndexProxy.die)
+    assert failed.error is not None and proxy.index_url in failed.error.hint
     old.assert_intact()
 
 
 def test_download_cut(old: Old, other_python: str) -> None:
-    proxy = IndexProxy()
-    try:
-        spec = _spec(old, other_python, index_url=proxy.index_url)
+    def cut(proxy: IndexProxy) -> None:
+        proxy.cut_downloads = True
 
-        def cut(runner: Runner, event: Event) -> None:
-            if isinstance(event, StageStarted) and event.stage == "install":
-                proxy.cut_downloads = True
-
-        made, failed, _ = run_with(spec, cut)
-    finally:
-        proxy.die()
+    proxy, _ = _through_proxy(old, other_python, cut)
     assert proxy.downloads(), "nothing was downloaded through the proxy"
-    assert failed is not None and failed.error is not None, made
-    assert failed.error.stage == "install"
     old.assert_intact()
 
 
