@@ -13,6 +13,8 @@ import fcntl
 import hashlib
 import json
 import os
+import re
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,7 +82,9 @@ class Workspace:
 
     @property
     def poetry_env(self) -> Path:
-        return paths.tools_dir() / "poetry"
+        # Resolved: the scripts' #! lines name this path, so it must not go through a
+        # symlink that may later point elsewhere or vanish.
+        return paths.tools_dir().resolve() / "poetry"
 
     @property
     def poetry(self) -> Path:
@@ -173,7 +177,11 @@ async def install_poetry(ws: Workspace, ctx: StageContext) -> str:
     try:
         if poetry_ready(ws):
             return "another run installed it"
-        (ws.poetry_env / COMPLETE_MARK).unlink(missing_ok=True)
+        if ws.poetry_env.exists():
+            # Half-built, or its interpreter is gone (moved, or its Python removed): pip
+            # would keep the stale scripts, so start again from nothing.
+            ctx.line(f"Removing the unusable tool environment {ws.poetry_env}")
+            shutil.rmtree(ws.poetry_env)
         await ctx.run(
             [sys.executable, "-m", "virtualenv", "--no-periodic-update", str(ws.poetry_env)],
             hint="The host Python needs the 'virtualenv' package: pip install virtualenv.",
@@ -191,8 +199,30 @@ async def install_poetry(ws: Workspace, ctx: StageContext) -> str:
     return "installed"
 
 
+def _script_interpreter(script: Path) -> Optional[Path]:
+    """The interpreter a console script's ``#!`` line names, if it has one."""
+    try:
+        with open(script, "rb") as handle:
+            first, second = handle.readline(4096), handle.readline(4096)
+    except OSError:
+        return None
+    if not first.startswith(b"#!"):
+        return None
+    parts = first[2:].decode("utf-8", "replace").split()
+    if parts == ["/bin/sh"]:
+        # pip's trampoline for long paths: a second line exec's "/path/to/python" "$0" "$@"
+        found = re.search(rb"exec' \"([^\"]+)\"", second)
+        return Path(found.group(1).decode("utf-8", "replace")) if found else None
+    return Path(parts[0]) if parts else None
+
+
 def poetry_ready(ws: Workspace) -> bool:
-    return ws.poetry.exists() and (ws.poetry_env / COMPLETE_MARK).exists()
+    if not (ws.poetry.exists() and (ws.poetry_env / COMPLETE_MARK).exists()):
+        return False
+    interpreter = _script_interpreter(ws.poetry)
+    return interpreter is not None and interpreter.exists() and (
+        bin_dir(ws.poetry_env) / "python"
+    ).exists()
 
 
 async def write_project(ws: Workspace, ctx: StageContext) -> str:
