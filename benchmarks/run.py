@@ -101,15 +101,23 @@ def overhead(python: str, work: Path, rounds: int) -> dict[str, Any]:
     our_steps: list[dict[str, float]] = []
     for i in range(rounds):
         spec_a = api.make_spec(python, DEPS, name=f"bench-a{i}", project_dir=work / f"a{i}")
-        start = time.perf_counter()
-        bare_steps.append(bare_build(spec_a, found.path, work))
-        bare.append(time.perf_counter() - start)
-        events: list[Event] = []
-        start = time.perf_counter()
-        api.create(python, DEPS, name=f"bench-b{i}", project_dir=work / f"b{i}",
-                   listeners=[events.append])
-        ours.append(time.perf_counter() - start)
-        our_steps.append(stage_seconds(events))
+
+        def run_a(spec_a: api.EnvSpec = spec_a) -> None:
+            start = time.perf_counter()
+            bare_steps.append(bare_build(spec_a, found.path, work))
+            bare.append(time.perf_counter() - start)
+
+        def run_b(i: int = i) -> None:
+            events: list[Event] = []
+            start = time.perf_counter()
+            api.create(python, DEPS, name=f"bench-b{i}", project_dir=work / f"b{i}",
+                       listeners=[events.append])
+            ours.append(time.perf_counter() - start)
+            our_steps.append(stage_seconds(events))
+
+        # a b, b a, a b, ...: neither side always goes first.
+        for run in (run_a, run_b) if i % 2 == 0 else (run_b, run_a):
+            run()
         print(f"  round {i + 1}: bare {bare[-1]:.2f} s, colab_wizard {ours[-1]:.2f} s",
               flush=True)
     a, b = statistics.median(bare), statistics.median(ours)
