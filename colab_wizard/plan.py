@@ -18,9 +18,10 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 from . import interpreters, kernels, paths, pyproject
+from .events import StageError
 from .progress import PipProgress, PoetryInstallProgress
 from .runner import Stage, StageContext
 from .spec import EnvSpec
@@ -257,13 +258,28 @@ def project_ready(ws: Workspace) -> bool:
 async def lock(ws: Workspace, ctx: StageContext) -> str:
     """Resolve the dependencies into poetry.lock (unchanged pins stay as they were)."""
     ctx.progress(0, None)
-    await ctx.run(
-        ws.poetry_argv("lock"), cwd=ws.project_dir, env=ws.poetry_env_vars(),
-        hint="Check the package names and version pins; a name that does not exist on the "
-        f"index ({ws.spec.index_url}) or pins that conflict cannot be resolved.",
-    )
+    try:
+        await ctx.run(
+            ws.poetry_argv("lock"), cwd=ws.project_dir, env=ws.poetry_env_vars(),
+            hint="Check the package names and version pins; a name that does not exist on the "
+            f"index ({ws.spec.index_url}) or pins that conflict cannot be resolved.",
+        )
+    except StageError as error:
+        reason = solver_reason(ctx.tail)
+        if reason:
+            error.message = f"the dependencies cannot be resolved: {reason}"
+        raise
     ws.save_state(lock=_file_digest(ws.pyproject))
     return "poetry.lock written"
+
+
+def solver_reason(lines: Iterable[str]) -> str:
+    """Poetry's explanation of a failed resolution ("Because ... version solving failed.")."""
+    text = list(lines)
+    start = next((i for i, line in enumerate(text) if line.startswith("Because ")), None)
+    if start is None:
+        return ""
+    return " ".join(line.strip() for line in text[start:] if line.strip())
 
 
 def lock_ready(ws: Workspace) -> bool:

@@ -271,3 +271,20 @@ def test_kernel_failing_preflight(old: Old, other_python: str, tmp_path: Path,
     assert failed.error.stage == "verify"
     assert "Nothing was registered" in failed.error.hint
     old.assert_intact()
+
+
+@pytest.mark.parametrize("deps,words", [
+    (["colab-wizard-no-such-package-zz"], "colab-wizard-no-such-package-zz (*) which doesn't "
+     "match any versions"),
+    (["requests==2.32.3", "charset-normalizer==1.4.1"], "charset-normalizer (1.4.1)"),
+], ids=["not-on-the-index", "conflicting-pins"])
+def test_unresolvable_dependencies(old: Old, other_python: str, deps: list[str],
+                                   words: str) -> None:
+    """Judged by Poetry (the index must be asked): the lock stage fails with its reason."""
+    made, failed, _ = run_with(_spec(old, other_python, deps), lambda r, e: None)
+    assert failed is not None and failed.error is not None, made
+    assert failed.error.stage == "lock"
+    assert failed.error.message.startswith("the dependencies cannot be resolved: Because")
+    assert words in failed.error.message
+    assert "package names and version pins" in failed.error.hint
+    old.assert_intact(run_it=False)
