@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from .spec import SpecError
 
 PYPI_SIMPLE = "https://pypi.org/simple/"
+PIP_SOURCE = "pip's configuration"
 
 
 def _pip_config_files() -> list[Path]:
@@ -60,10 +61,16 @@ def normalize_index_url(url: str) -> str:
 
 
 def check_index_url(url: str, source: str = "index_url") -> str:
-    """An http(s) or file URL with no spaces or control characters, else a SpecError."""
+    """An http(s) or file URL with no spaces or control characters, else a SpecError.
+
+    A URL typed for the wizard may not hold shell characters either (it never reaches a
+    shell; they are refused as typos or pasted commands). pip's own setting is trusted
+    with them: a password in it may legally contain '$' or ';'.
+    """
     value = url.strip()
     where = "" if source == "index_url" else f" (from {source})"
-    if any(c.isspace() or ord(c) < 32 for c in value) or any(c in value for c in "\\`$|;"):
+    shell_chars = "" if source == PIP_SOURCE else "\\`$|;"
+    if any(c.isspace() or ord(c) < 32 for c in value) or any(c in value for c in shell_chars):
         raise SpecError(
             "index_url",
             f"'{value}'{where} contains spaces, line breaks or shell characters; give one URL "
@@ -86,7 +93,7 @@ def resolve_index_url(explicit: Optional[str] = None) -> str:
     """Argument, then ``COLAB_WIZARD_INDEX_URL``, then pip's setting, then PyPI."""
     for source, candidate in (("index_url", explicit),
                               ("COLAB_WIZARD_INDEX_URL", os.environ.get("COLAB_WIZARD_INDEX_URL")),
-                              ("pip's configuration", pip_index_url())):
+                              (PIP_SOURCE, pip_index_url())):
         if candidate and candidate.strip():
             return normalize_index_url(check_index_url(candidate, source))
     return PYPI_SIMPLE

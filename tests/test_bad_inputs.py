@@ -348,3 +348,18 @@ def test_project_dir_with_shell_characters_is_a_plain_path(wizard_env: dict[str,
     assert spec.project_dir == folder
     assert not (tmp_path / "pwned").exists()
 
+
+
+def test_index_url_from_pip_is_judged_too(wizard_env: dict[str, Path], tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """pip's setting may hold a password with '$' or ';' (legal in a URL); a non-URL is still
+    refused, naming where it came from."""
+    monkeypatch.delenv("COLAB_WIZARD_INDEX_URL", raising=False)
+    monkeypatch.setenv("PIP_INDEX_URL", "https://user:pa$$;w@index.example/simple")
+    with no_process_started():
+        spec = api.make_spec("3.12", [], name="k", project_dir=tmp_path / "p")
+        assert spec.index_url == "https://user:pa$$;w@index.example/simple/"
+        monkeypatch.setenv("PIP_INDEX_URL", "ftp://index.example/simple")
+        with pytest.raises(SpecError) as raised:
+            api.make_spec("3.12", [], name="k", project_dir=tmp_path / "p")
+    _check(raised.value, "index_url", "from pip's configuration")
