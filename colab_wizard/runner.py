@@ -155,7 +155,7 @@ class StageContext:
             code = await proc.wait()
         finally:
             # Reached normally too: a child may have left grandchildren in its group.
-            await _kill_group(proc)
+            await _kill_group_to_the_end(proc)
             self._runner._children.discard(proc.pid)
         if check and code != 0:
             program = os.path.basename(command[0])
@@ -201,11 +201,35 @@ class StageContext:
         handle(splitter.close())
 
 
+async def _settle(task: asyncio.Future[Optional[str]]) -> None:
+    """Wait for ``task`` to finish; a cancel of the waiter is passed on, not obeyed."""
+    while not task.done():
+        try:
+            await asyncio.wait({task})
+        except asyncio.CancelledError:
+            task.cancel()
+
+
 def _signal_name(number: int) -> str:
     try:
         return signal.Signals(number).name
     except ValueError:
         return str(number)
+
+
+async def _kill_group_to_the_end(proc: asyncio.subprocess.Process) -> None:
+    """:func:`_kill_group`, finished even when the stage is cancelled (again) meanwhile:
+    a second Cancel click must not leave a child that ignores SIGTERM running."""
+    kill = asyncio.ensure_future(_kill_group(proc))
+    cancelled = False
+    while not kill.done():
+        try:
+            await asyncio.shield(kill)
+        except asyncio.CancelledError:
+            cancelled = True
+    kill.result()
+    if cancelled:
+        raise asyncio.CancelledError
 
 
 async def _kill_group(proc: asyncio.subprocess.Process) -> None:
@@ -260,7 +284,7 @@ class Runner:
         self.log_path = Path(log_path)
         self._listeners: list[Listener] = list(listeners)
         self._log: Optional[TextIO] = None
-        self._task: Optional[asyncio.Task[Optional[str]]] = None
+        self._task: Optional[asyncio.Future[Optional[str]]] = None
         self._cancel_requested = False
         self._children: set[int] = set()
         self.failed: Optional[StageError] = None
@@ -337,21 +361,29 @@ class Runner:
             self.emit(StageDone(stage.key, True, time.monotonic() - begin, "already done"))
             return "done"
         context = StageContext(self, stage)
-        self._task = asyncio.ensure_future(
-            asyncio.wait_for(stage.action(context), timeout=stage.timeout)
-        )
+        task = self._task = asyncio.ensure_future(stage.action(context))
+        # The stage's task is always awaited to its end (its clean-up kills its processes),
+        # whether it times out, is cancelled once or many times, or this run is cancelled.
+        timed_out = False
         try:
-            detail = await self._task
+            done, _ = await asyncio.wait({task}, timeout=stage.timeout)
+            if not done:
+                timed_out = True
+                task.cancel()
         except asyncio.CancelledError:
+            task.cancel()
+        await _settle(task)
+        try:
+            detail = task.result()
+        except asyncio.CancelledError:
+            if timed_out:
+                return self._failed(context.fail(
+                    f"took longer than {stage.timeout:.0f} seconds and was stopped",
+                    "Check the network connection, then retry this stage.",
+                ))
             self._write_log(f"[{stage.key}] cancelled")
             self.emit(StageCancelled(stage.key))
             return "cancelled"
-        except asyncio.TimeoutError:
-            error = context.fail(
-                f"took longer than {stage.timeout:.0f} seconds and was stopped",
-                "Check the network connection, then retry this stage.",
-            )
-            return self._failed(error)
         except StageError as error:
             return self._failed(error)
         except Exception as exc:  # an unexpected bug still ends as a readable failure
