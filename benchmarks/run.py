@@ -209,11 +209,11 @@ def main(argv: Optional[list[str]] = None) -> int:
                                  f"{r['wall_ratio']:.2f}", f"{r['pipe_ratio']:.2f}",
                                  f"{r['runner_cpu_self']:.2f} s", f"{r['cpu_ratio']:.2f}",
                                  f"{r['us_per_line']:.2f}", f"{r['rss_growth_mb']:.1f} MB",
-                                 messages])
+                                 f"{r['traced_peak_mb']:.1f} MB", messages])
             table("2. Streaming: child bare to /dev/null (a), to a bare pipe (p), through the "
                   "runner into a counting view (b); medians",
                   ["child", "a wall", "p wall", "b wall", "b/a", "b/p", "b CPU (ours)",
-                   "CPU b/a", "us/line", "peak RSS +", "view messages"], rows)
+                   "CPU b/a", "us/line", "peak RSS +", "traced peak", "view messages"], rows)
         if "rerun" in only:
             again = rerun(python, work)
             table("3. Unchanged re-run of create (same spec, same folder)",

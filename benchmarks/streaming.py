@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+import tracemalloc
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -155,6 +156,11 @@ def measure(kind: str, lines: int, rounds: int = 3,
             bare.append(run_bare(code))
             piped.append(run_bare(code, pipe=True))
             ours.append(run_through_runner(code, view_factory(), Path(tmp)))
+        # One more run under tracemalloc: the peak of what Python allocated during it.
+        tracemalloc.start()
+        run_through_runner(code, view_factory(), Path(tmp))
+        traced_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
 
     def med(samples: list[Sample], attr: str) -> float:
         return statistics.median(getattr(s, attr) for s in samples)
@@ -174,6 +180,7 @@ def measure(kind: str, lines: int, rounds: int = 3,
         "runner_cpu_self": med(ours, "cpu_self"),
         "cpu_ratio": our_cpu / bare_cpu if bare_cpu else float("nan"),
         "rss_growth_mb": max(s.rss_growth for s in ours) / 2**20,
+        "traced_peak_mb": traced_peak / 2**20,
         "view_lines": ours[-1].lines,
         "messages": statistics.median(messages) if messages else None,
         "messages_per_s": (statistics.median(messages) / med(ours, "wall")) if messages else None,
