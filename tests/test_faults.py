@@ -288,3 +288,45 @@ def test_unresolvable_dependencies(old: Old, other_python: str, deps: list[str],
     assert words in failed.error.message
     assert "package names and version pins" in failed.error.hint
     old.assert_intact(run_it=False)
+
+
+def test_cancel_while_poetry_installs(old: Old, other_python: str,
+                                      wizard_env: dict[str, Path]) -> None:
+    """The one stage the walk above finds done: cancelled mid pip-install in a tool folder of
+    its own, then rebuilt from nothing by the next run."""
+    from colab_wizard.plan import Workspace, poetry_ready
+
+    tools = wizard_env["home"] / "tools"
+    tools.unlink()
+    tools.mkdir()
+    spec = _spec(old, other_python)
+    hit: list[int] = []
+
+    def cancel_in_pip(runner: Runner, event: Event) -> None:
+        if not hit and isinstance(event, StageLine) and event.stage == "poetry" \
+                and "pip" in " ".join(_cmdlines(runner._children)):
+            hit.extend(runner._children)
+            runner.cancel()
+
+    made, failed, _ = run_with(spec, cancel_in_pip)
+    assert hit and failed is not None and failed.outcome == "cancelled", made
+    assert not poetry_ready(Workspace(spec))
+    old.assert_intact(run_it=False)
+
+    def stop_after_poetry(runner: Runner, event: Event) -> None:
+        if isinstance(event, StageStarted) and event.stage == "project":
+            runner.cancel()
+
+    run_with(spec, stop_after_poetry)
+    assert poetry_ready(Workspace(spec))
+    old.assert_intact()
+
+
+def _cmdlines(pids: set[int]) -> list[str]:
+    found = []
+    for pid in pids:
+        try:
+            found.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:
+            pass
+    return found
