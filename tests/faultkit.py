@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection
 
 UPSTREAM_INDEX = "https://pypi.org/simple/"
 UPSTREAM_FILES = "https://files.pythonhosted.org/"
@@ -114,29 +114,39 @@ def _all_processes() -> dict[int, tuple[int, str, str]]:
     return found
 
 
-def stray_processes(markers: tuple[str, ...] = ()) -> list[str]:
-    """Descendants of this process, and any process whose command line names a marker."""
+def descendants() -> set[int]:
+    """Every process below this one now (a session's Jupyter server, say)."""
     table = _all_processes()
-    me = os.getpid()
     children: dict[int, list[int]] = {}
     for pid, (ppid, _, _) in table.items():
         children.setdefault(ppid, []).append(pid)
-    result, todo = [], list(children.get(me, []))
+    result: set[int] = set()
+    todo = list(children.get(os.getpid(), []))
     while todo:
         pid = todo.pop()
-        result.append(pid)
+        result.add(pid)
         todo += children.get(pid, [])
-    for pid, (_, _, cmdline) in table.items():
-        if pid != me and pid not in result and any(m and m in cmdline for m in markers):
-            result.append(pid)
-    return [f"{pid} [{table[pid][1]}] {table[pid][2][:200]}" for pid in result if pid in table]
+    return result
 
 
-def wait_no_strays(markers: tuple[str, ...] = (), grace: float = 8.0) -> list[str]:
+def stray_processes(markers: tuple[str, ...] = (), ignore: Collection[int] = ()) -> list[str]:
+    """Descendants of this process, and any process whose command line names a marker,
+    except the ``ignore``d ones (those that were there before the test)."""
+    table = _all_processes()
+    me = os.getpid()
+    found = descendants()
+    found |= {pid for pid, (_, _, cmdline) in table.items()
+              if pid != me and any(m and m in cmdline for m in markers)}
+    return [f"{pid} [{table[pid][1]}] {table[pid][2][:200]}"
+            for pid in sorted(found - set(ignore)) if pid in table]
+
+
+def wait_no_strays(markers: tuple[str, ...] = (), grace: float = 8.0,
+                   ignore: Collection[int] = ()) -> list[str]:
     """Stray processes still there after ``grace`` seconds (an orphaned kernel gets ~1 s)."""
     deadline = time.monotonic() + grace
     while True:
-        left = stray_processes(markers)
+        left = stray_processes(markers, ignore)
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.2)

@@ -7,14 +7,15 @@ import asyncio
 import sys
 from pathlib import Path
 
-from faultkit import wait_no_strays
+from faultkit import descendants, wait_no_strays
 
 from colab_wizard.events import Event, StageLine
 from colab_wizard.runner import Runner, Stage, StageContext
 
 STUBBORN = (
     "import signal, subprocess, sys, time\n"
-    "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)', 'cw-grandchild'])\n"
+    "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)',\n"
+    "                  sys.argv[1] + '-grandchild'])\n"
     "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
     "print('ready', flush=True)\n"
     "time.sleep(120)\n"
@@ -23,6 +24,7 @@ STUBBORN = (
 
 def test_second_cancel_during_the_kill(tmp_path: Path) -> None:
     marker = str(tmp_path / "stubborn-marker")
+    before = descendants()
 
     async def action(ctx: StageContext) -> str:
         await ctx.run([sys.executable, "-c", STUBBORN, marker])
@@ -46,13 +48,14 @@ def test_second_cancel_during_the_kill(tmp_path: Path) -> None:
 
     assert asyncio.run(main()) == "cancelled"
     assert pids
-    left = wait_no_strays((marker, "cw-grandchild"), grace=2.0)
+    left = wait_no_strays((marker,), grace=2.0, ignore=before)
     assert not left, left
     assert not any(Path(f"/proc/{pid}").exists() for pid in pids)
 
 
 def test_stage_timeout_kills_and_fails(tmp_path: Path) -> None:
     marker = str(tmp_path / "slow-marker")
+    before = descendants()
 
     async def action(ctx: StageContext) -> str:
         await ctx.run([sys.executable, "-c", "import time; time.sleep(60)", marker])
@@ -61,12 +64,13 @@ def test_stage_timeout_kills_and_fails(tmp_path: Path) -> None:
     runner = Runner([Stage("slow", "Slow", 1, action, timeout=0.5)], tmp_path / "run.log")
     assert asyncio.run(runner.run()) == "failed"
     assert runner.failed is not None and "took longer than" in runner.failed.message
-    assert not wait_no_strays((marker,), grace=1.0)
+    assert not wait_no_strays((marker,), grace=1.0, ignore=before)
 
 
 def test_cancelling_the_run_task_itself(tmp_path: Path) -> None:
     """The caller cancels the task running the runner (not runner.cancel()): same outcome."""
     marker = str(tmp_path / "outer-marker")
+    before = descendants()
 
     async def action(ctx: StageContext) -> str:
         await ctx.run([sys.executable, "-c", "print('go', flush=True); import time; "
@@ -83,4 +87,4 @@ def test_cancelling_the_run_task_itself(tmp_path: Path) -> None:
         return await run
 
     assert asyncio.run(main()) == "cancelled"
-    assert not wait_no_strays((marker,), grace=1.0)
+    assert not wait_no_strays((marker,), grace=1.0, ignore=before)
