@@ -148,6 +148,10 @@ ROWS: list[tuple[str, str, dict[str, Any], str]] = [
      "not valid TOML"),
     ("pyproject-project-not-table", "pyproject", {"pyproject": "project = 3\n"},
      "must be a table"),
+    ("pyproject-source-table", "pyproject",
+     {"pyproject": "[tool.poetry.source]\nname = 'x'\n"}, "array of tables"),
+    ("pyproject-source-number", "pyproject", {"pyproject": "[tool.poetry]\nsource = 5\n"},
+     "array of tables"),
 ]
 
 CLI_FLAGS = {"python": "--python", "name": "--name", "display_name": "--display-name",
