@@ -65,6 +65,11 @@ class PythonVersion:
         return self.patch is None or version[2] == self.patch
 
 
+def _require_text(field_name: str, value: object, what: str) -> None:
+    if value is not None and not isinstance(value, str):
+        raise SpecError(field_name, f"Give {what}, not {type(value).__name__} {value!r}.")
+
+
 def parse_python(text: str) -> PythonVersion:
     value = (text or "").strip()
     if not value:
@@ -200,7 +205,11 @@ def check_project_dir(project_dir: Path) -> Path:
             f"{text!r} contains a line break or another control character; "
             "choose a folder name without them.",
         )
-    path = Path(project_dir).expanduser()
+    try:
+        path = Path(project_dir).expanduser()
+    except RuntimeError:  # ~user of an unknown user
+        raise SpecError("project_dir", f"{text} names a home folder that does not exist; "
+                        "give the full path.") from None
     if path.exists() and not path.is_dir():
         raise SpecError(
             "project_dir",
@@ -241,6 +250,22 @@ class EnvSpec:
     ) -> EnvSpec:
         from .index import resolve_index_url
 
+        _require_text("python", python, "the version as text, like '3.12' (the number 3.10 "
+                      "would read as 3.1)")
+        for field_name, value in (("name", name), ("display_name", display_name),
+                                  ("index_url", index_url)):
+            if value is not None:
+                _require_text(field_name, value, "text")
+        if project_dir is not None and not isinstance(project_dir, (str, os.PathLike)):
+            raise SpecError("project_dir", f"Give the folder as text or a Path, not "
+                            f"{type(project_dir).__name__} {project_dir!r}.")
+        if dependencies is None:
+            dependencies = ()
+        try:
+            iter(dependencies)
+        except TypeError:
+            raise SpecError("dependencies", f"Give a list of requirements, not "
+                            f"{type(dependencies).__name__} {dependencies!r}.") from None
         version = parse_python(python)
         shown = check_display_name(
             display_name if display_name is not None else default_display_name(version)
