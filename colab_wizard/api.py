@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional, Union
 
-from . import colab, kernels, paths
+from . import colab, kernels, paths, pyproject
 from .events import Listener, StageError
 from .plan import STATE_DIR, Workspace, plan
 from .runner import Runner
@@ -64,7 +64,24 @@ def make_spec(
         kernels.check_name_free(spec.name)
     except kernels.KernelError as exc:
         raise SpecError("name", str(exc)) from None
+    check_existing_pyproject(spec)
     return spec
+
+
+def check_existing_pyproject(spec: EnvSpec) -> None:
+    """A pyproject.toml already in the project folder must be one the wizard can edit.
+
+    Judged here, before any process starts, rather than in the project stage;
+    the file is only read.
+    """
+    path = spec.project_dir / "pyproject.toml"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError("pyproject", f"{path} cannot be read ({exc}).") from None
+    pyproject.update(text, spec)
 
 
 class ProjectLock:
@@ -73,6 +90,12 @@ class ProjectLock:
     def __init__(self, project_dir: Path) -> None:
         self.path = project_dir / STATE_DIR / "run.lock"
         self.fd: Optional[int] = None
+        self.busy_message = (
+            f"Another install is already running for {project_dir}. "
+            "Wait for it to finish, or cancel it, then try again."
+        )
+        self.field = "project_dir"
+        self.where = project_dir
 
     def __enter__(self) -> ProjectLock:
         try:
@@ -80,18 +103,15 @@ class ProjectLock:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise SpecError(
-                "project_dir",
-                f"Cannot write to {self.path.parent.parent} ({exc.strerror}). "
+                self.field,
+                f"Cannot write to {self.where} ({exc.strerror}). "
                 "Choose a folder you can write to.",
             ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise Busy(
-                f"Another install is already running for {self.path.parent.parent}. "
-                "Wait for it to finish, or cancel it, then try again."
-            ) from None
+            raise Busy(self.busy_message) from None
         self.fd = fd
         return self
 
@@ -99,6 +119,20 @@ class ProjectLock:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
+
+
+class KernelNameLock(ProjectLock):
+    """One run per kernel name at a time, whatever its project folder: never two writers."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(paths.data_dir())
+        self.path = paths.data_dir() / "locks" / f"{name}.lock"
+        self.busy_message = (
+            f"Another install is already building the kernel '{name}'. "
+            "Wait for it to finish, or cancel it, then try again."
+        )
+        self.field = "name"
+        self.where = self.path.parent
 
 
 def build_runner(spec: EnvSpec, listeners: Iterable[Listener] = (),
@@ -128,7 +162,7 @@ async def run_spec(
         runner, ws = build_runner(spec, listeners, profile)
     else:
         ws = workspace or Workspace(spec, profile=colab.choose_profile(profile))
-    with ProjectLock(spec.project_dir):
+    with KernelNameLock(spec.name), ProjectLock(spec.project_dir):
         outcome = await runner.run(start_at=start_at, result=created(ws, runner))
     if outcome != "done":
         raise CreateFailed(outcome, runner.log_path, runner.failed)

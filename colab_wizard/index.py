@@ -14,8 +14,12 @@ import os
 import sys
 from pathlib import Path
 from typing import Optional
+from urllib.parse import urlsplit
+
+from .spec import SpecError
 
 PYPI_SIMPLE = "https://pypi.org/simple/"
+PIP_SOURCE = "pip's configuration"
 
 
 def _pip_config_files() -> list[Path]:
@@ -56,9 +60,40 @@ def normalize_index_url(url: str) -> str:
     return url.strip().rstrip("/") + "/"
 
 
+def check_index_url(url: str, source: str = "index_url") -> str:
+    """An http(s) or file URL with no spaces or control characters, else a SpecError.
+
+    A URL typed for the wizard may not hold shell characters either (it never reaches a
+    shell; they are refused as typos or pasted commands). pip's own setting is trusted
+    with them: a password in it may legally contain '$' or ';'.
+    """
+    value = url.strip()
+    where = "" if source == "index_url" else f" (from {source})"
+    shell_chars = "" if source == PIP_SOURCE else "\\`$|;"
+    if any(c.isspace() or ord(c) < 32 for c in value) or any(c in value for c in shell_chars):
+        raise SpecError(
+            "index_url",
+            f"'{value}'{where} contains spaces, line breaks or shell characters; give one URL "
+            "like https://pypi.org/simple/.",
+        )
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https", "file") or not (parts.netloc or parts.path):
+        raise SpecError(
+            "index_url",
+            f"'{value}'{where} is not a package index URL; give its simple API, "
+            "like https://pypi.org/simple/.",
+        )
+    if parts.scheme != "file" and not parts.hostname:
+        raise SpecError("index_url", f"'{value}'{where} has no host name; "
+                        "write it like https://pypi.org/simple/.")
+    return value
+
+
 def resolve_index_url(explicit: Optional[str] = None) -> str:
     """Argument, then ``COLAB_WIZARD_INDEX_URL``, then pip's setting, then PyPI."""
-    for candidate in (explicit, os.environ.get("COLAB_WIZARD_INDEX_URL"), pip_index_url()):
+    for source, candidate in (("index_url", explicit),
+                              ("COLAB_WIZARD_INDEX_URL", os.environ.get("COLAB_WIZARD_INDEX_URL")),
+                              (PIP_SOURCE, pip_index_url())):
         if candidate and candidate.strip():
-            return normalize_index_url(candidate)
+            return normalize_index_url(check_index_url(candidate, source))
     return PYPI_SIMPLE

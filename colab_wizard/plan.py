@@ -13,10 +13,12 @@ import fcntl
 import hashlib
 import json
 import os
+import re
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 from . import catalog, colab, download, interpreters, kernels, paths, pyproject
 from .events import StageError
@@ -83,7 +85,9 @@ class Workspace:
 
     @property
     def poetry_env(self) -> Path:
-        return paths.tools_dir() / "poetry"
+        # Resolved: the scripts' #! lines name this path, so it must not go through a
+        # symlink that may later point elsewhere or vanish.
+        return paths.tools_dir().resolve() / "poetry"
 
     @property
     def poetry(self) -> Path:
@@ -224,7 +228,11 @@ async def install_poetry(ws: Workspace, ctx: StageContext) -> str:
     try:
         if poetry_ready(ws):
             return "another run installed it"
-        (ws.poetry_env / COMPLETE_MARK).unlink(missing_ok=True)
+        if ws.poetry_env.exists():
+            # Half-built, or its interpreter is gone (moved, or its Python removed): pip
+            # would keep the stale scripts, so start again from nothing.
+            ctx.line(f"Removing the unusable tool environment {ws.poetry_env}")
+            shutil.rmtree(ws.poetry_env)
         await ctx.run(
             [sys.executable, "-m", "virtualenv", "--no-periodic-update", str(ws.poetry_env)],
             hint="The host Python needs the 'virtualenv' package: pip install virtualenv.",
@@ -242,8 +250,30 @@ async def install_poetry(ws: Workspace, ctx: StageContext) -> str:
     return "installed"
 
 
+def _script_interpreter(script: Path) -> Optional[Path]:
+    """The interpreter a console script's ``#!`` line names, if it has one."""
+    try:
+        with open(script, "rb") as handle:
+            first, second = handle.readline(4096), handle.readline(4096)
+    except OSError:
+        return None
+    if not first.startswith(b"#!"):
+        return None
+    parts = first[2:].decode("utf-8", "replace").split()
+    if parts == ["/bin/sh"]:
+        # pip's trampoline for long paths: a second line exec's "/path/to/python" "$0" "$@"
+        found = re.search(rb"exec' \"([^\"]+)\"", second)
+        return Path(found.group(1).decode("utf-8", "replace")) if found else None
+    return Path(parts[0]) if parts else None
+
+
 def poetry_ready(ws: Workspace) -> bool:
-    return ws.poetry.exists() and (ws.poetry_env / COMPLETE_MARK).exists()
+    if not (ws.poetry.exists() and (ws.poetry_env / COMPLETE_MARK).exists()):
+        return False
+    interpreter = _script_interpreter(ws.poetry)
+    return interpreter is not None and interpreter.exists() and (
+        bin_dir(ws.poetry_env) / "python"
+    ).exists()
 
 
 async def write_project(ws: Workspace, ctx: StageContext) -> str:
@@ -278,13 +308,28 @@ def project_ready(ws: Workspace) -> bool:
 async def lock(ws: Workspace, ctx: StageContext) -> str:
     """Resolve the dependencies into poetry.lock (unchanged pins stay as they were)."""
     ctx.progress(0, None)
-    await ctx.run(
-        ws.poetry_argv("lock"), cwd=ws.project_dir, env=ws.poetry_env_vars(),
-        hint="Check the package names and version pins; a name that does not exist on the "
-        f"index ({ws.spec.index_url}) or pins that conflict cannot be resolved.",
-    )
+    try:
+        await ctx.run(
+            ws.poetry_argv("lock"), cwd=ws.project_dir, env=ws.poetry_env_vars(),
+            hint="Check the package names and version pins; a name that does not exist on the "
+            f"index ({ws.spec.index_url}) or pins that conflict cannot be resolved.",
+        )
+    except StageError as error:
+        reason = solver_reason(ctx.tail)
+        if reason:
+            error.message = f"the dependencies cannot be resolved: {reason}"
+        raise
     ws.save_state(lock=_file_digest(ws.pyproject))
     return "poetry.lock written"
+
+
+def solver_reason(lines: Iterable[str]) -> str:
+    """Poetry's explanation of a failed resolution ("Because ... version solving failed.")."""
+    text = list(lines)
+    start = next((i for i, line in enumerate(text) if line.startswith("Because ")), None)
+    if start is None:
+        return ""
+    return " ".join(line.strip() for line in text[start:] if line.strip())
 
 
 def lock_ready(ws: Workspace) -> bool:

@@ -94,6 +94,12 @@ def update(text: str, spec: EnvSpec) -> str:
     if sources is None:
         sources = tomlkit.aot()
         poetry["source"] = sources
+    if not isinstance(sources, list) or not all(isinstance(s, dict) for s in sources):
+        raise SpecError(
+            "pyproject",
+            "[tool.poetry] source must be an array of tables, each written as "
+            "[[tool.poetry.source]] with a name and a url.",
+        )
     ours = [s for s in sources if s.get("name") == SOURCE_NAME]
     entry = ours[0] if ours else tomlkit.table()
     entry["name"] = SOURCE_NAME

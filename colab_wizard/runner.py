@@ -38,6 +38,7 @@ from .streams import LineSplitter
 
 TAIL_LINES = 30
 KILL_GRACE = 3.0
+NO_SPACE = "No space left on device"
 
 
 class ProgressParser:
@@ -83,6 +84,25 @@ class StageContext:
         self.tail.append(text)
         self._runner._write_log(f"[{self.stage.key}] {text}")
         self._runner.emit(StageLine(self.stage.key, text))
+
+    def lines(self, texts: Sequence[str], parser: Optional[ProgressParser] = None) -> None:
+        """Many lines at once (one read's worth): the same events, in the same order, as
+        calling :meth:`line` (and ``parser``) for each, with one log write for all."""
+        if not texts:
+            return
+        key = self.stage.key
+        self.tail.extend(texts)
+        self._runner._write_log("\n".join([f"[{key}] {text}" for text in texts]))
+        if parser is None:
+            events: list[Event] = [StageLine(key, text) for text in texts]
+        else:
+            events = []
+            for text in texts:
+                events.append(StageLine(key, text))
+                found = parser.feed(text)
+                if found is not None:
+                    events.append(StageProgress(key, found[0], found[1], parser.unit))
+        self._runner.emit_many(events)
 
     def progress(self, done: float, total: Optional[float], unit: str = "steps") -> None:
         self._runner.emit(StageProgress(self.stage.key, done, total, unit))
@@ -135,11 +155,18 @@ class StageContext:
             code = await proc.wait()
         finally:
             # Reached normally too: a child may have left grandchildren in its group.
-            await _kill_group(proc)
+            await _kill_group_to_the_end(proc)
             self._runner._children.discard(proc.pid)
         if check and code != 0:
-            raise self.fail(f"{os.path.basename(command[0])} exited with code {code}", hint,
-                            command, code)
+            program = os.path.basename(command[0])
+            message = f"{program} exited with code {code}"
+            if code < 0:
+                message = f"{program} was stopped by signal {_signal_name(-code)}"
+            if any(NO_SPACE in text for text in self.tail):
+                message = f"{program} ran out of disk space ({NO_SPACE})"
+                hint = (f"The disk is full. Free some space (or choose a project folder on "
+                        f"another disk), then retry. {hint}").strip()
+            raise self.fail(message, hint, command, code)
         return code
 
     async def _pump(self, proc: asyncio.subprocess.Process, parser: Optional[ProgressParser]
@@ -147,13 +174,8 @@ class StageContext:
         assert proc.stdout is not None
         splitter = LineSplitter()
 
-        def handle(lines: Iterable[str]) -> None:
-            for text in lines:
-                self.line(text)
-                if parser is not None:
-                    found = parser.feed(text)
-                    if found is not None:
-                        self.progress(found[0], found[1], parser.unit)
+        def handle(lines: Sequence[str]) -> None:
+            self.lines(lines, parser)
 
         reader = proc.stdout
         wait_exit = asyncio.ensure_future(proc.wait())
@@ -177,6 +199,37 @@ class StageContext:
             if not wait_exit.done():
                 wait_exit.cancel()
         handle(splitter.close())
+
+
+async def _settle(task: asyncio.Future[Optional[str]]) -> None:
+    """Wait for ``task`` to finish; a cancel of the waiter is passed on, not obeyed."""
+    while not task.done():
+        try:
+            await asyncio.wait({task})
+        except asyncio.CancelledError:
+            task.cancel()
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
+
+
+async def _kill_group_to_the_end(proc: asyncio.subprocess.Process) -> None:
+    """:func:`_kill_group`, finished even when the stage is cancelled (again) meanwhile:
+    a second Cancel click must not leave a child that ignores SIGTERM running."""
+    kill = asyncio.ensure_future(_kill_group(proc))
+    cancelled = False
+    while not kill.done():
+        try:
+            await asyncio.shield(kill)
+        except asyncio.CancelledError:
+            cancelled = True
+    kill.result()
+    if cancelled:
+        raise asyncio.CancelledError
 
 
 async def _kill_group(proc: asyncio.subprocess.Process) -> None:
@@ -231,7 +284,7 @@ class Runner:
         self.log_path = Path(log_path)
         self._listeners: list[Listener] = list(listeners)
         self._log: Optional[TextIO] = None
-        self._task: Optional[asyncio.Task[Optional[str]]] = None
+        self._task: Optional[asyncio.Future[Optional[str]]] = None
         self._cancel_requested = False
         self._children: set[int] = set()
         self.failed: Optional[StageError] = None
@@ -245,6 +298,16 @@ class Runner:
                 listener(event)
             except Exception:  # a broken view must not break the install
                 self._write_log("[view] " + traceback.format_exc())
+
+    def emit_many(self, events: Iterable[Event]) -> None:
+        """:meth:`emit` each event in turn (a chunk of output lines: one call, not many)."""
+        listeners = list(self._listeners)
+        for event in events:
+            for listener in listeners:
+                try:
+                    listener(event)
+                except Exception:
+                    self._write_log("[view] " + traceback.format_exc())
 
     def _write_log(self, text: str) -> None:
         if self._log is not None:
@@ -288,26 +351,39 @@ class Runner:
             self.emit(StageCancelled(stage.key))
             return "cancelled"
         self.emit(StageStarted(stage.key, index))
+        if self._cancel_requested:
+            # Asked while StageStarted was being delivered: stop this stage, not the next.
+            self._write_log(f"[{stage.key}] cancelled")
+            self.emit(StageCancelled(stage.key))
+            return "cancelled"
         if not force and stage.is_done():
             self._write_log(f"[{stage.key}] already done, skipped")
             self.emit(StageDone(stage.key, True, time.monotonic() - begin, "already done"))
             return "done"
         context = StageContext(self, stage)
-        self._task = asyncio.ensure_future(
-            asyncio.wait_for(stage.action(context), timeout=stage.timeout)
-        )
+        task = self._task = asyncio.ensure_future(stage.action(context))
+        # The stage's task is always awaited to its end (its clean-up kills its processes),
+        # whether it times out, is cancelled once or many times, or this run is cancelled.
+        timed_out = False
         try:
-            detail = await self._task
+            done, _ = await asyncio.wait({task}, timeout=stage.timeout)
+            if not done:
+                timed_out = True
+                task.cancel()
         except asyncio.CancelledError:
+            task.cancel()
+        await _settle(task)
+        try:
+            detail = task.result()
+        except asyncio.CancelledError:
+            if timed_out:
+                return self._failed(context.fail(
+                    f"took longer than {stage.timeout:.0f} seconds and was stopped",
+                    "Check the network connection, then retry this stage.",
+                ))
             self._write_log(f"[{stage.key}] cancelled")
             self.emit(StageCancelled(stage.key))
             return "cancelled"
-        except asyncio.TimeoutError:
-            error = context.fail(
-                f"took longer than {stage.timeout:.0f} seconds and was stopped",
-                "Check the network connection, then retry this stage.",
-            )
-            return self._failed(error)
         except StageError as error:
             return self._failed(error)
         except Exception as exc:  # an unexpected bug still ends as a readable failure

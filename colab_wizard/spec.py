@@ -66,6 +66,11 @@ class PythonVersion:
         return self.patch is None or version[2] == self.patch
 
 
+def _require_text(field_name: str, value: object, what: str) -> None:
+    if value is not None and not isinstance(value, str):
+        raise SpecError(field_name, f"Give {what}, not {type(value).__name__} {value!r}.")
+
+
 def parse_python(text: str) -> PythonVersion:
     value = (text or "").strip()
     if not value:
@@ -172,7 +177,14 @@ def check_dependencies(items: Iterable[str]) -> tuple[str, ...]:
     seen: dict[str, int] = {}
     result = []
     for number, item in enumerate(items, start=1):
-        if not isinstance(item, str) or not item.strip():
+        if not isinstance(item, str):
+            raise SpecError(
+                "dependencies",
+                f"Item {number} is {type(item).__name__} {item!r}, not text; give each "
+                "requirement as a string like 'numpy>=1.26'.",
+                number,
+            )
+        if not item.strip():
             raise SpecError("dependencies", "An empty dependency was given; remove it.", number)
         requirement = parse_requirement(item, number)
         key = canonicalize_name(requirement.name)
@@ -189,7 +201,18 @@ def check_dependencies(items: Iterable[str]) -> tuple[str, ...]:
 
 
 def check_project_dir(project_dir: Path) -> Path:
-    path = Path(project_dir).expanduser()
+    text = str(project_dir)
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise SpecError(
+            "project_dir",
+            f"{text!r} contains a line break or another control character; "
+            "choose a folder name without them.",
+        )
+    try:
+        path = Path(project_dir).expanduser()
+    except RuntimeError:  # ~user of an unknown user
+        raise SpecError("project_dir", f"{text} names a home folder that does not exist; "
+                        "give the full path.") from None
     if path.exists() and not path.is_dir():
         raise SpecError(
             "project_dir",
@@ -205,16 +228,6 @@ def check_project_dir(project_dir: Path) -> Path:
             "project_dir", f"{existing} is not writable. Choose a folder you can write to."
         )
     return path.absolute()
-
-
-def check_index_url(url: str) -> str:
-    if not url.startswith(("https://", "http://")) or any(c.isspace() for c in url):
-        raise SpecError(
-            "index_url",
-            f"'{url}' is not a package index address. Give the simple-API URL pip uses, "
-            "like https://pypi.org/simple/.",
-        )
-    return url
 
 
 @dataclass(frozen=True)
@@ -240,6 +253,22 @@ class EnvSpec:
     ) -> EnvSpec:
         from .index import resolve_index_url
 
+        _require_text("python", python, "the version as text, like '3.12' (the number 3.10 "
+                      "would read as 3.1)")
+        for field_name, value in (("name", name), ("display_name", display_name),
+                                  ("index_url", index_url)):
+            if value is not None:
+                _require_text(field_name, value, "text")
+        if project_dir is not None and not isinstance(project_dir, (str, os.PathLike)):
+            raise SpecError("project_dir", f"Give the folder as text or a Path, not "
+                            f"{type(project_dir).__name__} {project_dir!r}.")
+        if dependencies is None:
+            dependencies = ()
+        try:
+            iter(dependencies)
+        except TypeError:
+            raise SpecError("dependencies", f"Give a list of requirements, not "
+                            f"{type(dependencies).__name__} {dependencies!r}.") from None
         version = parse_python(python)
         shown = check_display_name(
             display_name if display_name is not None else default_display_name(version)
@@ -251,5 +280,4 @@ class EnvSpec:
         folder = check_project_dir(
             Path(project_dir) if project_dir else paths.default_project_dir(kernel_name)
         )
-        index = check_index_url(resolve_index_url(index_url))
-        return cls(version, kernel_name, shown, deps, folder, index)
+        return cls(version, kernel_name, shown, deps, folder, resolve_index_url(index_url))

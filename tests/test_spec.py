@@ -44,8 +44,8 @@ BAD = [
     ({"dependencies": ["six", "Six>=1"]}, "dependencies", "listed twice"),
     ({"dependencies": [""]}, "dependencies", "empty"),
     ({"dependencies": "numpy"}, "dependencies", "list"),
-    ({"index_url": "ftp://mirror/simple"}, "index_url", "package index address"),
-    ({"index_url": "https://x/simple; rm -rf /"}, "index_url", "package index address"),
+    ({"index_url": "ftp://mirror/simple"}, "index_url", "not a package index URL"),
+    ({"index_url": "https://x/simple; rm -rf /"}, "index_url", "shell characters"),
 ]
 
 

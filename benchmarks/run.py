@@ -1,0 +1,236 @@
+"""Benchmarks, measured side by side in one run: ``python benchmarks/run.py``.
+
+1. overhead: the same kernel built by ``benchmarks/bare.sh`` (the bare Poetry/ipykernel
+   commands) and by ``colab_wizard.create``, alternating, warm caches; medians and b/a.
+2. streaming: a chatty child bare to /dev/null vs through the runner into a view.
+3. unchanged re-run: ``create`` again with the same spec; wall time, stages skipped.
+4. restore from cache: only if colab_wizard has a restore function.
+
+Everything goes to temporary folders except Poetry's tool environment and package cache,
+kept in ``--cache`` (default ``~/.cache/colab_wizard-bench``) so caches are warm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+import streaming  # noqa: E402
+
+import colab_wizard  # noqa: E402
+from colab_wizard import api, interpreters, pyproject  # noqa: E402
+from colab_wizard.events import Event, StageDone  # noqa: E402
+from colab_wizard.plan import Workspace  # noqa: E402
+from colab_wizard.procenv import clean_env  # noqa: E402
+from colab_wizard.spec import PythonVersion  # noqa: E402
+
+DEPS = ["tabulate>=0.9", "six", "attrs", "packaging"]
+
+
+def pick_python() -> str:
+    host = sys.version_info[:2]
+    for minor in ("3.12", "3.13", "3.11", "3.10"):
+        want = PythonVersion(int(minor.split(".")[1]))
+        found = interpreters.find(want)
+        if found is not None and found.version[:2] != host:
+            return minor
+    raise SystemExit("No CPython of another minor version is installed here.")
+
+
+def isolate(work: Path, cache: Path) -> None:
+    """Temporary wizard, Jupyter and Poetry config dirs; persistent tools and package cache."""
+    home = work / "home"
+    home.mkdir(parents=True)
+    (cache / "tools").mkdir(parents=True, exist_ok=True)
+    (home / "tools").symlink_to(cache / "tools")
+    os.environ.update({
+        "COLAB_WIZARD_HOME": str(home),
+        "JUPYTER_DATA_DIR": str(work / "jupyter"),
+        "JUPYTER_PLATFORM_DIRS": "1",
+        "POETRY_CACHE_DIR": str(cache / "poetry-cache"),
+        "POETRY_CONFIG_DIR": str(work / "poetry-config"),
+    })
+    os.environ.pop("COLAB_WIZARD_HOST", None)
+
+
+STEPS = ["project", "lock", "install", "kernel", "verify"]
+
+
+def bare_build(spec: api.EnvSpec, python: Path, work: Path) -> dict[str, float]:
+    """Run bare.sh; seconds per step (named like the engine's stages)."""
+    ws = Workspace(spec)
+    spec.project_dir.mkdir(parents=True)
+    ws.pyproject.write_text(pyproject.render(spec), encoding="utf-8")
+    (spec.project_dir / "poetry.toml").write_text(pyproject.POETRY_TOML, encoding="utf-8")
+    times = work / f"{spec.name}.times"
+    subprocess.run(
+        ["bash", str(HERE / "bare.sh"), str(ws.poetry), str(python), str(spec.project_dir),
+         spec.name, spec.display_name, sys.executable, str(times)],
+        env=clean_env(), check=True,
+    )
+    marks = [line.split() for line in times.read_text().splitlines()]
+    return {step: float(end) - float(begin)
+            for (_, begin), (step, end) in zip(marks, marks[1:])}
+
+
+def stage_seconds(events: list[Event]) -> dict[str, float]:
+    return {e.stage: e.seconds for e in events if isinstance(e, StageDone)}
+
+
+def overhead(python: str, work: Path, rounds: int) -> dict[str, Any]:
+    found = interpreters.find(PythonVersion(int(python.split(".")[1])))
+    assert found is not None
+    print("  warm-up build (installs Poetry once, fills the package cache) ...", flush=True)
+    api.create(python, DEPS, name="bench-warm", project_dir=work / "warm")
+    bare: list[float] = []
+    ours: list[float] = []
+    bare_steps: list[dict[str, float]] = []
+    our_steps: list[dict[str, float]] = []
+    for i in range(rounds):
+        spec_a = api.make_spec(python, DEPS, name=f"bench-a{i}", project_dir=work / f"a{i}")
+
+        def run_a(spec_a: api.EnvSpec = spec_a) -> None:
+            start = time.perf_counter()
+            bare_steps.append(bare_build(spec_a, found.path, work))
+            bare.append(time.perf_counter() - start)
+
+        def run_b(i: int = i) -> None:
+            events: list[Event] = []
+            start = time.perf_counter()
+            api.create(python, DEPS, name=f"bench-b{i}", project_dir=work / f"b{i}",
+                       listeners=[events.append])
+            ours.append(time.perf_counter() - start)
+            our_steps.append(stage_seconds(events))
+
+        # a b, b a, a b, ...: neither side always goes first.
+        for run in (run_a, run_b) if i % 2 == 0 else (run_b, run_a):
+            run()
+        print(f"  round {i + 1}: bare {bare[-1]:.2f} s, colab_wizard {ours[-1]:.2f} s",
+              flush=True)
+    a, b = statistics.median(bare), statistics.median(ours)
+    keys = list(our_steps[0])
+
+    def med(runs: list[dict[str, float]], key: str) -> Optional[float]:
+        values = [r[key] for r in runs if key in r]
+        return statistics.median(values) if values else None
+
+    steps = [(key, med(bare_steps, key), med(our_steps, key)) for key in keys]
+    return {"bare": a, "ours": b, "ratio": b / a, "rounds": rounds,
+            "bare_all": bare, "ours_all": ours, "steps": steps}
+
+
+def rerun(python: str, work: Path) -> dict[str, Any]:
+    events: list[Event] = []
+    start = time.perf_counter()
+    api.create(python, DEPS, name="bench-b0", project_dir=work / "b0", listeners=[events.append])
+    seconds = time.perf_counter() - start
+    skipped = [e.stage for e in events if isinstance(e, StageDone) and e.skipped]
+    ran = [e.stage for e in events if isinstance(e, StageDone) and not e.skipped]
+    return {"seconds": seconds, "skipped": skipped, "ran": ran}
+
+
+def restore_function() -> Optional[Callable[..., Any]]:
+    for owner in (colab_wizard, api):
+        for name in ("restore", "restore_from_cache"):
+            found = getattr(owner, name, None)
+            if callable(found):
+                return found
+    return None
+
+
+def row(cells: list[str], widths: list[int]) -> str:
+    return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells,
+                                                                                         widths)))
+
+
+def table(title: str, header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    print(f"\n{title}")
+    print(row(header, widths))
+    print("  ".join("-" * w for w in widths))
+    for cells in rows:
+        print(row(cells, widths))
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", choices=["overhead", "streaming", "rerun", "restore"],
+                        action="append")
+    parser.add_argument("--cache", type=Path,
+                        default=Path.home() / ".cache" / "colab_wizard-bench")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = parser.parse_args(argv)
+    only = set(args.only or ["overhead", "streaming", "rerun", "restore"])
+    work = Path(tempfile.mkdtemp(prefix="cw-bench-"))
+    isolate(work, args.cache)
+    python = pick_python()
+    load = os.getloadavg()[0]
+    print(f"colab_wizard {colab_wizard.__version__} benchmarks: host Python "
+          f"{platform.python_version()}, target Python {python}, {os.cpu_count()} CPUs, "
+          f"load {load:.1f}, {platform.platform()}")
+    try:
+        if "overhead" in only or "rerun" in only:
+            print("1. overhead vs bare tools (dependencies: " + ", ".join(DEPS) + ")")
+            over = overhead(python, work, args.rounds)
+            table("1. Build a kernel: bare Poetry/ipykernel script (a) vs colab_wizard.create (b)",
+                  ["", "bare (a)", "colab_wizard (b)", "b/a", "target"],
+                  [[f"median of {over['rounds']}", f"{over['bare']:.2f} s",
+                    f"{over['ours']:.2f} s", f"{over['ratio']:.3f}", "<= 1.03"]])
+
+            def secs(value: Optional[float]) -> str:
+                return "-" if value is None else f"{value:.2f} s"
+
+            table("1b. Per step, medians (bare.sh's steps named like the engine's stages)",
+                  ["step", "bare (a)", "colab_wizard (b)"],
+                  [[key, secs(a), secs(b)] for key, a, b in over["steps"]])
+        if "streaming" in only:
+            rows = []
+            for kind in ("lines", "redraws"):
+                for lines in (50_000, 200_000):
+                    r = streaming.measure(kind, lines, rounds=args.rounds)
+                    messages = "n/a (no panel)" if r["messages"] is None else \
+                        f"{r['messages']:.0f} ({r['messages_per_s']:.1f}/s)"
+                    rows.append([f"{kind} {lines:,}", f"{r['bare_wall']:.3f} s",
+                                 f"{r['pipe_wall']:.3f} s", f"{r['runner_wall']:.3f} s",
+                                 f"{r['wall_ratio']:.2f}", f"{r['pipe_ratio']:.2f}",
+                                 f"{r['runner_cpu_self']:.2f} s", f"{r['cpu_ratio']:.2f}",
+                                 f"{r['us_per_line']:.2f}", f"{r['rss_growth_mb']:.1f} MB",
+                                 f"{r['traced_peak_mb']:.1f} MB", messages])
+            table("2. Streaming: child bare to /dev/null (a), to a bare pipe (p), through the "
+                  "runner into a counting view (b); medians",
+                  ["child", "a wall", "p wall", "b wall", "b/a", "b/p", "b CPU (ours)",
+                   "CPU b/a", "us/line", "peak RSS +", "traced peak", "view messages"], rows)
+        if "rerun" in only:
+            again = rerun(python, work)
+            table("3. Unchanged re-run of create (same spec, same folder)",
+                  ["wall", "target", "skipped", "ran"],
+                  [[f"{again['seconds']:.2f} s", "<= 2 s", ",".join(again["skipped"]) or "-",
+                    ",".join(again["ran"]) or "-"]])
+        if "restore" in only:
+            restore = restore_function()
+            status = "not available (colab_wizard has no restore function yet)" \
+                if restore is None else f"found {restore.__module__}.{restore.__name__}; " \
+                "TODO: time cold create vs restore with the index unreachable"
+            table("4. Restore from cache", ["status"], [[status]])
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,332 @@
+"""Faults during a real build, each with a working kernel of the same name already registered.
+
+After every fault: the old kernel's files are byte for byte what they were, it still
+starts and runs code, no process of the run is left (children of this test process, or
+anything whose command line names the new project), and no half-registered folder lies
+next to it. One Poetry build of the old kernel is shared by the module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+import pytest
+from faultkit import (
+    IndexProxy,
+    copy_kernel,
+    descendants,
+    leftovers,
+    run_in_kernel,
+    snapshot_kernel,
+    wait_no_strays,
+)
+
+from colab_wizard import api
+from colab_wizard.events import Event, StageFailed, StageLine, StageStarted
+from colab_wizard.runner import Runner
+
+pytestmark = pytest.mark.slow
+
+NAME = "fault-kernel"
+DEPS = ["tabulate>=0.9"]
+CHECK = "import sys, tabulate; print('%d.%d' % sys.version_info[:2], tabulate.__name__)"
+
+
+@pytest.fixture(scope="module")
+def built_kernel(tmp_path_factory: pytest.TempPathFactory, shared_dirs: dict[str, Path],
+                 other_python: str) -> Iterator[Path]:
+    """The 'previously registered' kernel: built once, copied into each test's kernels dir."""
+    root = tmp_path_factory.mktemp("old-kernel")
+    home = root / "home"
+    home.mkdir()
+    (home / "tools").symlink_to(shared_dirs["tools"])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("COLAB_WIZARD_HOME", str(home))
+        mp.setenv("JUPYTER_DATA_DIR", str(root / "jupyter"))
+        mp.setenv("POETRY_CACHE_DIR", str(shared_dirs["poetry_cache"]))
+        mp.setenv("POETRY_CONFIG_DIR", str(root / "poetry-config"))
+        mp.setenv("JUPYTER_PLATFORM_DIRS", "1")
+        mp.delenv("COLAB_WIZARD_HOST", raising=False)
+        made = api.create(other_python, DEPS, name=NAME, project_dir=root / "old-project")
+    yield made.kernel_dir
+
+
+class Old:
+    """The old kernel as registered for one test, and the checks every fault ends with."""
+
+    def __init__(self, kernels_dir: Path, python: str, project: Path) -> None:
+        self.kernels_dir = kernels_dir
+        self.python = python
+        self.files = snapshot_kernel(kernels_dir, NAME)
+        self.project = project  # the new project the faulty run builds in
+        self.before = descendants()  # e.g. a session-wide server started by other tests
+
+    def assert_intact(self, run_it: bool = True) -> None:
+        assert snapshot_kernel(self.kernels_dir, NAME) == self.files, "old kernel was changed"
+        assert leftovers(self.kernels_dir, NAME) == []
+        left = wait_no_strays((str(self.project),), ignore=self.before)
+        assert not left, f"processes left behind: {left}"
+        if run_it:
+            assert run_in_kernel(NAME, CHECK) == f"{self.python} tabulate"
+
+
+@pytest.fixture
+def old(built_kernel: Path, wizard_env: dict[str, Path], other_python: str,
+        tmp_path: Path) -> Old:
+    copy_kernel(built_kernel, wizard_env["jupyter"] / "kernels")
+    return Old(wizard_env["jupyter"] / "kernels", other_python, tmp_path / "new-project")
+
+
+def run_with(spec: api.EnvSpec, on_event: Callable[[Runner, Event], None],
+             ) -> tuple[Optional[api.Created], Optional[api.CreateFailed], list[Event]]:
+    """Run ``spec`` with a listener that can act on the runner (cancel, kill children)."""
+    events: list[Event] = []
+    runner, _ = api.build_runner(spec)
+
+    def listener(event: Event) -> None:
+        events.append(event)
+        on_event(runner, event)
+
+    runner.subscribe(listener)
+    try:
+        return asyncio.run(api.run_spec(spec, runner=runner)), None, events
+    except api.CreateFailed as exc:
+        return None, exc, events
+
+
+def _spec(old: Old, python: str, deps: list[str] = DEPS, **extra: Any) -> api.EnvSpec:
+    return api.make_spec(python, deps, name=NAME, project_dir=old.project, **extra)
+
+
+# Stages that start a child which prints while it runs: cancel from its first line.
+CHILD_STAGES = {"project", "lock", "install", "kernel", "verify"}
+
+
+def test_cancel_at_every_stage(old: Old, other_python: str) -> None:
+    """Cancel in each stage in turn (mid-command where the stage runs one); every run keeps
+    what earlier runs finished, so the walk costs about one build, and a last run succeeds."""
+    spec = _spec(old, other_python, ["tabulate>=0.9", "six"])
+    stages = [s.key for s in api.build_runner(spec)[0].stages]
+    assert stages == ["python", "poetry", "project", "lock", "install", "kernel", "verify",
+                      "register"]
+    for key in stages:
+        hit: dict[str, Any] = {}
+
+        def cancel(runner: Runner, event: Event, key: str = key,
+                   hit: dict[str, Any] = hit) -> None:
+            if hit:
+                return
+            if key in CHILD_STAGES:
+                if isinstance(event, StageLine) and event.stage == key and runner._children:
+                    hit["children"] = sorted(runner._children)
+                    runner.cancel()
+            elif isinstance(event, StageStarted) and event.stage == key:
+                hit["children"] = []
+                runner.cancel()
+
+        made, failed, events = run_with(spec, cancel)
+        assert hit, f"the run never reached {key}"
+        assert made is None and failed is not None and failed.outcome == "cancelled", key
+        assert [type(e).__name__ for e in events][-2:] == ["StageCancelled", "RunFinished"]
+        assert getattr(events[-2], "stage", None) == key
+        old.assert_intact(run_it=False)
+        for pid in hit["children"]:
+            assert not Path(f"/proc/{pid}").exists(), f"child {pid} of {key} still there"
+    old.assert_intact()
+    made, failed, _ = run_with(spec, lambda runner, event: None)
+    assert made is not None, failed
+    assert run_in_kernel(NAME, "import six; print(six.__name__)") == "six"
+
+
+@pytest.mark.parametrize("stage", ["install", "verify"])
+def test_sigkill_of_the_runners_child(old: Old, other_python: str, stage: str) -> None:
+    killed: list[int] = []
+
+    def kill(runner: Runner, event: Event) -> None:
+        if not killed and isinstance(event, StageLine) and event.stage == stage \
+                and runner._children:
+            for pid in runner._children:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+
+    made, failed, events = run_with(_spec(old, other_python), kill)
+    assert killed and failed is not None and failed.outcome == "failed"
+    assert failed.error is not None and failed.error.stage == stage
+    assert "stopped by signal SIGKILL" in str(failed.error)
+    old.assert_intact()
+
+
+def _through_proxy(old: Old, python: str, at_install: Callable[[IndexProxy], None],
+                   ) -> tuple[IndexProxy, api.CreateFailed]:
+    """Build through a loopback index proxy; ``at_install`` breaks it when install starts."""
+    proxy = IndexProxy()
+    try:
+        spec = _spec(old, python, index_url=proxy.index_url)
+
+        def fault(runner: Runner, event: Event) -> None:
+            if isinstance(event, StageStarted) and event.stage == "install":
+                at_install(proxy)
+
+        made, failed, _ = run_with(spec, fault)
+    finally:
+        proxy.die()
+    assert proxy.requests, "Poetry never used the proxy"
+    assert failed is not None and failed.error is not None, made
+    assert failed.error.stage == "install"
+    return proxy, failed
+
+
+def test_index_unreachable_mid_install(old: Old, other_python: str) -> None:
+    proxy, failed = _through_proxy(old, other_python, IndexProxy.die)
+    assert failed.error is not None and proxy.index_url in failed.error.hint
+    old.assert_intact()
+
+
+def test_download_cut(old: Old, other_python: str) -> None:
+    def cut(proxy: IndexProxy) -> None:
+        proxy.cut_downloads = True
+
+    proxy, _ = _through_proxy(old, other_python, cut)
+    assert proxy.downloads(), "nothing was downloaded through the proxy"
+    old.assert_intact()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    target = tmp_path / "small-disk"
+    target.mkdir()
+    try:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(target)],
+                       check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"cannot mount a small tmpfs here ({exc}); needs root in a container "
+                    "that allows mount")
+    try:
+        yield target
+    finally:
+        subprocess.run(["umount", "-l", str(target)], check=False, capture_output=True)
+
+
+def test_disk_full(old: Old, other_python: str, small_disk: Path) -> None:
+    old.project = small_disk / "project"
+    made, failed, events = run_with(_spec(old, other_python), lambda r, e: None)
+    assert failed is not None and failed.error is not None, made
+    assert "No space left on device" in str(failed.error)
+    assert "disk is full" in failed.error.hint
+    assert [e for e in events if isinstance(e, StageFailed)]
+    old.assert_intact()
+
+
+def test_two_installs_for_one_name(old: Old, other_python: str, tmp_path: Path) -> None:
+    """Same name, different folders and the same folder: one builds, the others are refused
+    before they start anything; the winner replaces the old kernel only after pre-flight."""
+    spec = _spec(old, other_python)
+    same_folder = api.make_spec(other_python, DEPS, name=NAME, project_dir=old.project)
+    other_folder = api.make_spec(other_python, ["six"], name=NAME,
+                                 project_dir=tmp_path / "elsewhere")
+    seen: dict[str, dict[str, bytes]] = {}
+
+    def watch(event: Event) -> None:
+        if isinstance(event, StageStarted) and event.stage in ("verify", "register"):
+            seen[event.stage] = snapshot_kernel(old.kernels_dir, NAME)
+
+    async def race() -> list[Any]:
+        first = asyncio.ensure_future(api.run_spec(spec, [watch]))
+        await asyncio.sleep(0)  # the first has taken its locks
+        rest = [api.run_spec(same_folder), api.run_spec(other_folder)]
+        return await asyncio.gather(first, *rest, return_exceptions=True)
+
+    made, refused_same, refused_other = asyncio.run(race())
+    assert isinstance(refused_same, api.Busy), refused_same
+    assert isinstance(refused_other, api.Busy), refused_other
+    assert NAME in str(refused_other)
+    assert isinstance(made, api.Created), made
+    assert not (tmp_path / "elsewhere" / "pyproject.toml").exists(), "the refused run wrote"
+    # Registration is atomic: the old kernel stays until the new one passed pre-flight.
+    assert seen["verify"] == old.files and seen["register"] == old.files
+    assert snapshot_kernel(old.kernels_dir, NAME) != old.files
+    assert str(old.project) in (old.kernels_dir / NAME / "kernel.json").read_text()
+    assert leftovers(old.kernels_dir, NAME) == []
+    assert not wait_no_strays((str(old.project),), ignore=old.before)
+    assert run_in_kernel(NAME, CHECK) == f"{other_python} tabulate"
+
+
+def test_kernel_failing_preflight(old: Old, other_python: str, tmp_path: Path,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Like Colab's kernel_class that the new Python cannot import: the kernel dies at start."""
+    profile = tmp_path / "ipython" / "profile_default"
+    profile.mkdir(parents=True)
+    (profile / "ipython_kernel_config.py").write_text(
+        "c.IPKernelApp.kernel_class = 'google.colab._kernel.Kernel'\n", encoding="utf-8")
+    spec = _spec(old, other_python)
+    with monkeypatch.context() as mp:
+        mp.setenv("IPYTHONDIR", str(profile.parent))
+        made, failed, _ = run_with(spec, lambda r, e: None)
+    assert failed is not None and failed.error is not None, made
+    assert failed.error.stage == "verify"
+    assert "Nothing was registered" in failed.error.hint
+    old.assert_intact()
+
+
+@pytest.mark.parametrize("deps,words", [
+    (["colab-wizard-no-such-package-zz"], "colab-wizard-no-such-package-zz (*) which doesn't "
+     "match any versions"),
+    (["requests==2.32.3", "charset-normalizer==1.4.1"], "charset-normalizer (1.4.1)"),
+], ids=["not-on-the-index", "conflicting-pins"])
+def test_unresolvable_dependencies(old: Old, other_python: str, deps: list[str],
+                                   words: str) -> None:
+    """Judged by Poetry (the index must be asked): the lock stage fails with its reason."""
+    made, failed, _ = run_with(_spec(old, other_python, deps), lambda r, e: None)
+    assert failed is not None and failed.error is not None, made
+    assert failed.error.stage == "lock"
+    assert failed.error.message.startswith("the dependencies cannot be resolved: Because")
+    assert words in failed.error.message
+    assert "package names and version pins" in failed.error.hint
+    old.assert_intact(run_it=False)
+
+
+def test_cancel_while_poetry_installs(old: Old, other_python: str,
+                                      wizard_env: dict[str, Path]) -> None:
+    """The one stage the walk above finds done: cancelled mid pip-install in a tool folder of
+    its own, then rebuilt from nothing by the next run."""
+    from colab_wizard.plan import Workspace, poetry_ready
+
+    tools = wizard_env["home"] / "tools"
+    tools.unlink()
+    tools.mkdir()
+    spec = _spec(old, other_python)
+    hit: list[int] = []
+
+    def cancel_in_pip(runner: Runner, event: Event) -> None:
+        if not hit and isinstance(event, StageLine) and event.stage == "poetry" \
+                and "pip" in " ".join(_cmdlines(runner._children)):
+            hit.extend(runner._children)
+            runner.cancel()
+
+    made, failed, _ = run_with(spec, cancel_in_pip)
+    assert hit and failed is not None and failed.outcome == "cancelled", made
+    assert not poetry_ready(Workspace(spec))
+    old.assert_intact(run_it=False)
+
+    def stop_after_poetry(runner: Runner, event: Event) -> None:
+        if isinstance(event, StageStarted) and event.stage == "project":
+            runner.cancel()
+
+    run_with(spec, stop_after_poetry)
+    assert poetry_ready(Workspace(spec))
+    old.assert_intact()
+
+
+def _cmdlines(pids: set[int]) -> list[str]:
+    found = []
+    for pid in pids:
+        try:
+            found.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:
+            pass
+    return found

@@ -1,0 +1,43 @@
+"""Poetry's tool environment counts as ready only if its scripts' interpreter still exists."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from colab_wizard import api
+from colab_wizard.plan import COMPLETE_MARK, Workspace, poetry_ready
+
+
+def _fake_env(ws: Workspace, interpreter: str, trampoline: bool = False) -> None:
+    bin_dir = ws.poetry.parent
+    bin_dir.mkdir(parents=True)
+    os.symlink("/usr/bin/env", bin_dir / "python")
+    if trampoline:
+        text = f"#!/bin/sh\n'''exec' \"{interpreter}\" \"$0\" \"$@\"\n' '''\nimport sys\n"
+    else:
+        text = f"#!{interpreter}\nimport sys\n"
+    ws.poetry.write_text(text, encoding="utf-8")
+    (ws.poetry_env / COMPLETE_MARK).write_text("poetry", encoding="utf-8")
+
+
+@pytest.mark.parametrize("trampoline", [False, True])
+def test_moved_tool_env_is_not_ready(wizard_env: dict[str, Path], tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch, trampoline: bool) -> None:
+    home = tmp_path / "own-home"
+    monkeypatch.setenv("COLAB_WIZARD_HOME", str(home))
+    ws = Workspace(api.make_spec("3.12", [], name="k", project_dir=tmp_path / "p"))
+    _fake_env(ws, str(tmp_path / "gone" / "bin" / "python"), trampoline)
+    assert not poetry_ready(ws)
+    ws.poetry.write_text(f"#!{ws.poetry.parent / 'python'}\n", encoding="utf-8")
+    assert poetry_ready(ws)
+
+
+def test_tool_env_path_does_not_go_through_a_symlink(wizard_env: dict[str, Path],
+                                                     tmp_path: Path) -> None:
+    ws = Workspace(api.make_spec("3.12", [], name="k", project_dir=tmp_path / "p"))
+    # conftest links wizard-home/tools to the session's shared folder
+    assert (wizard_env["home"] / "tools").is_symlink()
+    assert ws.poetry_env == ws.poetry_env.resolve()
