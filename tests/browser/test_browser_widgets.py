@@ -1,0 +1,39 @@
+"""The browser harness: an ipywidgets Button renders in JupyterLab; clicks reach the kernel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+BUTTON_CELL = """\
+import ipywidgets as widgets
+clicks = []
+button = widgets.Button(description="Click me")
+label = widgets.Label(value="not clicked")
+def on_click(_):
+    clicks.append(1)
+    label.value = f"clicked {len(clicks)} time(s)"
+button.on_click(on_click)
+button.add_class("harness-button")
+display(widgets.VBox([button, label]))
+"""
+
+
+def test_button_renders_and_click_reaches_the_kernel(lab: Any, page: Any) -> None:
+    name = lab.write_notebook("button.ipynb", [BUTTON_CELL, "print('kernel saw', len(clicks))"])
+    lab.open_notebook(page, name)
+    # Run only the first cell; the second reads the kernel's state after the clicks.
+    lab.run_cell(page, 0)
+    output = lab.cell_output(page, 0)
+    button = output.locator(".harness-button")
+    button.wait_for(state="visible")
+    assert output.get_by_text("not clicked").is_visible()
+    button.click()
+    output.get_by_text("clicked 1 time(s)").wait_for()
+    button.click()
+    output.get_by_text("clicked 2 time(s)").wait_for()
+    lab.run_cell(page, 1)
+    assert "kernel saw 2" in lab.cell_output(page, 1).inner_text()
