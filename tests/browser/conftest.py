@@ -9,6 +9,7 @@ Playwright cannot download its own browser here: it drives ``/usr/bin/chromium``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -38,6 +39,14 @@ CHROMIUM_ARGS = [
 # Fixed window and pixel ratio: the screenshots in docs/images/ come out the same size every run.
 VIEWPORT = {"width": 1200, "height": 900}
 SERVER_START_TIMEOUT = 60.0
+# Colab's widget and kernel stack (see DESIGN.md), in the only JupyterLab that renders it.
+LAB3_STACK = [
+    "jupyterlab==3.6.*",
+    "jupyterlab_widgets==1.1.*",
+    "ipywidgets==7.7.1",
+    "ipykernel==6.17.1",
+    "ipython==7.34.0",
+]
 # JupyterLab's news and update pop-ups would cover the notebook in screenshots.
 LAB_SETTINGS = {
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
@@ -190,6 +199,28 @@ class Lab:
         )
 
     @staticmethod
+    def change_kernel(page: Any, display_name: str) -> None:
+        """Kernel > Change Kernel..., pick ``display_name`` in the dialog, wait for it to be idle.
+
+        JupyterLab polls the server for new kernelspecs only every minute or so;
+        the test asks for the list again right away instead of waiting.
+        """
+        page.evaluate("() => window.jupyterapp.serviceManager.kernelspecs.refreshSpecs()")
+        page.evaluate("() => { window.jupyterapp.commands.execute('notebook:change-kernel'); }")
+        dialog = page.locator(".jp-Dialog")
+        dialog.locator("select").select_option(label=display_name)
+        dialog.locator("button.jp-mod-accept").click()
+        dialog.wait_for(state="detached")
+        page.wait_for_function(
+            current_notebook_js(
+                "const s = nb.sessionContext;"
+                " return s.kernelDisplayName === arg && s.kernelDisplayStatus === 'idle';"
+            ),
+            arg=display_name,
+            timeout=60_000,
+        )
+
+    @staticmethod
     def cell_output(page: Any, index: int) -> Any:
         """The output area locator of the ``index``-th cell of the current notebook."""
         return page.locator(".jp-NotebookPanel:visible .jp-Cell").nth(index).locator(
@@ -214,12 +245,10 @@ def _wait_for_server(lab: Lab, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"jupyter lab did not answer /api/status in time:\n{lab.tail_log()}")
 
 
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory: pytest.TempPathFactory,
-        shared_dirs: dict[str, Path]) -> Iterator[Lab]:
-    """JupyterLab 4 on a free loopback port, with isolated Jupyter/wizard/Poetry dirs."""
-    pytest.importorskip("jupyterlab")
-    base = tmp_path_factory.mktemp("lab")
+@contextlib.contextmanager
+def serve_lab(python: str, base: Path, shared_dirs: dict[str, Path]) -> Iterator[Lab]:
+    """JupyterLab run by ``python`` on a free loopback port, with isolated Jupyter/wizard/Poetry
+    dirs; the notebooks' default kernel is that same Python."""
     names = ("root", "jupyter-data", "jupyter-config", "jupyter-runtime", "lab-settings",
              "lab-workspaces", "ipython", "wizard-home", "poetry-config")
     dirs = {name: base / name for name in names}
@@ -232,7 +261,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory,
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(value), encoding="utf-8")
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "POETRY_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("JUPYTER", "POETRY_", "VIRTUAL_ENV"))}
     env.update({
         "JUPYTER_DATA_DIR": str(dirs["jupyter-data"]),
         "JUPYTER_CONFIG_DIR": str(dirs["jupyter-config"]),
@@ -254,7 +284,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory,
     port = _free_port()
     log = base / "jupyter-lab.log"
     argv = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
+        python, "-m", "jupyterlab", "--no-browser", "--allow-root",
         f"--ServerApp.token={token}", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
         "--ServerApp.port_retries=0", f"--ServerApp.root_dir={dirs['root']}",
         "--LabApp.expose_app_in_browser=True",
@@ -273,6 +303,42 @@ def lab(tmp_path_factory: pytest.TempPathFactory,
     finally:
         _stop(process)
         shutil.rmtree(dirs["jupyter-runtime"], ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory,
+        shared_dirs: dict[str, Path]) -> Iterator[Lab]:
+    """JupyterLab 4 with ipywidgets 8: the test runner's own Python."""
+    pytest.importorskip("jupyterlab")
+    with serve_lab(sys.executable, tmp_path_factory.mktemp("lab"), shared_dirs) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def lab3_python(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A virtualenv with Colab's widget and kernel stack, served by JupyterLab 3.6.
+
+    ipywidgets 7.7.1 does not render in JupyterLab 4; it does in 3.6 with
+    jupyterlab_widgets 1.1. Built once per session (~30 s with a warm pip cache).
+    """
+    venv = tmp_path_factory.mktemp("lab3") / "venv"
+    subprocess.run([sys.executable, "-m", "virtualenv", "-q", "--no-periodic-update", str(venv)],
+                   check=True)
+    python = str(venv / "bin" / "python")
+    subprocess.run(
+        [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", *LAB3_STACK,
+         "-e", str(REPO_ROOT)],
+        check=True,
+    )
+    return python
+
+
+@pytest.fixture(scope="session")
+def lab3(lab3_python: str, tmp_path_factory: pytest.TempPathFactory,
+         shared_dirs: dict[str, Path]) -> Iterator[Lab]:
+    """JupyterLab 3.6 with ipywidgets 7.7.1, IPython 7.34 and ipykernel 6.17 (Colab's)."""
+    with serve_lab(lab3_python, tmp_path_factory.mktemp("lab3-server"), shared_dirs) as server:
+        yield server
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

@@ -20,10 +20,16 @@ button.on_click(on_click)
 button.add_class("harness-button")
 display(widgets.VBox([button, label]))
 """
+REPORT_CELL = "print('kernel saw', len(clicks), 'ipywidgets', widgets.__version__)"
 
 
-def test_button_renders_and_click_reaches_the_kernel(lab: Any, page: Any) -> None:
-    name = lab.write_notebook("button.ipynb", [BUTTON_CELL, "print('kernel saw', len(clicks))"])
+@pytest.mark.parametrize(("server", "ipywidgets"), [("lab", "8."), ("lab3", "7.7.1")])
+def test_button_renders_and_click_reaches_the_kernel(
+    server: str, ipywidgets: str, request: pytest.FixtureRequest, page: Any
+) -> None:
+    """ipywidgets 8 in JupyterLab 4, and Colab's ipywidgets 7.7.1 in JupyterLab 3.6."""
+    lab = request.getfixturevalue(server)
+    name = lab.write_notebook("button.ipynb", [BUTTON_CELL, REPORT_CELL])
     lab.open_notebook(page, name)
     # Run only the first cell; the second reads the kernel's state after the clicks.
     lab.run_cell(page, 0)
@@ -36,4 +42,4 @@ def test_button_renders_and_click_reaches_the_kernel(lab: Any, page: Any) -> Non
     button.click()
     output.get_by_text("clicked 2 time(s)").wait_for()
     lab.run_cell(page, 1)
-    assert "kernel saw 2" in lab.cell_output(page, 1).inner_text()
+    assert f"kernel saw 2 ipywidgets {ipywidgets}" in lab.cell_output(page, 1).inner_text()
