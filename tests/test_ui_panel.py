@@ -262,34 +262,23 @@ def test_foreground_interrupt_cancels_and_kills(wizard_env: dict[str, Path],
     assert panel.row_views["middle"].icon.value == "\u25a0"
 
 
-def test_100k_lines_send_a_bounded_number_of_messages(wizard_env: dict[str, Path],
-                                                      tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    sent: list[str] = []
-    original = ipywidgets.Widget._send
-
-    def counting(self: ipywidgets.Widget, msg: dict[str, Any], buffers: Any = None) -> Any:
-        sent.append(type(self).__name__)
-        return original(self, msg, buffers)
-
+def test_100k_lines_redraw_at_most_ten_times_a_second(wizard_env: dict[str, Path],
+                                                       tmp_path: Path) -> None:
+    """The redraw budget; test_ui_kernel.py counts the messages a real kernel sends."""
     panel = make_panel(quick_plan(tmp_path / "marks", middle=chatty(100_000)))
     to_dependencies(panel, "tabulate")
-    monkeypatch.setattr(ipywidgets.Widget, "_send", counting)
     started = time.monotonic()
     click(panel, panel.install_button)
     seconds = time.monotonic() - started
-    monkeypatch.undo()
 
     assert panel.install.outcome == "done"
     log = panel.install.log_path
     assert log is not None and "line 99999" in log.read_text()
-    assert panel.log.value.count("\n") == 29  # a bounded tail
-    print(f"\n100k lines: {seconds:.1f}s, {panel.renders} redraws, {len(sent)} widget messages")
-    # At most ~10 redraws a second (+ one per stage event that must show at once).
+    assert len(panel.log.value.splitlines()) == 30  # a bounded tail
+    assert panel.log.value.splitlines()[-1] == "registered"
+    print(f"\n100k lines: {seconds:.1f}s, {panel.renders} redraws")
+    # At most ~10 timed redraws a second, plus one for each event that must show at once.
     assert panel.renders <= seconds * 10 + 20
-    # Each redraw sends at most one message per changed widget (hold_sync batching).
-    assert len(sent) <= panel.renders * 12 + 40
-    assert len(sent) < 1500
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from colab_wizard.progress import PoetryInstallProgress
 from colab_wizard.runner import ProgressParser, Stage, StageContext
@@ -36,7 +36,7 @@ def _stage(key: str, label: str, code: str, marks: Path,
 
 
 def quick_plan(marks: Path, *, middle: Optional[str] = None, middle_label: str = "Middle step",
-               ) -> "callable":
+               ) -> Callable[[EnvSpec], Sequence[Stage]]:
     """python -> packages (N of M) -> [middle] -> register; each a real subprocess."""
     marks.mkdir(parents=True, exist_ok=True)
 

@@ -76,11 +76,11 @@ def local_version_options() -> VersionOptions:
     for minor in range(MAX_MINOR, MIN_MINOR - 1, -1):
         for suffix in ("", "t"):
             value = f"3.{minor}{suffix}"
-            interp = found.get(value)
-            if interp is None and suffix:
+            here = found.get(value)
+            if here is None and suffix:
                 continue
-            if interp is not None:
-                label = f"{value} \u2014 installed here ({interp.label})"
+            if here is not None:
+                label = f"{value} \u2014 installed here ({here.label})"
             else:
                 label = f"{value} \u2014 not found here"
             if value == host:
