@@ -135,3 +135,15 @@ def test_local_version_options_cover_every_supported_minor() -> None:
     assert [v for v in values if not v.endswith("t")] == [
         "3.14", "3.13", "3.12", "3.11", "3.10", "3.9"]
     assert any("installed here" in label for label, _ in options)
+
+
+def test_quickstart_notebook_has_install_and_show_cells_without_outputs() -> None:
+    import json
+
+    path = Path(__file__).resolve().parent.parent / "notebooks" / "quickstart.ipynb"
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    sources = ["".join(c["source"]) for c in code]
+    assert sources[0].startswith("# Install") and "%pip install" in sources[0]
+    assert "from colab_wizard import show" in sources[1] and sources[1].endswith("show()")
+    assert all(c["outputs"] == [] and c["execution_count"] is None for c in code)
