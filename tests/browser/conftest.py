@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -36,8 +37,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-# Fixed window and pixel ratio: the screenshots in docs/images/ come out the same size every run.
-VIEWPORT = {"width": 1200, "height": 900}
+# Fixed window and pixel ratio: the screenshots in docs/images/ come out the same size every
+# run. Tall enough that the Install step (stage rows and log) fits in the notebook unscrolled.
+VIEWPORT = {"width": 1200, "height": 1200}
 SERVER_START_TIMEOUT = 60.0
 # Colab's widget and kernel stack (see DESIGN.md), in the only JupyterLab that renders it.
 LAB3_STACK = [
@@ -155,6 +157,15 @@ class Lab:
         page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
         self.wait_kernel_idle(page)
 
+    def first_cell_widget(self, page: Any, name: str, cells: list[str], selector: str) -> Any:
+        """Write and open a notebook, run only its first cell, return the widget ``selector``
+        in that cell's output once it is visible (the later cells are for the test to run)."""
+        self.open_notebook(page, self.write_notebook(name, cells))
+        self.run_cell(page, 0)
+        widget = self.cell_output(page, 0).locator(selector)
+        widget.wait_for(state="visible")
+        return widget
+
     @staticmethod
     def wait_kernel_idle(page: Any, timeout: float = 60_000) -> None:
         """Wait until the current notebook has a kernel and nothing is running."""
@@ -250,10 +261,12 @@ def serve_lab(python: str, base: Path, shared_dirs: dict[str, Path]) -> Iterator
     """JupyterLab run by ``python`` on a free loopback port, with isolated Jupyter/wizard/Poetry
     dirs; the notebooks' default kernel is that same Python."""
     names = ("root", "jupyter-data", "jupyter-config", "jupyter-runtime", "lab-settings",
-             "lab-workspaces", "ipython", "wizard-home", "poetry-config")
+             "lab-workspaces", "ipython", "poetry-config")
     dirs = {name: base / name for name in names}
+    # A short home: the project and log paths the panel shows (and the screenshots) stay legible.
+    dirs["wizard-home"] = Path(tempfile.mkdtemp(prefix="cw-"))
     for path in dirs.values():
-        path.mkdir()
+        path.mkdir(exist_ok=True)
     # Poetry's tool environment and cache are shared with the rest of the session.
     (dirs["wizard-home"] / "tools").symlink_to(shared_dirs["tools"])
     for key, value in LAB_SETTINGS.items():
@@ -302,7 +315,7 @@ def serve_lab(python: str, base: Path, shared_dirs: dict[str, Path]) -> Iterator
         yield server
     finally:
         _stop(process)
-        shutil.rmtree(dirs["jupyter-runtime"], ignore_errors=True)
+        shutil.rmtree(dirs["wizard-home"], ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -29,13 +29,10 @@ def test_button_renders_and_click_reaches_the_kernel(
 ) -> None:
     """ipywidgets 8 in JupyterLab 4, and Colab's ipywidgets 7.7.1 in JupyterLab 3.6."""
     lab = request.getfixturevalue(server)
-    name = lab.write_notebook("button.ipynb", [BUTTON_CELL, REPORT_CELL])
-    lab.open_notebook(page, name)
-    # Run only the first cell; the second reads the kernel's state after the clicks.
-    lab.run_cell(page, 0)
+    # The second cell reads the kernel's state after the clicks.
+    button = lab.first_cell_widget(page, "button.ipynb", [BUTTON_CELL, REPORT_CELL],
+                                   ".harness-button")
     output = lab.cell_output(page, 0)
-    button = output.locator(".harness-button")
-    button.wait_for(state="visible")
     assert output.get_by_text("not clicked").is_visible()
     button.click()
     output.get_by_text("clicked 1 time(s)").wait_for()

@@ -1,0 +1,110 @@
+"""The wizard in a real browser: JupyterLab 4, ``show()``, four steps, an install, the new kernel.
+
+A person's path through the panel: pick a local Python other than the
+notebook's, type a dependency, install (the real engine: Poetry, a lock, a
+kernel started once and registered), wait for Done, then Kernel > Change
+Kernel... to the new kernel in the same notebook and run a cell there. The same
+run writes the README's screenshots (``docs/images/``, fixed window size).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+PYENV_VERSIONS = Path("/root/.pyenv/versions")
+SHOW_CELL = "from colab_wizard import show\nshow()"
+CHECK_CELL = "import sys, six\nprint(sys.version)\nprint(sys.prefix)\nprint('six', six.__version__)"
+REQUIREMENTS = "# one package per line; comments are fine\nsix\n"
+INSTALL_TIMEOUT = 300_000  # ms; a cold run (Poetry's own environment too) takes ~20 s here
+
+
+def _full_version(minor: str) -> str:
+    """The patch version of the pyenv interpreter the wizard will find for ``minor``."""
+    names = [p.name for p in PYENV_VERSIONS.glob(f"{minor}.*")]
+    found = sorted((n for n in names if re.fullmatch(r"\d+\.\d+\.\d+", n)),
+                   key=lambda v: tuple(int(x) for x in v.split(".")))
+    assert found, f"no pyenv interpreter for {minor}"
+    return found[-1]
+
+
+def _shot(panel: Any, name: str) -> None:
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    panel.screenshot(path=str(IMAGES / name), animations="disabled", caret="hide")
+
+
+def test_wizard_installs_and_the_notebook_switches_to_the_new_kernel(
+    lab: Any, page: Any, other_python: str
+) -> None:
+    panel = lab.first_cell_widget(page, "wizard.ipynb", [SHOW_CELL, CHECK_CELL], ".cw-panel")
+
+    # 1. Python: the local interpreter that is not the notebook's own.
+    step = panel.locator(".cw-step-python")
+    step.wait_for(state="visible")
+    select = panel.locator(".cw-version select")
+    # ipywidgets 8 shows the labels' spaces as no-break spaces.
+    labels = [t.replace("\xa0", " ") for t in select.locator("option").all_inner_texts()]
+    wanted = [i for i, label in enumerate(labels) if label.startswith(f"{other_python} ")]
+    assert wanted, labels
+    assert "installed here" in labels[wanted[0]]
+    select.select_option(index=wanted[0])
+    display_name = panel.locator(".cw-display-name input")
+    page.wait_for_function(
+        "([el, v]) => el.value.includes(v)", arg=[display_name.element_handle(), other_python]
+    )
+    kernel_display = display_name.input_value()
+    kernel_name = panel.locator(".cw-kernel-name input").input_value()
+    assert kernel_name and other_python in kernel_name
+    page.mouse.move(0, 0)
+    _shot(panel, "step1-python.png")
+    panel.locator(".cw-next").click()
+
+    # 2. Dependencies: typed, validated when the field is left.
+    panel.locator(".cw-step-deps").wait_for(state="visible")
+    install = panel.locator(".cw-install")
+    requirements = panel.locator(".cw-requirements textarea")
+    requirements.fill(REQUIREMENTS)
+    requirements.blur()
+    page.wait_for_function("el => !el.disabled", arg=install.element_handle())
+    assert panel.locator(".cw-deps-error").inner_text().strip() == ""
+    _shot(panel, "step2-dependencies.png")
+    install.click()
+
+    # 3. Install: live stage rows; caught while Poetry resolves or installs.
+    panel.locator(".cw-step-install").wait_for(state="visible")
+    panel.locator(
+        ".cw-stage-lock.cw-status-running, .cw-stage-install.cw-status-running"
+    ).first.wait_for(state="visible", timeout=INSTALL_TIMEOUT)
+    _shot(panel, "step3-install.png")
+    # The log tail is plain text: no terminal escapes from Poetry's or pip's progress bars.
+    assert "\x1b" not in panel.locator(".cw-log textarea").input_value()
+
+    # 4. Done: what was created and how to switch.
+    done = panel.locator(".cw-step-done")
+    try:
+        done.wait_for(state="visible", timeout=INSTALL_TIMEOUT)
+    except Exception:
+        print(panel.inner_text())
+        raise
+    summary = panel.locator(".cw-done-summary").inner_text()
+    assert kernel_display in summary and kernel_name in summary, summary
+    assert "Change Kernel" in panel.locator(".cw-switch").inner_text()
+    _shot(panel, "step4-done.png")
+
+    # The kernel is registered in the server's (temporary) Jupyter data dir.
+    assert kernel_name in lab.api("/api/kernelspecs")["kernelspecs"]
+
+    # Switch this notebook to the new kernel, as the Done step says, and use it.
+    lab.change_kernel(page, kernel_display)
+    lab.run_cell(page, 1)
+    printed = lab.cell_output(page, 1).inner_text()
+    lines = printed.splitlines()
+    assert lines[0].startswith(_full_version(other_python) + " "), printed
+    assert Path(lines[1]).is_relative_to(lab.dirs["wizard-home"]), printed
+    assert lines[2].startswith("six 1."), printed
