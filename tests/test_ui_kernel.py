@@ -33,18 +33,25 @@ p.requirements.value = "tabulate"
 
 
 @pytest.fixture
-def kernel(wizard_env: dict[str, Path]) -> Iterator[Any]:
-    """A kernel of the Python running the tests (its own ipywidgets and ipykernel)."""
+def km_holder(wizard_env: dict[str, Path]) -> Iterator[Any]:
     km = KernelManager(kernel_name="python3")
     km.start_kernel()
-    client = km.client()
+    try:
+        yield km
+    finally:
+        km.shutdown_kernel(now=True)
+
+
+@pytest.fixture
+def kernel(km_holder: Any) -> Iterator[Any]:
+    """A kernel of the Python running the tests (its own ipywidgets and ipykernel)."""
+    client = km_holder.client()
     client.start_channels()
     client.wait_for_ready(timeout=60)
     try:
         yield client
     finally:
         client.stop_channels()
-        km.shutdown_kernel(now=True)
 
 
 def execute(client: Any, code: str, messages: list[dict[str, Any]], timeout: float = 120
@@ -102,3 +109,35 @@ def test_100k_lines_reach_the_page_as_a_bounded_number_of_messages(
     assert renders <= seconds * 10 + 20
     assert len(updates) <= renders * 12 + 40
     assert len(updates) < 1500
+
+
+def test_foreground_run_is_cancelled_by_the_interrupt_button(kernel: Any, km_holder: Any,
+                                                             tmp_path: Path) -> None:
+    """Colab's mode: the run holds the cell; the kernel interrupt cancels it and kills its
+    processes, and the panel says so."""
+    pid_file = tmp_path / "pid"
+    setup = SETUP.replace("middle=chatty({lines})", "middle=sleeper(Path({pid!r}))").replace(
+        "import chatty, quick_plan", "import quick_plan, sleeper")
+    execute(kernel, setup.format(tests=str(TESTS), root=str(ROOT), mode="foreground",
+                                 marks=str(tmp_path / "marks"), pid=str(pid_file)), [])
+    msg_id = kernel.execute("p.install_button.click()\nprint('after', p.install.outcome)")
+    deadline = time.monotonic() + 30
+    while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    started = time.monotonic()
+    km_holder.interrupt_kernel()
+    reply = kernel.get_shell_msg(timeout=30)
+    while reply["parent_header"].get("msg_id") != msg_id:  # replies to the setup cells
+        reply = kernel.get_shell_msg(timeout=30)
+    assert time.monotonic() - started < 10
+    report = execute(kernel, "print(json.dumps([p.install.outcome, "
+                             "p.row_views['middle'].icon.value, p.status.value]))", [])
+    outcome, icon, status = json.loads(report)
+    assert outcome == "cancelled" and icon == "\u25a0" and status.startswith("Cancelled")
+    pid = int(pid_file.read_text())
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            assert f.read().split()[2] == "Z"
+    except FileNotFoundError:
+        pass
