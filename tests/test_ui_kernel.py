@@ -25,7 +25,7 @@ sys.path[:0] = [{tests!r}, {root!r}]
 from pathlib import Path
 from ui_plans import chatty, quick_plan
 from colab_wizard.ui import Panel
-p = Panel(mode={mode!r}, host="jupyter", versions=lambda: [("3.12", "3.12")],
+p = Panel(mode={mode!r}, host="jupyter", versions=lambda: [("3.12", "3.12")], check_index=False,
           plan_factory=quick_plan(Path({marks!r}), middle=chatty({lines})))
 p.next.click()
 p.requirements.value = "tabulate"

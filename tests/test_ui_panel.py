@@ -8,6 +8,7 @@ Runs under ipywidgets 8 and, via tests/run.sh, 7.7.1.
 from __future__ import annotations
 
 import asyncio
+import http.server
 import os
 import signal
 import threading
@@ -26,6 +27,7 @@ VERSIONS = [("3.13 \u2014 installed here", "3.13"), ("3.12 \u2014 installed here
 
 
 def make_panel(plan: Any = None, mode: str = "background", **kw: Any) -> Panel:
+    kw.setdefault("check_index", False)
     return Panel(mode=mode, plan_factory=plan, versions=lambda: list(VERSIONS), host="jupyter",
                  **kw)
 
@@ -138,6 +140,46 @@ def test_pasted_pyproject_and_requirements_txt_are_understood(wizard_env: dict[s
                                 "--index-url https://example.invalid/simple\n")
     assert panel.parsed.requirements == ("six==1.16.0",)
     assert "ignored" in panel.deps_warnings.value and not panel.install_button.disabled
+
+
+@pytest.fixture
+def loopback_index(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """A simple-API index on 127.0.0.1 that knows 'tabulate' and 'rich' only."""
+    asked: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            asked.append(self.path)
+            known = self.path in ("/simple/tabulate/", "/simple/rich/")
+            self.send_response(200 if known else 404)
+            self.end_headers()
+            self.wfile.write(b"<html></html>" if known else b"not found")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("COLAB_WIZARD_INDEX_URL", f"http://127.0.0.1:{server.server_port}/simple/")
+    yield asked
+    server.shutdown()
+
+
+def test_names_missing_on_the_index_are_warned_about(wizard_env: dict[str, Path],
+                                                     loopback_index: list[str]) -> None:
+    panel = make_panel(check_index=True)
+
+    async def go() -> None:
+        to_dependencies(panel, "tabulate\nno-such-package-xyz>=1\nRich")
+        assert panel.name_check is not None
+        await asyncio.wait_for(panel.name_check, 10)
+
+    asyncio.run(go())
+    assert "no-such-package-xyz" in panel.index_warning.value
+    assert "tabulate" not in panel.index_warning.value and "Rich" not in panel.index_warning.value
+    assert "/simple/rich/" in loopback_index
+    assert not panel.install_button.disabled  # a warning, not a block
 
 
 def test_pyproject_toggle_round_trip_keeps_comments(wizard_env: dict[str, Path]) -> None:

@@ -23,15 +23,18 @@ def show(
     versions: Optional[Callable[[], VersionOptions]] = None,
     reset: bool = False,
     display: bool = True,
+    check_index: bool = True,
 ) -> Optional[Panel]:
     """Open the wizard (the panel object is returned only with ``display=False``; the shown
     one is :data:`LAST_PANEL`). ``mode`` is "background" (an asyncio task, Cancel clickable) or
     "foreground" (the run completes inside the click; the default on Colab);
-    ``reset=True`` starts from an empty form."""
+    ``reset=True`` starts from an empty form; ``check_index=False`` skips asking the
+    package index whether the dependency names exist."""
     global LAST_STATE, LAST_PANEL
     if LAST_STATE is None or reset:
         LAST_STATE = FormState()
-    panel = Panel(LAST_STATE, mode=mode, plan_factory=plan_factory, versions=versions)
+    panel = Panel(LAST_STATE, mode=mode, plan_factory=plan_factory, versions=versions,
+                  check_index=check_index)
     LAST_PANEL = panel
     if display:
         from IPython.display import display as ipy_display

@@ -9,6 +9,7 @@ TagsInput, no HTML in descriptions, Button.style keys button_color/font_weight.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import html
 import traceback
@@ -17,8 +18,9 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import ipywidgets as w
+from packaging.requirements import Requirement
 
-from .. import api, requirements_text
+from .. import api, index, requirements_text
 from ..events import Event, RunFinished, StageFailed
 from ..host import detect_host
 from ..spec import (
@@ -93,11 +95,14 @@ class Panel:
         plan_factory: Optional[PlanFactory] = None,
         versions: Optional[Callable[[], model.VersionOptions]] = None,
         host: Optional[str] = None,
+        check_index: bool = True,
     ) -> None:
         self.state = state if state is not None else model.FormState()
         self.host = host or detect_host()
         self.mode = mode or default_mode(self.host)
         self.plan_factory = plan_factory
+        self.check_index = check_index
+        self.name_check: Optional[asyncio.Future[None]] = None
         self.install = model.InstallModel()
         self.throttle = model.Throttle()
         self.driver = Driver(self.mode, self._surface_error)
@@ -143,9 +148,10 @@ class Panel:
             layout={"width": "100%", "height": "12em"}), "cw-requirements")
         self.deps_error = _classes(w.HTML(""), "cw-deps-error")
         self.deps_warnings = _classes(w.HTML(""), "cw-deps-warnings")
+        self.index_warning = _classes(w.HTML(""), "cw-index-warning")
         self.page_deps = _classes(w.VBox([
             self.deps_help, self.pyproject_toggle, self.requirements, self.deps_error,
-            self.deps_warnings,
+            self.deps_warnings, self.index_warning,
         ]), "cw-step-deps", "cw-page")
 
         # 3. Install
@@ -369,7 +375,31 @@ class Panel:
             notes.append("Understood as a pyproject.toml: its dependencies will be installed.")
         self.deps_warnings.value = _escape("\n".join(notes)) if notes else ""
         self._update_nav()
+        if self.parsed.ok:
+            self._start_name_check()
         return self.parsed.ok
+
+    def _start_name_check(self) -> None:
+        """Ask the package index about the names, off the UI's path (a thread for the HTTP,
+        the widget update back on the kernel's loop); only where a loop is running."""
+        loop = _loop()
+        if not self.check_index or loop is None:
+            return
+        if self.name_check is not None:
+            self.name_check.cancel()
+        wanted = self.parsed.requirements
+        names = sorted({Requirement(r).name for r in wanted})
+        self.index_warning.value = ""
+
+        async def check() -> None:
+            missing = await loop.run_in_executor(None, index.missing_names, names)
+            if self.parsed.requirements == wanted and missing:
+                self.index_warning.value = (
+                    "<span style='color:#b26a00'>Not found on the package index: "
+                    f"{html.escape(', '.join(missing))}. Check the spelling.</span>")
+
+        self.name_check = asyncio.ensure_future(check())
+        self.name_check.add_done_callback(_quiet_result)
 
     # -- step 3 ------------------------------------------------------------------------------
 
@@ -577,9 +607,13 @@ class Panel:
         return button
 
 
-def _loop() -> Any:
-    import asyncio
+def _quiet_result(task: asyncio.Future[None]) -> None:
+    """A failed name check is only a missing warning, never an error in the kernel's log."""
+    if not task.cancelled():
+        task.exception()
 
+
+def _loop() -> Any:
     try:
         return asyncio.get_running_loop()
     except RuntimeError:
