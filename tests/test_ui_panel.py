@@ -130,6 +130,22 @@ def test_invalid_input_blocks_next_with_the_reason(wizard_env: dict[str, Path]) 
     assert panel.deps_error.value == "" and not panel.install_button.disabled
 
 
+def test_a_foreign_kernel_name_is_refused_before_anything_runs(wizard_env: dict[str, Path]
+                                                              ) -> None:
+    foreign = wizard_env["jupyter"] / "kernels" / "taken"
+    foreign.mkdir(parents=True)
+    (foreign / "kernel.json").write_text('{"argv": ["python3"], "display_name": "Not ours",'
+                                         ' "language": "python"}')
+    panel = make_panel(quick_plan(wizard_env["home"] / "marks"))
+    panel.kernel_name.value = "taken"
+    to_dependencies(panel, "tabulate")
+    panel.install_button.click()
+    assert panel.job is None and panel.state.step == 0
+    assert "already exists" in panel.python_error.value and panel.next.disabled
+    panel.kernel_name.value = "free-name"
+    assert not panel.next.disabled
+
+
 def test_pasted_pyproject_and_requirements_txt_are_understood(wizard_env: dict[str, Path]
                                                                 ) -> None:
     panel = make_panel()

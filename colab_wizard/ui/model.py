@@ -170,6 +170,8 @@ class StageRow:
                 return f"{self.done:.0f} of {self.total:.0f}"
             if self.done and self.unit == "bytes":
                 return _mb(self.done)
+            if self.done:
+                return f"working\u2026 ({self.done:.0f} steps)"
             return "working\u2026"
         if self.status == "skipped":
             return "already done"

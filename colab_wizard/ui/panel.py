@@ -418,9 +418,13 @@ class Panel:
                                      name=self.kernel_name.value,
                                      display_name=self.display_name.value)
             except SpecError as exc:
-                target = self.python_error if exc.field in ("python", "name",
-                                                            "display_name") else self.deps_error
-                target.value = f"<span style='color:#d32f2f'>{_escape(exc.message)}</span>"
+                text = f"<span style='color:#d32f2f'>{_escape(self._error_line(exc))}</span>"
+                if exc.field in ("python", "name", "display_name"):
+                    self.go(0)  # the field at fault is on the first step: show it there
+                    self.python_error.value = text
+                    self.next.disabled = True
+                else:
+                    self.deps_error.value = text
                 return
             self._write_user_pyproject(spec.project_dir)
             self.job = Job(spec, self._on_event, self.plan_factory)
