@@ -37,6 +37,7 @@ from .job import Job, PlanFactory
 
 FULL_LOG_LINES = 2000
 LOG_LAYOUT = {"width": "100%", "height": "14em"}
+FIELD = {"layout": {"width": "34em"}, "style": {"description_width": "8em"}}
 
 
 def _classes(widget: w.Widget, *names: str) -> w.Widget:
@@ -124,11 +125,11 @@ class Panel:
         self.steps = _classes(w.HTML(model.step_indicator_html(0)), "cw-steps")
 
         # 1. Python
-        self.version = _classes(w.Dropdown(options=options, description="Python",
-                                           layout={"width": "32em"}), "cw-version")
-        self.display_name = _classes(w.Text(description="Display name",
-                                            layout={"width": "32em"}), "cw-display-name")
-        self.kernel_name = _classes(w.Text(description="Kernel name", layout={"width": "32em"}),
+        self.version = _classes(w.Dropdown(options=options, description="Python", **FIELD),
+                                "cw-version")
+        self.display_name = _classes(w.Text(description="Display name", **FIELD),
+                                     "cw-display-name")
+        self.kernel_name = _classes(w.Text(description="Kernel name", **FIELD),
                                     "cw-kernel-name")
         self.python_error = _classes(w.HTML(""), "cw-python-error")
         self.page_python = _classes(w.VBox([
@@ -158,7 +159,7 @@ class Panel:
         self.summary = _classes(w.HTML(""), "cw-install-summary")
         self.overall = _classes(w.FloatProgress(value=0, min=0, max=100, description="Overall",
                                                 layout={"width": "30em"}), "cw-overall")
-        self.overall_text = _classes(w.Label(""), "cw-overall-text")
+        self.overall_text = _classes(w.Label("", layout={"width": "4em"}), "cw-overall-text")
         self.elapsed = _classes(w.Label(""), "cw-elapsed")
         self.status = _classes(w.Label(""), "cw-status")
         self.rows_box = _classes(w.VBox([]), "cw-stage-rows")
@@ -260,7 +261,7 @@ class Panel:
     def _update_nav(self) -> None:
         step = self.state.step
         running = self.install.running
-        _show(self.back, step in (1, 2))
+        _show(self.back, step in (1, 2, 3))
         self.back.disabled = running
         _show(self.next, step == 0)
         self.next.disabled = step == 0 and bool(self.python_error.value)
@@ -591,7 +592,8 @@ class Panel:
                 continue
             data = base64.b64encode(path.read_bytes()).decode("ascii")
             links.append(f"<a download='{path.name}' href='data:text/plain;base64,{data}' "
-                         f"class='cw-download-{path.stem}'>Download {path.name}</a>")
+                         f"class='cw-download-{path.stem}' style='text-decoration:underline;"
+                         f"color:#1976d2'>Download {path.name}</a>")
             if self.host == "colab":
                 buttons.append(self._colab_download_button(path))
         self.downloads.value = " &nbsp; ".join(links)
