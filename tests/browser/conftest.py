@@ -10,6 +10,7 @@ Playwright cannot download its own browser here: it drives ``/usr/bin/chromium``
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import secrets
@@ -48,6 +49,12 @@ LAB3_STACK = [
     "ipywidgets==7.7.1",
     "ipykernel==6.17.1",
     "ipython==7.34.0",
+    "jupyter_client==7.4.9",
+    # the engine's own dependencies (pyproject.toml), for the panel's kernel
+    "tomlkit>=0.11",
+    "requests>=2.20",
+    "packaging>=20",
+    "virtualenv>=20.10",
 ]
 # JupyterLab's news and update pop-ups would cover the notebook in screenshots.
 LAB_SETTINGS = {
@@ -327,23 +334,40 @@ def lab(tmp_path_factory: pytest.TempPathFactory,
         yield server
 
 
+def _lab3_ready(python: Path) -> bool:
+    check = ("import jupyterlab, ipywidgets, jupyterlab_widgets, ipykernel, tomlkit, virtualenv\n"
+             "assert jupyterlab.__version__.startswith('3.6.'), jupyterlab.__version__\n"
+             "assert ipywidgets.__version__ == '7.7.1', ipywidgets.__version__\n")
+    return python.exists() and subprocess.run(
+        [str(python), "-c", check], capture_output=True, check=False).returncode == 0
+
+
 @pytest.fixture(scope="session")
-def lab3_python(tmp_path_factory: pytest.TempPathFactory) -> str:
+def lab3_python() -> str:
     """A virtualenv with Colab's widget and kernel stack, served by JupyterLab 3.6.
 
     ipywidgets 7.7.1 does not render in JupyterLab 4; it does in 3.6 with
-    jupyterlab_widgets 1.1. Built once per session (~30 s with a warm pip cache).
+    jupyterlab_widgets 1.1. Built once (~30 s with a warm pip cache) and kept in the
+    cache folder, like the 7.7.1 venv of tests/run.sh; the package itself comes from
+    this checkout through the server's PYTHONPATH, never installed there.
     """
-    venv = tmp_path_factory.mktemp("lab3") / "venv"
-    subprocess.run([sys.executable, "-m", "virtualenv", "-q", "--no-periodic-update", str(venv)],
-                   check=True)
-    python = str(venv / "bin" / "python")
-    subprocess.run(
-        [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", *LAB3_STACK,
-         "-e", str(REPO_ROOT)],
-        check=True,
-    )
-    return python
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "colab_wizard"
+    venv = Path(os.environ.get("COLAB_WIZARD_LAB3_VENV") or cache / "jupyterlab-3.6-venv")
+    python = venv / "bin" / "python"
+    if _lab3_ready(python):
+        return str(python)
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    with (venv.parent / (venv.name + ".lock")).open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a concurrent run builds it once, the other waits
+        if not _lab3_ready(python):
+            shutil.rmtree(venv, ignore_errors=True)
+            subprocess.run([sys.executable, "-m", "virtualenv", "-q", "--no-periodic-update",
+                            str(venv)], check=True)
+            subprocess.run([str(python), "-m", "pip", "install", "-q",
+                            "--disable-pip-version-check", *LAB3_STACK], check=True)
+    if not _lab3_ready(python):
+        pytest.fail(f"could not build the JupyterLab 3.6 environment at {venv}")
+    return str(python)
 
 
 @pytest.fixture(scope="session")

@@ -108,3 +108,55 @@ def test_wizard_installs_and_the_notebook_switches_to_the_new_kernel(
     assert lines[0].startswith(_full_version(other_python) + " "), printed
     assert Path(lines[1]).is_relative_to(lab.dirs["wizard-home"]), printed
     assert lines[2].startswith("six 1."), printed
+
+
+SLOW_STAGE = ("import time\nfor i in range(20):\n"
+              "    print('tick', i, flush=True)\n    time.sleep(0.1)\n")
+FOREGROUND_CELL = """\
+import sys
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+from ui_plans import quick_plan
+from colab_wizard import show
+show(mode="foreground", plan_factory=quick_plan(Path({marks!r}), middle={slow!r},
+                                                middle_label="Slow step"))
+"""
+REPORT_CELL = ("import ipywidgets, colab_wizard.ui as ui\n"
+               "print(ipywidgets.__version__, ui.LAST_PANEL.mode, ui.LAST_PANEL.install.outcome)")
+
+
+def test_panel_with_colabs_ipywidgets_in_jupyterlab3(
+    lab3: Any, page: Any, tmp_path: Path
+) -> None:
+    """Colab's stack (ipywidgets 7.7.1, ipykernel 6.17) and Colab's run mode: the install runs
+    inside the click (foreground) and its progress still reaches the page while it runs.
+    The plan is the panel tests' quick one (real subprocesses, ~3 s), not Poetry."""
+    cell = FOREGROUND_CELL.format(tests=str(Path(__file__).resolve().parents[1]),
+                                  marks=str(tmp_path / "marks"), slow=SLOW_STAGE)
+    panel = lab3.first_cell_widget(page, "colab-stack.ipynb", [cell, REPORT_CELL], ".cw-panel")
+    panel.locator(".cw-step-python").wait_for(state="visible")
+    assert panel.locator(".cw-version select option").count() >= 2
+    panel.locator(".cw-next").click()
+
+    panel.locator(".cw-step-deps").wait_for(state="visible")
+    requirements = panel.locator(".cw-requirements textarea")
+    install = panel.locator(".cw-install")
+    requirements.fill("six\nnot a requirement!\n")
+    requirements.blur()
+    error = panel.locator(".cw-deps-error")
+    error.get_by_text("Line 2").wait_for()
+    assert install.is_disabled()
+    requirements.fill("six\n")
+    requirements.blur()
+    page.wait_for_function("el => !el.disabled", arg=install.element_handle())
+    install.click()
+
+    # While the click handler still runs the plan, the page already shows its progress.
+    panel.locator(".cw-stage-middle.cw-status-running").wait_for(state="visible")
+    assert panel.locator(".cw-cancel-hint").is_visible()
+    assert "tick" in panel.locator(".cw-log textarea").input_value()
+    panel.locator(".cw-step-done").wait_for(state="visible", timeout=60_000)
+    assert "Your kernel is ready" in panel.locator(".cw-done-summary").inner_text()
+    lab3.wait_kernel_idle(page)
+    lab3.run_cell(page, 1)
+    assert "7.7.1 foreground done" in lab3.cell_output(page, 1).inner_text()
