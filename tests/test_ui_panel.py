@@ -20,7 +20,7 @@ import ipywidgets
 import pytest
 from ui_plans import chatty, fail_unless, quick_plan, sleeper
 
-from colab_wizard import kernels, ui
+from colab_wizard import api, kernels, ui
 from colab_wizard.ui import Panel
 
 VERSIONS = [("3.13 \u2014 installed here", "3.13"), ("3.12 \u2014 installed here", "3.12")]
@@ -42,7 +42,7 @@ def click(panel: Panel, button: ipywidgets.Button) -> None:
         button.click()
         task = panel.driver.task
         if task is not None:
-            await asyncio.wait_for(task, 120)
+            await asyncio.wait([task], timeout=120)  # its exception is the panel's to show
         await asyncio.sleep(0)
 
     asyncio.run(go())
@@ -337,6 +337,21 @@ def test_100k_lines_redraw_at_most_ten_times_a_second(wizard_env: dict[str, Path
     print(f"\n100k lines: {seconds:.1f}s, {panel.renders} redraws")
     # At most ~10 timed redraws a second, plus one for each event that must show at once.
     assert panel.renders <= seconds * 10 + 20
+
+
+@pytest.mark.parametrize("mode", ["background", "foreground"])
+def test_an_exception_in_the_run_ends_up_in_the_panel(wizard_env: dict[str, Path],
+                                                      mode: str) -> None:
+    """Busy (another run holds the project lock) is raised by the engine's run_spec inside
+    the task: the panel shows it instead of losing it."""
+    panel = make_panel(mode=mode)  # the engine's own plan
+    to_dependencies(panel, "tabulate")
+    project = wizard_env["home"] / "projects" / panel.kernel_name.value
+    with api.ProjectLock(project):
+        click(panel, panel.install_button)
+    assert panel.install.outcome == "failed"
+    assert visible(panel.banner) and "Another install is already running" in panel.banner.value
+    assert not visible(panel.retry) and not panel.back.disabled
 
 
 @pytest.mark.slow

@@ -473,6 +473,9 @@ class Panel:
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         self.install.outcome = "failed"
         self.install.error = None
+        for row in self.install.rows.values():
+            if row.status == "running":
+                row.status = "failed"
         self._render()
         self.banner.value = (
             "<div style='border-left:4px solid #d32f2f;padding:4px 8px'>"
