@@ -273,6 +273,7 @@ class Panel:
                      "<code># comments</code> are fine. Pasting a requirements.txt or a "
                      "pyproject.toml works too.")
         self.deps_help.value = help_text
+        self.requirements.layout.height = "22em" if self.state.pyproject_mode else "12em"
 
     # -- step 1 -------------------------------------------------------------------------
 
