@@ -267,11 +267,13 @@ def _wait_for_server(lab: Lab, process: subprocess.Popen[bytes]) -> None:
 def serve_lab(python: str, base: Path, shared_dirs: dict[str, Path]) -> Iterator[Lab]:
     """JupyterLab run by ``python`` on a free loopback port, with isolated Jupyter/wizard/Poetry
     dirs; the notebooks' default kernel is that same Python."""
-    names = ("root", "jupyter-data", "jupyter-config", "jupyter-runtime", "lab-settings",
-             "lab-workspaces", "ipython", "poetry-config")
+    names = ("root", "jupyter-config", "jupyter-runtime", "lab-settings", "lab-workspaces",
+             "ipython", "poetry-config")
     dirs = {name: base / name for name in names}
-    # A short home: the project and log paths the panel shows (and the screenshots) stay legible.
+    # Short paths for what the panel shows (project, log, kernelspec), so they and the
+    # screenshots stay legible: /tmp/cw-XXXX/projects/..., /tmp/cw-XXXX/jupyter/kernels/...
     dirs["wizard-home"] = Path(tempfile.mkdtemp(prefix="cw-"))
+    dirs["jupyter-data"] = dirs["wizard-home"] / "jupyter"
     for path in dirs.values():
         path.mkdir(exist_ok=True)
     # Poetry's tool environment and cache are shared with the rest of the session.

@@ -22,6 +22,13 @@ PYENV_VERSIONS = Path("/root/.pyenv/versions")
 SHOW_CELL = "from colab_wizard import show\nshow()"
 CHECK_CELL = "import sys, six\nprint(sys.version)\nprint(sys.prefix)\nprint('six', six.__version__)"
 REQUIREMENTS = "# one package per line; comments are fine\nsix\n"
+INSTALLING_JS = """panel => {
+  const row = panel.querySelector('.cw-stage-install');
+  if (!row || row.classList.contains('cw-status-pending')) { return false; }
+  const detail = row.querySelector('.cw-stage-detail');
+  return !row.classList.contains('cw-status-running')
+    || /[1-9][0-9]* of [0-9]+/.test(detail ? detail.textContent : '');
+}"""
 INSTALL_TIMEOUT = 300_000  # ms; a cold run (Poetry's own environment too) takes ~20 s here
 
 
@@ -37,6 +44,14 @@ def _full_version(minor: str) -> str:
 def _shot(panel: Any, name: str) -> None:
     IMAGES.mkdir(parents=True, exist_ok=True)
     panel.screenshot(path=str(IMAGES / name), animations="disabled", caret="hide")
+
+
+def _set_theme(page: Any, theme: str) -> None:
+    page.evaluate("t => window.jupyterapp.commands.execute('apputils:change-theme', {theme: t})",
+                  theme)
+    light = "true" if "Light" in theme else "false"
+    page.wait_for_function("v => document.body.dataset.jpThemeLight === v", arg=light)
+    page.wait_for_timeout(500)  # the theme's stylesheet is applied after the flag
 
 
 def test_wizard_installs_and_the_notebook_switches_to_the_new_kernel(
@@ -76,11 +91,11 @@ def test_wizard_installs_and_the_notebook_switches_to_the_new_kernel(
     _shot(panel, "step2-dependencies.png")
     install.click()
 
-    # 3. Install: live stage rows; caught while Poetry resolves or installs.
+    # 3. Install: live stage rows; the picture is taken while packages are installed
+    # ("N of M packages"), or as soon as possible after that on a very fast run.
     panel.locator(".cw-step-install").wait_for(state="visible")
-    panel.locator(
-        ".cw-stage-lock.cw-status-running, .cw-stage-install.cw-status-running"
-    ).first.wait_for(state="visible", timeout=INSTALL_TIMEOUT)
+    page.wait_for_function(INSTALLING_JS, arg=panel.element_handle(), timeout=INSTALL_TIMEOUT,
+                           polling="raf")
     _shot(panel, "step3-install.png")
     # The log tail is plain text: no terminal escapes from Poetry's or pip's progress bars.
     assert "\x1b" not in panel.locator(".cw-log textarea").input_value()
@@ -96,6 +111,12 @@ def test_wizard_installs_and_the_notebook_switches_to_the_new_kernel(
     assert kernel_display in summary and kernel_name in summary, summary
     assert "Change Kernel" in panel.locator(".cw-switch").inner_text()
     _shot(panel, "step4-done.png")
+    # The finished Install step again (Back), in the dark theme.
+    _set_theme(page, "JupyterLab Dark")
+    panel.locator(".cw-back").click()
+    panel.locator(".cw-step-install").wait_for(state="visible")
+    _shot(panel, "step3-install-dark.png")
+    _set_theme(page, "JupyterLab Light")
 
     # The kernel is registered in the server's (temporary) Jupyter data dir.
     assert kernel_name in lab.api("/api/kernelspecs")["kernelspecs"]
