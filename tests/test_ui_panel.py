@@ -152,6 +152,11 @@ def test_pasted_pyproject_and_requirements_txt_are_understood(wizard_env: dict[s
     to_dependencies(panel, "[project]\nname = 'x'\ndependencies = [\n  'rich',  # colours\n]\n")
     assert panel.parsed.requirements == ("rich",)
     assert "pyproject.toml" in panel.deps_warnings.value
+    pasted = panel.requirements.value
+    panel.pyproject_toggle.value = True  # the pasted file becomes the file to edit, as is
+    assert panel.requirements.value == pasted and panel.state.pyproject == pasted
+    panel.pyproject_toggle.value = False
+    assert panel.requirements.value == "rich  # colours"
     panel.requirements.value = ("# via pip-compile\nsix==1.16.0 \\\n    --hash=sha256:abc\n"
                                 "--index-url https://example.invalid/simple\n")
     assert panel.parsed.requirements == ("six==1.16.0",)
@@ -363,8 +368,14 @@ def test_real_engine_run_registers_a_kernel(wizard_env: dict[str, Path],
     panel.version.value = other_python
     panel.display_name.value = f"Panel test {other_python}"
     to_dependencies(panel, "# small\ntabulate>=0.9\n")
+    panel.pyproject_toggle.value = True  # edit the whole file: the engine keeps what we add
+    panel.requirements.value += "\n# kept by the wizard\n[tool.black]\nline-length = 99\n"
     click(panel, panel.install_button)
     assert panel.install.outcome == "done", (panel.banner.value, panel.log.value)
+    written = (wizard_env["home"] / "projects" / panel.kernel_name.value / "pyproject.toml"
+               ).read_text()
+    assert "# kept by the wizard" in written and "line-length = 99" in written
+    assert '"tabulate>=0.9"' in written and '"ipykernel"' in written and "# small" in written
     assert panel.state.step == 3
     name = panel.kernel_name.value
     assert name in [k.name for k in kernels.list_ours()]

@@ -20,10 +20,11 @@ from typing import Any, Callable, Optional
 import ipywidgets as w
 from packaging.requirements import Requirement
 
-from .. import api, index, requirements_text
+from .. import api, index, pyproject, requirements_text
 from ..events import Event, RunFinished, StageFailed
 from ..host import detect_host
 from ..spec import (
+    EnvSpec,
     SpecError,
     check_display_name,
     check_name,
@@ -335,7 +336,9 @@ class Panel:
             return
         to_pyproject = bool(change["new"])
         try:
-            if to_pyproject:
+            if to_pyproject and requirements_text.looks_like_pyproject(self.requirements.value):
+                text = self.requirements.value  # a pasted pyproject.toml: edit it as it is
+            elif to_pyproject:
                 text = requirements_text.to_pyproject(
                     self.requirements.value, self.state.pyproject, self.kernel_name.value,
                     parse_python(self.version.value).minor)
@@ -428,7 +431,7 @@ class Panel:
                 else:
                     self.deps_error.value = text
                 return
-            self._write_user_pyproject(spec.project_dir)
+            self._write_user_pyproject(spec)
             self.job = Job(spec, self._on_event, self.plan_factory)
         job = self.job
         assert job is not None
@@ -446,15 +449,18 @@ class Panel:
         if self.mode == "foreground" or not self.driver.busy:
             self._after_foreground()
 
-    def _write_user_pyproject(self, project_dir: Path) -> None:
+    def _write_user_pyproject(self, spec: EnvSpec) -> None:
         """A pyproject.toml the user edited in full goes into the project; the plan then
-        changes only the keys it owns (tomlkit keeps the rest and the comments)."""
+        changes only the keys it owns (tomlkit keeps the rest and the comments). Left alone
+        when it would come out the same, so an unchanged re-run still skips every stage."""
         if not self.state.pyproject_mode or not self.state.pyproject.strip():
             return
-        target = project_dir / "pyproject.toml"
-        if target.exists() and target.read_text(encoding="utf-8") == self.state.pyproject:
-            return
-        project_dir.mkdir(parents=True, exist_ok=True)
+        target = spec.project_dir / "pyproject.toml"
+        if target.exists():
+            current = target.read_text(encoding="utf-8")
+            if pyproject.update(current, spec) == pyproject.update(self.state.pyproject, spec):
+                return
+        spec.project_dir.mkdir(parents=True, exist_ok=True)
         target.write_text(self.state.pyproject, encoding="utf-8")
 
     def _after_foreground(self) -> None:
