@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib
 import json
 import os
 import secrets
@@ -71,19 +72,30 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _missing(message: str) -> None:
+    """Skip on a developer's machine; in CI (tests/run.sh installs everything) it is a failure."""
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _require(module: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        _missing(f"{module} is not installed: pip install -e '.[test,browser]'")
+
+
 @pytest.fixture(scope="session")
 def chromium() -> Path:
     if not os.access(CHROMIUM, os.X_OK):
-        message = f"{CHROMIUM} not found: apt-get install -y chromium (tests/run.sh does)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        _missing(f"{CHROMIUM} not found: apt-get install -y chromium (tests/run.sh does)")
     return CHROMIUM
 
 
 @pytest.fixture(scope="session")
 def browser(chromium: Path) -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api = _require("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
         instance = playwright.chromium.launch(
             executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True
@@ -331,7 +343,7 @@ def serve_lab(python: str, base: Path, shared_dirs: dict[str, Path]) -> Iterator
 def lab(tmp_path_factory: pytest.TempPathFactory,
         shared_dirs: dict[str, Path]) -> Iterator[Lab]:
     """JupyterLab 4 with ipywidgets 8: the test runner's own Python."""
-    pytest.importorskip("jupyterlab")
+    _require("jupyterlab")
     with serve_lab(sys.executable, tmp_path_factory.mktemp("lab"), shared_dirs) as server:
         yield server
 
