@@ -93,8 +93,10 @@ def chromium() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium: Path) -> Iterator[Any]:
+    # Per module, not per session: while Playwright's sync API is open, the main thread counts
+    # as running an event loop, and the other tests' asyncio.run() would refuse to start.
     sync_api = _require("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
         instance = playwright.chromium.launch(
