@@ -9,6 +9,7 @@ run writes the README's screenshots (``docs/images/``, fixed window size).
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import pytest
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
-PYENV_VERSIONS = Path("/root/.pyenv/versions")
+PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT", "/root/.pyenv")) / "versions"
 SHOW_CELL = "from colab_wizard import show\nshow()"
 CHECK_CELL = "import sys, six\nprint(sys.version)\nprint(sys.prefix)\nprint('six', six.__version__)"
 REQUIREMENTS = "# one package per line; comments are fine\nsix\n"
