@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ui_plans import sleeper
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -133,17 +134,58 @@ def test_wizard_installs_and_the_notebook_switches_to_the_new_kernel(
 
 SLOW_STAGE = ("import time\nfor i in range(20):\n"
               "    print('tick', i, flush=True)\n    time.sleep(0.1)\n")
-FOREGROUND_CELL = """\
+QUICK_PLAN_CELL = """\
 import sys
 sys.path.insert(0, {tests!r})
 from pathlib import Path
 from ui_plans import quick_plan
 from colab_wizard import show
-show(mode="foreground", plan_factory=quick_plan(Path({marks!r}), middle={slow!r},
-                                                middle_label="Slow step"))
+show(mode={mode!r}, plan_factory=quick_plan(Path({marks!r}), middle={middle!r},
+                                            middle_label="Slow step"))
 """
 REPORT_CELL = ("import ipywidgets, colab_wizard.ui as ui\n"
                "print(ipywidgets.__version__, ui.LAST_PANEL.mode, ui.LAST_PANEL.install.outcome)")
+
+
+def _quick_plan_cell(mode: str, tmp_path: Path, middle: str) -> str:
+    return QUICK_PLAN_CELL.format(tests=str(Path(__file__).resolve().parents[1]), mode=mode,
+                                  marks=str(tmp_path / "marks"), middle=middle)
+
+
+def _to_install_step(page: Any, panel: Any, requirements: str) -> Any:
+    """Python step: Next; Dependencies: type, leave the field, return the Install button."""
+    panel.locator(".cw-step-python").wait_for(state="visible")
+    panel.locator(".cw-next").click()
+    panel.locator(".cw-step-deps").wait_for(state="visible")
+    field = panel.locator(".cw-requirements textarea")
+    field.fill(requirements)
+    field.blur()
+    install = panel.locator(".cw-install")
+    page.wait_for_function("el => !el.disabled", arg=install.element_handle())
+    return install
+
+
+def test_cancel_is_clickable_while_a_background_run_works(
+    lab: Any, page: Any, tmp_path: Path
+) -> None:
+    """JupyterLab's default mode: the run is an asyncio task, so the kernel still handles the
+    Cancel click while a stage runs, and the stage's process is gone afterwards."""
+    pid_file = tmp_path / "sleeper.pid"
+    cell = _quick_plan_cell("background", tmp_path, sleeper(pid_file))
+    panel = lab.first_cell_widget(page, "cancel.ipynb", [cell, REPORT_CELL], ".cw-panel")
+    _to_install_step(page, panel, "six\n").click()
+    panel.locator(".cw-stage-middle.cw-status-running").wait_for(state="visible")
+    cancel = panel.locator(".cw-cancel")
+    assert cancel.is_visible() and cancel.is_enabled()
+    cancel.click()
+    panel.locator(".cw-stage-middle.cw-status-cancelled").wait_for(state="visible",
+                                                                    timeout=30_000)
+    assert "Cancelled" in panel.locator(".cw-status").inner_text()
+    pid = int(pid_file.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    lab.run_cell(page, 1)
+    assert "background cancelled" in lab.cell_output(page, 1).inner_text()
 
 
 def test_panel_with_colabs_ipywidgets_in_jupyterlab3(
@@ -152,8 +194,7 @@ def test_panel_with_colabs_ipywidgets_in_jupyterlab3(
     """Colab's stack (ipywidgets 7.7.1, ipykernel 6.17) and Colab's run mode: the install runs
     inside the click (foreground) and its progress still reaches the page while it runs.
     The plan is the panel tests' quick one (real subprocesses, ~3 s), not Poetry."""
-    cell = FOREGROUND_CELL.format(tests=str(Path(__file__).resolve().parents[1]),
-                                  marks=str(tmp_path / "marks"), slow=SLOW_STAGE)
+    cell = _quick_plan_cell("foreground", tmp_path, SLOW_STAGE)
     panel = lab3.first_cell_widget(page, "colab-stack.ipynb", [cell, REPORT_CELL], ".cw-panel")
     panel.locator(".cw-step-python").wait_for(state="visible")
     assert panel.locator(".cw-version select option").count() >= 2
