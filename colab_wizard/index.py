@@ -97,3 +97,27 @@ def resolve_index_url(explicit: Optional[str] = None) -> str:
         if candidate and candidate.strip():
             return normalize_index_url(check_index_url(candidate, source))
     return PYPI_SIMPLE
+
+
+def missing_names(names: list[str], index_url: Optional[str] = None,
+                  timeout: float = 3.0) -> list[str]:
+    """The names the index says do not exist (404 on its simple API).
+
+    A timeout or any other error is not reported as missing: this only warns.
+    """
+    import requests
+    from packaging.utils import canonicalize_name
+
+    base = resolve_index_url(index_url)
+    missing = []
+    with requests.Session() as session:
+        for name in names:
+            try:
+                # stream=True: the status is enough, a big project page is never read.
+                with session.get(f"{base}{canonicalize_name(name)}/", timeout=timeout,
+                                 stream=True) as response:
+                    if response.status_code == 404:
+                        missing.append(name)
+            except requests.RequestException:
+                continue
+    return missing

@@ -24,6 +24,12 @@ _DROP_EXACT = {
     "CONDA_DEFAULT_ENV",
     "__PYVENV_LAUNCHER__",
     "MPLBACKEND",
+    # ipykernel 7 exports these into every kernel: Poetry's and pip's progress bars then
+    # write cursor and colour escapes into the log instead of plain lines.
+    "FORCE_COLOR",
+    "CLICOLOR",
+    "CLICOLOR_FORCE",
+    "TTY_COMPATIBLE",
 }
 _DROP_PREFIXES = ("UV_", "PIP_", "POETRY_")
 # Where Poetry keeps its own state is the caller's choice (tests isolate it).

@@ -2,7 +2,24 @@
 # The test command from README.md: installs what the tests need, then runs them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m pip install -q -e '.[test]'
+python3 -m pip install -q -e '.[test,browser]'
+# The browser tests drive Debian's Chromium (Playwright cannot download its own here).
+if [ ! -x /usr/bin/chromium ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 python3 -m ruff check colab_wizard tests
 python3 -m mypy
 python3 -m pytest -ra "$@"
+# The panel again under Colab's widget stack (ipywidgets 7.7.1, IPython 7.34, ipykernel 6.17),
+# in a virtualenv kept in the cache so later runs reuse it.
+IPYW7="${COLAB_WIZARD_IPYW7_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/colab_wizard/ipywidgets-7.7.1-venv}"
+if ! "$IPYW7/bin/python" -c "import ipywidgets as w; assert w.__version__ == '7.7.1'" 2>/dev/null
+then
+    rm -rf "$IPYW7"
+    python3 -m virtualenv -q "$IPYW7"
+    "$IPYW7/bin/python" -m pip install -q ipywidgets==7.7.1 ipython==7.34.0 ipykernel==6.17.1 \
+        jupyter_client==7.4.9 'tomlkit==0.14.*' packaging requests virtualenv pytest pytest-timeout
+fi
+"$IPYW7/bin/python" -m pip install -q --no-deps -e .
+"$IPYW7/bin/python" -m pytest -ra -p no:cacheprovider tests/test_ui_*.py

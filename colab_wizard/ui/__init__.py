@@ -1,0 +1,47 @@
+"""The notebook panel: ``from colab_wizard import show; show()``.
+
+Only this package imports ipywidgets. The form's text is kept per kernel in
+:data:`LAST_STATE`, so running ``show()`` again (or after a failed install)
+never loses what was typed.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from .job import PlanFactory
+from .model import FormState, VersionOptions
+from .panel import Panel
+
+LAST_STATE: Optional[FormState] = None
+LAST_PANEL: Optional[Panel] = None
+
+
+def show(
+    mode: Optional[str] = None,
+    plan_factory: Optional[PlanFactory] = None,
+    versions: Optional[Callable[[], VersionOptions]] = None,
+    reset: bool = False,
+    display: bool = True,
+    check_index: bool = True,
+) -> Optional[Panel]:
+    """Open the wizard (the panel object is returned only with ``display=False``; the shown
+    one is :data:`LAST_PANEL`). ``mode`` is "background" (an asyncio task, Cancel clickable) or
+    "foreground" (the run completes inside the click; the default on Colab);
+    ``reset=True`` starts from an empty form; ``check_index=False`` skips asking the
+    package index whether the dependency names exist."""
+    global LAST_STATE, LAST_PANEL
+    if LAST_STATE is None or reset:
+        LAST_STATE = FormState()
+    panel = Panel(LAST_STATE, mode=mode, plan_factory=plan_factory, versions=versions,
+                  check_index=check_index)
+    LAST_PANEL = panel
+    if display:
+        from IPython.display import display as ipy_display
+
+        ipy_display(panel.widget)
+        return None
+    return panel
+
+
+__all__ = ["Panel", "show", "LAST_STATE"]

@@ -1,0 +1,116 @@
+"""Running the engine from a click: as a background task, or in the foreground.
+
+Both modes take the same coroutine factory and a cancel function; nothing here
+touches a widget and nothing here starts a process (the engine's runner does).
+
+* ``background``: an asyncio task on the kernel's running loop. The click
+  handler returns at once, the page stays interactive (Cancel is clickable),
+  and updates go out from the kernel's main thread. The task is kept and its
+  exception is handed to ``on_error``, never lost.
+* ``foreground``: the run completes inside the click handler on a private
+  event loop, so every update is sent while that request is active (what
+  Colab needs). Cancel is the kernel's interrupt button: the KeyboardInterrupt
+  is turned into ``cancel()`` and the loop keeps running until the runner has
+  killed its children.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from typing import Any, Awaitable, Callable, Iterable, Optional
+
+from ..host import detect_host
+
+MODES = ("background", "foreground")
+
+
+def default_mode(host: Optional[str] = None) -> str:
+    """Foreground where background updates are known not to reach the page (Colab)."""
+    return "foreground" if (host or detect_host()) == "colab" else "background"
+
+
+def _running_loop() -> Optional[asyncio.AbstractEventLoop]:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+class Driver:
+    def __init__(self, mode: str, on_error: Callable[[BaseException], None]) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        self.mode = mode
+        self.on_error = on_error
+        self.task: Optional[asyncio.Future[Any]] = None
+
+    @property
+    def busy(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    def start(self, make: Callable[[], Awaitable[Any]], cancel: Callable[[], None],
+              children: Callable[[], Iterable[int]] = tuple) -> None:
+        loop = _running_loop()
+        if self.mode == "background" and loop is not None:
+            self.task = asyncio.ensure_future(make())
+            self.task.add_done_callback(self._finished)
+            return
+        self._foreground(make, cancel, children, outer=loop)
+
+    def _finished(self, task: asyncio.Future[Any]) -> None:
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            self.on_error(error)
+
+    def _foreground(self, make: Callable[[], Awaitable[Any]], cancel: Callable[[], None],
+                    children: Callable[[], Iterable[int]],
+                    outer: Optional[asyncio.AbstractEventLoop]) -> None:
+        # The kernel's own loop is running this click handler; step aside for a private
+        # loop (asyncio refuses to nest one loop in another in the same thread).
+        loop = asyncio.new_event_loop()
+        if outer is not None:
+            asyncio.events._set_running_loop(None)
+        try:
+            task = loop.create_task(_as_coroutine(make))
+            self.task = task
+            while True:
+                try:
+                    loop.run_until_complete(task)
+                    break
+                except KeyboardInterrupt:
+                    # The interrupt button: stop the run, then let it clean up.
+                    cancel()
+                    if task.done():
+                        break
+                except BaseException as exc:  # noqa: B036 - surfaced in the panel, never lost
+                    self.on_error(exc)
+                    break
+            if task.done() and not task.cancelled():
+                error = task.exception()
+                if error is not None and not isinstance(error, KeyboardInterrupt):
+                    self.on_error(error)
+        finally:
+            _kill_leftovers(children())
+            try:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
+                if outer is not None:
+                    asyncio.events._set_running_loop(outer)
+
+
+async def _as_coroutine(make: Callable[[], Awaitable[Any]]) -> Any:
+    return await make()
+
+
+def _kill_leftovers(groups: Iterable[int]) -> None:
+    """Last resort after an interrupt landed mid-cleanup: no child outlives the run."""
+    for pgid in list(groups):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass

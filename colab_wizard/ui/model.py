@@ -1,0 +1,311 @@
+"""The panel's view model: plain data and rules, no ipywidgets.
+
+The widgets in :mod:`colab_wizard.ui.panel` only copy these values onto the
+screen; everything that can be decided without a browser (which versions to
+offer, what the form holds, how runner events change the Install step, how
+often the page may be updated, what to say when done) lives here and is
+tested without widgets.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from .. import interpreters
+from ..events import (
+    Event,
+    RunFinished,
+    RunStarted,
+    StageCancelled,
+    StageDone,
+    StageError,
+    StageFailed,
+    StageLine,
+    StageProgress,
+    StageStarted,
+)
+from ..progress import OverallProgress
+from ..spec import MAX_MINOR, MIN_MINOR
+
+TAIL_LINES = 30
+MAX_LINE_CHARS = 300
+UPDATE_INTERVAL = 0.1  # seconds: at most ~10 page updates a second
+TICK_INTERVAL = 1.0  # the elapsed-time clock while nothing else happens
+
+ICONS = {
+    "pending": "\u25cb",  # ○
+    "running": "\u25d0",  # ◐
+    "done": "\u2714",  # ✔
+    "skipped": "\u2714",
+    "failed": "\u2716",  # ✖
+    "cancelled": "\u25a0",  # ■
+}
+
+VersionOptions = list[tuple[str, str]]
+
+
+# -- versions ------------------------------------------------------------------------
+
+_installed_cache: Optional[list[interpreters.Interpreter]] = None
+
+
+def _installed() -> list[interpreters.Interpreter]:
+    global _installed_cache
+    if _installed_cache is None:
+        _installed_cache = interpreters.installed()
+    return _installed_cache
+
+
+def local_version_options() -> VersionOptions:
+    """(label, value) for 3.9-3.14 (and free-threaded builds found here), newest first.
+
+    This is the one function to swap when downloadable builds are offered: it
+    only has to return labels like "3.14 - download, ~30 MB" with the same values.
+    """
+    found: dict[str, interpreters.Interpreter] = {}
+    for interp in _installed():
+        key = f"3.{interp.version[1]}" + ("t" if interp.free_threaded else "")
+        found.setdefault(key, interp)
+    host = f"3.{sys.version_info[1]}"
+    options: VersionOptions = []
+    for minor in range(MAX_MINOR, MIN_MINOR - 1, -1):
+        for suffix in ("", "t"):
+            value = f"3.{minor}{suffix}"
+            here = found.get(value)
+            if here is None and suffix:
+                continue
+            if here is not None:
+                label = f"{value} \u2014 installed here ({here.label})"
+            else:
+                label = f"{value} \u2014 not found here"
+            if value == host:
+                label += ", same as this notebook"
+            options.append((label, value))
+    return options
+
+
+def default_version(options: VersionOptions, host_minor: Optional[int] = None) -> str:
+    """The newest stable version that differs from the host's, preferring ones installed here."""
+    host = f"3.{sys.version_info[1] if host_minor is None else host_minor}"
+    stable = [v for _, v in options if not v.endswith("t") and v != host]
+    ready = [v for label, v in options if v in stable and "not found" not in label]
+    ordered = sorted(ready or stable, key=lambda v: int(v.split(".")[1]), reverse=True)
+    if ordered:
+        return ordered[0]
+    return options[0][1] if options else host
+
+
+# -- the form ------------------------------------------------------------------------
+
+
+@dataclass
+class FormState:
+    """What the user typed; kept per kernel so a re-``show()`` loses nothing."""
+
+    python: str = ""
+    display_name: str = ""
+    name: str = ""
+    name_edited: bool = False
+    requirements: str = ""
+    pyproject: str = ""
+    pyproject_mode: bool = False
+    step: int = 0
+
+
+STEPS = ("Python", "Dependencies", "Install", "Done")
+
+
+def step_indicator_html(current: int) -> str:
+    parts = []
+    for index, title in enumerate(STEPS):
+        text = f"{index + 1}. {title}"
+        if index == current:
+            parts.append(f"<b class='cw-step-current'>{text}</b>")
+        elif index < current:
+            parts.append(f"<span style='opacity:0.75'>{text}</span>")
+        else:
+            parts.append(f"<span style='opacity:0.5'>{text}</span>")
+    return " &nbsp;\u203a&nbsp; ".join(parts)
+
+
+# -- the Install step ------------------------------------------------------------------
+
+
+@dataclass
+class StageRow:
+    key: str
+    label: str
+    status: str = "pending"
+    done: float = 0.0
+    total: Optional[float] = None
+    unit: str = "steps"
+    detail: str = ""
+
+    @property
+    def icon(self) -> str:
+        return ICONS[self.status]
+
+    @property
+    def fraction(self) -> Optional[float]:
+        """0..1, or None while running with no known total (an indeterminate bar)."""
+        if self.status in ("done", "skipped"):
+            return 1.0
+        if self.total:
+            return max(0.0, min(1.0, self.done / self.total))
+        return None if self.status == "running" else 0.0
+
+    @property
+    def text(self) -> str:
+        if self.status == "running":
+            if self.total and self.unit == "bytes":
+                return f"{_mb(self.done)} of {_mb(self.total)}"
+            if self.total and self.unit == "packages":
+                return f"{self.done:.0f} of {self.total:.0f} packages"
+            if self.total:
+                return f"{self.done:.0f} of {self.total:.0f}"
+            if self.done and self.unit == "bytes":
+                return _mb(self.done)
+            if self.done:
+                return f"working\u2026 ({self.done:.0f} steps)"
+            return "working\u2026"
+        if self.status == "skipped":
+            return "already done"
+        return self.detail if self.status == "done" else self.status if self.status != \
+            "pending" else ""
+
+
+def _mb(value: float) -> str:
+    return f"{value / 1e6:.1f} MB"
+
+
+@dataclass
+class InstallModel:
+    """Folds runner events into what the Install step shows (a reducer, no widgets)."""
+
+    rows: dict[str, StageRow] = field(default_factory=dict)
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
+    overall: OverallProgress = field(default_factory=OverallProgress)
+    log_path: Optional[Path] = None
+    outcome: str = ""  # "", "running", "done", "failed", "cancelled"
+    error: Optional[StageError] = None
+    result: Optional[object] = None
+    started: Optional[float] = None
+    seconds: Optional[float] = None
+    changes: int = 0  # bumped by every event: the view redraws when it moved
+
+    def apply(self, event: Event) -> None:
+        self.changes += 1
+        self.overall.update(event)
+        if isinstance(event, RunStarted):
+            self.rows = {s.key: StageRow(s.key, s.label) for s in event.stages}
+            self.log_path = event.log_path
+            self.outcome = "running"
+            self.error = None
+            self.result = None
+            self.started = time.monotonic()
+            self.seconds = None
+        elif isinstance(event, StageStarted):
+            row = self._row(event.stage)
+            row.status, row.done, row.total, row.detail = "running", 0.0, None, ""
+        elif isinstance(event, StageProgress):
+            row = self._row(event.stage)
+            row.done, row.total, row.unit = event.done, event.total, event.unit
+        elif isinstance(event, StageLine):
+            text = event.text
+            self.tail.append(text if len(text) <= MAX_LINE_CHARS else
+                             text[:MAX_LINE_CHARS] + "\u2026")
+        elif isinstance(event, StageDone):
+            row = self._row(event.stage)
+            row.status = "skipped" if event.skipped else "done"
+            row.detail = event.detail if event.skipped else (
+                f"{event.seconds:.1f}s" + (f" \u2014 {event.detail}" if event.detail else ""))
+        elif isinstance(event, StageFailed):
+            self._row(event.stage).status = "failed"
+            self.error = event.error
+        elif isinstance(event, StageCancelled):
+            self._row(event.stage).status = "cancelled"
+        elif isinstance(event, RunFinished):
+            self.outcome = event.outcome
+            self.seconds = event.seconds
+            self.result = event.result
+
+    def _row(self, key: str) -> StageRow:
+        if key not in self.rows:
+            self.rows[key] = StageRow(key, key)
+        return self.rows[key]
+
+    @property
+    def running(self) -> bool:
+        return self.outcome == "running"
+
+    def elapsed(self, now: Optional[float] = None) -> float:
+        if self.seconds is not None:
+            return self.seconds
+        if self.started is None:
+            return 0.0
+        return (time.monotonic() if now is None else now) - self.started
+
+    def elapsed_text(self, now: Optional[float] = None) -> str:
+        total = int(self.elapsed(now))
+        return f"Elapsed {total // 60}:{total % 60:02d}"
+
+    def status_text(self) -> str:
+        if self.outcome == "running":
+            current = next((r for r in self.rows.values() if r.status == "running"), None)
+            return f"Working: {current.label}" if current else "Working\u2026"
+        return {
+            "done": "Finished.",
+            "failed": "Stopped: a step failed.",
+            "cancelled": "Cancelled. Nothing was registered; you can start again.",
+        }.get(self.outcome, "")
+
+    def banner(self) -> tuple[str, str]:
+        """After a failure: what failed, in plain words, and what to try."""
+        if self.error is None:
+            return "", ""
+        row = self.rows.get(self.error.stage)
+        label = row.label if row else self.error.stage
+        title = f"\u201c{label}\u201d failed: {self.error.message}"
+        advice = self.error.hint or "Look at the last lines of the log below, then retry."
+        return title, advice
+
+    def tail_text(self) -> str:
+        return "\n".join(self.tail)
+
+
+class Throttle:
+    """At most one redraw per ``interval``; says how long to wait otherwise."""
+
+    def __init__(self, interval: float = UPDATE_INTERVAL,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
+        self.clock = clock
+        self.last = float("-inf")
+
+    def wait(self) -> float:
+        """0 if a redraw may happen now, else the seconds until it may."""
+        return max(0.0, self.last + self.interval - self.clock())
+
+    def mark(self) -> None:
+        self.last = self.clock()
+
+
+# -- the Done step ------------------------------------------------------------------------
+
+
+def switch_sentence(host: str, display_name: str) -> str:
+    """How to start using the new kernel on this host, in one sentence."""
+    name = f"\u201c{display_name}\u201d"
+    if host == "colab":
+        return (f"Reload this page, then choose Runtime \u203a Change runtime type \u203a {name} "
+                "and press Save.")
+    if host == "vscode":
+        return f"Click the kernel picker at the top right of the notebook and choose {name}."
+    if host == "jupyter":
+        return f"Choose Kernel \u203a Change Kernel\u2026 and pick {name}."
+    return f"Start Jupyter and pick the kernel {name} for your notebook."

@@ -1,0 +1,636 @@
+"""The wizard panel: four steps of core ipywidgets (7.7.1 and 8.x) over the view model.
+
+Widgets only show :mod:`.model` state and forward clicks; validation comes
+from the engine (``make_spec`` / :mod:`colab_wizard.requirements_text`), runs
+come from :class:`.job.Job` driven by :class:`.driver.Driver`.
+Compatibility rules (see DESIGN.md): no Stack (children are swapped), no
+TagsInput, no HTML in descriptions, Button.style keys button_color/font_weight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import html
+import traceback
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import ipywidgets as w
+from packaging.requirements import Requirement
+
+from .. import api, index, pyproject, requirements_text
+from ..events import Event, RunFinished, StageFailed
+from ..host import detect_host
+from ..spec import (
+    EnvSpec,
+    SpecError,
+    check_display_name,
+    check_name,
+    default_display_name,
+    name_from_display_name,
+    parse_python,
+)
+from . import model
+from .driver import Driver, default_mode
+from .job import Job, PlanFactory
+
+FULL_LOG_LINES = 2000
+LOG_LAYOUT = {"width": "100%", "height": "14em"}
+FIELD = {"layout": {"width": "34em"}, "style": {"description_width": "8em"}}
+
+
+def _classes(widget: w.Widget, *names: str) -> w.Widget:
+    for name in names:
+        widget.add_class(name)
+    return widget
+
+
+def _show(widget: w.Widget, visible: bool) -> None:
+    widget.layout.display = None if visible else "none"
+
+
+def _escape(text: str) -> str:
+    return html.escape(text).replace("\n", "<br>")
+
+
+class StageRowView:
+    def __init__(self, row: model.StageRow) -> None:
+        self.key = row.key
+        self.icon = _classes(w.Label(row.icon, layout={"width": "1.5em"}), "cw-stage-icon")
+        self.label = _classes(w.Label(row.label, layout={"width": "14em"}), "cw-stage-label")
+        self.bar = _classes(w.FloatProgress(value=0, min=0, max=100,
+                                            layout={"width": "12em"}), "cw-stage-bar")
+        self.detail = _classes(w.Label("", layout={"width": "auto"}), "cw-stage-detail")
+        self.box = _classes(w.HBox([self.icon, self.label, self.bar, self.detail]),
+                            "cw-stage-row", f"cw-stage-{row.key}", "cw-status-pending")
+        self.status = "pending"
+
+    def widgets(self) -> list[w.Widget]:
+        return [self.icon, self.label, self.bar, self.detail]
+
+    def update(self, row: model.StageRow) -> None:
+        self.icon.value = row.icon
+        self.label.value = row.label
+        fraction = row.fraction
+        if fraction is None:  # indeterminate: a full, calm "info" bar with "working..."
+            self.bar.value, self.bar.bar_style = 100.0, "info"
+        else:
+            self.bar.value = round(fraction * 100, 1)
+            self.bar.bar_style = {"done": "success", "skipped": "success", "failed": "danger",
+                                  "cancelled": "warning"}.get(row.status, "")
+        self.detail.value = row.text
+        if row.status != self.status:  # the row's class says its state to a browser test
+            self.box.remove_class(f"cw-status-{self.status}")
+            self.box.add_class(f"cw-status-{row.status}")
+            self.status = row.status
+
+
+class Panel:
+    """The whole wizard; ``Panel(...).widget`` is the root to display."""
+
+    def __init__(
+        self,
+        state: Optional[model.FormState] = None,
+        mode: Optional[str] = None,
+        plan_factory: Optional[PlanFactory] = None,
+        versions: Optional[Callable[[], model.VersionOptions]] = None,
+        host: Optional[str] = None,
+        check_index: bool = True,
+    ) -> None:
+        self.state = state if state is not None else model.FormState()
+        self.host = host or detect_host()
+        self.mode = mode or default_mode(self.host)
+        self.plan_factory = plan_factory
+        self.check_index = check_index
+        self.name_check: Optional[asyncio.Future[None]] = None
+        self.install = model.InstallModel()
+        self.throttle = model.Throttle()
+        self.driver = Driver(self.mode, self._surface_error)
+        self.job: Optional[Job] = None
+        self.renders = 0
+        self._pending: Any = None
+        self._tick: Any = None
+        self._quiet = False  # True while the panel itself sets a widget value
+        self.parsed = requirements_text.parse("")
+        options = (versions or model.local_version_options)()
+        self._build(options)
+        self._restore()
+
+    # -- building ---------------------------------------------------------------------
+
+    def _build(self, options: model.VersionOptions) -> None:
+        self.title = w.HTML("<b style='font-size:1.15em'>colab_wizard</b> \u2014 a new Python "
+                            "kernel with Poetry")
+        self.steps = _classes(w.HTML(model.step_indicator_html(0)), "cw-steps")
+
+        # 1. Python
+        self.version = _classes(w.Dropdown(options=options, description="Python", **FIELD),
+                                "cw-version")
+        self.display_name = _classes(w.Text(description="Display name", **FIELD),
+                                     "cw-display-name")
+        self.kernel_name = _classes(w.Text(description="Kernel name", **FIELD),
+                                    "cw-kernel-name")
+        self.python_error = _classes(w.HTML(""), "cw-python-error")
+        self.page_python = _classes(w.VBox([
+            w.HTML("Which Python should the new kernel run? The kernel name is made from the "
+                   "display name; you may change it."),
+            self.version, self.display_name, self.kernel_name, self.python_error,
+        ]), "cw-step-python", "cw-page")
+
+        # 2. Dependencies
+        self.deps_help = w.HTML("")
+        self.pyproject_toggle = _classes(w.ToggleButton(
+            value=False, description="Edit pyproject.toml",
+            tooltip="Show and edit the whole pyproject.toml instead of one package per line"),
+            "cw-pyproject-toggle")
+        self.requirements = _classes(w.Textarea(
+            continuous_update=False, placeholder="numpy>=1.26\npandas\n# comments are fine",
+            layout={"width": "100%", "height": "12em"}), "cw-requirements")
+        self.deps_error = _classes(w.HTML(""), "cw-deps-error")
+        self.deps_warnings = _classes(w.HTML(""), "cw-deps-warnings")
+        self.index_warning = _classes(w.HTML(""), "cw-index-warning")
+        self.page_deps = _classes(w.VBox([
+            self.deps_help, self.pyproject_toggle, self.requirements, self.deps_error,
+            self.deps_warnings, self.index_warning,
+        ]), "cw-step-deps", "cw-page")
+
+        # 3. Install
+        self.summary = _classes(w.HTML(""), "cw-install-summary")
+        self.overall = _classes(w.FloatProgress(value=0, min=0, max=100, description="Overall",
+                                                layout={"width": "30em"}), "cw-overall")
+        self.overall_text = _classes(w.Label("", layout={"width": "4em"}), "cw-overall-text")
+        self.elapsed = _classes(w.Label(""), "cw-elapsed")
+        self.status = _classes(w.Label(""), "cw-status")
+        self.rows_box = _classes(w.VBox([]), "cw-stage-rows")
+        self.row_views: dict[str, StageRowView] = {}
+        self.banner = _classes(w.HTML(""), "cw-error")
+        self.retry = _classes(w.Button(description="Retry from this stage", icon="redo",
+                                       button_style="warning"), "cw-retry")
+        self.show_log = _classes(w.Button(description="Show full log", icon="file-text"),
+                                 "cw-show-log")
+        self.cancel = _classes(w.Button(description="Cancel", icon="stop", button_style="danger"),
+                               "cw-cancel")
+        self.cancel_hint = _classes(w.Label(
+            "To cancel, press the notebook's interrupt (stop) button."), "cw-cancel-hint")
+        self.log = _classes(w.Textarea("", disabled=True, layout=LOG_LAYOUT), "cw-log")
+        self.log_path = _classes(w.HTML(""), "cw-log-path")
+        self.full_log = _classes(w.Textarea("", disabled=True, layout=LOG_LAYOUT), "cw-full-log")
+        for hidden in (self.banner, self.retry, self.show_log, self.cancel, self.cancel_hint,
+                       self.full_log):
+            _show(hidden, False)
+        self.page_install = _classes(w.VBox([
+            self.summary,
+            w.HBox([self.overall, self.overall_text, self.elapsed]),
+            self.status, self.rows_box, self.banner,
+            w.HBox([self.retry, self.show_log]),
+            w.HBox([self.cancel, self.cancel_hint]),
+            w.HTML("<b>Latest output</b>"), self.log, self.log_path, self.full_log,
+        ]), "cw-step-install", "cw-page")
+
+        # 4. Done
+        self.done_summary = _classes(w.HTML(""), "cw-done-summary")
+        self.switch = _classes(w.HTML(""), "cw-switch")
+        self.downloads = _classes(w.HTML(""), "cw-downloads")
+        self.download_buttons = _classes(w.HBox([]), "cw-download-buttons")
+        self.page_done = _classes(w.VBox([
+            self.done_summary, self.switch, self.downloads, self.download_buttons,
+        ]), "cw-step-done", "cw-page")
+
+        self.pages = [self.page_python, self.page_deps, self.page_install, self.page_done]
+        self.body = _classes(w.VBox([self.page_python]), "cw-body")
+        self.back = _classes(w.Button(description="Back", icon="arrow-left"), "cw-back")
+        self.next = _classes(w.Button(description="Next", icon="arrow-right",
+                                      button_style="primary"), "cw-next")
+        self.install_button = _classes(w.Button(description="Install", icon="download",
+                                                button_style="success"), "cw-install")
+        self.nav = _classes(w.HBox([self.back, self.next, self.install_button]), "cw-nav")
+        self.widget = _classes(w.VBox([self.title, self.steps, self.body, self.nav],
+                                      layout={"border": "1px solid rgba(128,128,128,0.4)",
+                                              "padding": "8px", "max_width": "60em"}),
+                               "cw-panel")
+
+        self.version.observe(self._on_version, "value")
+        self.display_name.observe(self._on_display_name, "value")
+        self.kernel_name.observe(self._on_kernel_name, "value")
+        self.requirements.observe(self._on_requirements, "value")
+        self.pyproject_toggle.observe(self._on_toggle, "value")
+        self.back.on_click(lambda _: self.go(self.state.step - 1))
+        self.next.on_click(lambda _: self.go(self.state.step + 1))
+        self.install_button.on_click(lambda _: self.start())
+        self.retry.on_click(lambda _: self.start(retry=True))
+        self.cancel.on_click(lambda _: self.cancel_run())
+        self.show_log.on_click(lambda _: self._show_full_log())
+
+    def _restore(self) -> None:
+        state = self.state
+        values = [v for _, v in self.version.options]
+        if state.python not in values:
+            state.python = model.default_version(list(self.version.options))
+        if not state.display_name:
+            state.display_name = default_display_name(parse_python(state.python))
+        if not state.name_edited or not state.name:
+            state.name = name_from_display_name(state.display_name)
+        self._quiet = True
+        try:
+            self.version.value = state.python
+            self.display_name.value = state.display_name
+            self.kernel_name.value = state.name
+            self.pyproject_toggle.value = state.pyproject_mode
+            self.requirements.value = state.pyproject if state.pyproject_mode \
+                else state.requirements
+        finally:
+            self._quiet = False
+        self._validate_python()
+        self._validate_deps()
+        # An unfinished install is not resumed by a new panel: come back to Dependencies.
+        self.go(min(state.step, 1))
+
+    # -- steps ------------------------------------------------------------------------
+
+    def go(self, step: int) -> None:
+        step = max(0, min(step, len(self.pages) - 1))
+        if step == 1 and self.state.step == 0 and not self._validate_python():
+            return
+        self.state.step = step
+        with self.body.hold_sync(), self.steps.hold_sync():
+            self.body.children = (self.pages[step],)
+            self.steps.value = model.step_indicator_html(step)
+        self._update_nav()
+
+    def _update_nav(self) -> None:
+        step = self.state.step
+        running = self.install.running
+        _show(self.back, step in (1, 2, 3))
+        self.back.disabled = running
+        _show(self.next, step == 0)
+        self.next.disabled = step == 0 and bool(self.python_error.value)
+        _show(self.install_button, step == 1)
+        self.install_button.disabled = not self.parsed.ok or running
+        help_text = ("The whole <code>pyproject.toml</code>: edit freely; the wizard changes "
+                     "only the keys it owns." if self.state.pyproject_mode else
+                     "One requirement per line, like <code>numpy&gt;=1.26</code>; "
+                     "<code># comments</code> are fine. Pasting a requirements.txt or a "
+                     "pyproject.toml works too.")
+        self.deps_help.value = help_text
+        self.requirements.layout.height = "22em" if self.state.pyproject_mode else "12em"
+
+    # -- step 1 -------------------------------------------------------------------------
+
+    def _on_version(self, change: dict[str, Any]) -> None:
+        if self._quiet:
+            return
+        old, new = change["old"], change["new"]
+        self.state.python = new
+        if old and self.display_name.value == default_display_name(parse_python(old)):
+            self.display_name.value = default_display_name(parse_python(new))
+        self._validate_python()
+
+    def _on_display_name(self, change: dict[str, Any]) -> None:
+        if self._quiet:
+            return
+        self.state.display_name = change["new"]
+        if not self.state.name_edited:
+            self._quiet = True
+            try:
+                self.kernel_name.value = name_from_display_name(change["new"])
+            finally:
+                self._quiet = False
+            self.state.name = self.kernel_name.value
+        self._validate_python()
+
+    def _on_kernel_name(self, change: dict[str, Any]) -> None:
+        if self._quiet:
+            return
+        self.state.name = change["new"]
+        self.state.name_edited = bool(change["new"].strip())
+        self._validate_python()
+
+    def _validate_python(self) -> bool:
+        try:
+            parse_python(self.version.value or "")
+            check_display_name(self.display_name.value)
+            check_name(self.kernel_name.value)
+        except SpecError as exc:
+            self.python_error.value = f"<span style='color:#d32f2f'>{_escape(exc.message)}</span>"
+            self._update_nav()
+            return False
+        self.python_error.value = ""
+        self._update_nav()
+        return True
+
+    # -- step 2 ----------------------------------------------------------------------------
+
+    def _on_requirements(self, change: dict[str, Any]) -> None:
+        if self._quiet:
+            return
+        if self.state.pyproject_mode:
+            self.state.pyproject = change["new"]
+        else:
+            self.state.requirements = change["new"]
+        self._validate_deps()
+
+    def _on_toggle(self, change: dict[str, Any]) -> None:
+        if self._quiet:
+            return
+        to_pyproject = bool(change["new"])
+        try:
+            if to_pyproject and requirements_text.looks_like_pyproject(self.requirements.value):
+                text = self.requirements.value  # a pasted pyproject.toml: edit it as it is
+            elif to_pyproject:
+                text = requirements_text.to_pyproject(
+                    self.requirements.value, self.state.pyproject, self.kernel_name.value,
+                    parse_python(self.version.value).minor)
+            else:
+                text = requirements_text.from_pyproject(self.requirements.value)
+        except SpecError as exc:
+            # Switching views would lose what cannot be converted: stay, say why.
+            self._quiet = True
+            self.pyproject_toggle.value = not to_pyproject
+            self._quiet = False
+            self.deps_error.value = ("<span style='color:#d32f2f'>Fix this first, then switch: "
+                                     f"{_escape(self._error_line(exc))}</span>")
+            return
+        self.state.pyproject_mode = to_pyproject
+        if to_pyproject:
+            self.state.pyproject = text
+        else:
+            self.state.requirements = text
+        self._quiet = True
+        try:
+            self.requirements.value = text
+        finally:
+            self._quiet = False
+        self._validate_deps()
+
+    @staticmethod
+    def _error_line(exc: SpecError) -> str:
+        return (f"Line {exc.line}: " if exc.line is not None else "") + exc.message
+
+    def _validate_deps(self) -> bool:
+        self.parsed = requirements_text.parse(self.requirements.value)
+        if self.parsed.ok:
+            self.deps_error.value = ""
+        else:
+            self.deps_error.value = (f"<div style='color:#d32f2f'>"
+                                     f"{_escape(self.parsed.message())}</div>")
+        notes = list(self.parsed.warnings)
+        if self.parsed.ok and not self.state.pyproject_mode and self.parsed.kind == "pyproject":
+            notes.append("Understood as a pyproject.toml: its dependencies will be installed.")
+        self.deps_warnings.value = _escape("\n".join(notes)) if notes else ""
+        self._update_nav()
+        if self.parsed.ok:
+            self._start_name_check()
+        return self.parsed.ok
+
+    def _start_name_check(self) -> None:
+        """Ask the package index about the names, off the UI's path (a thread for the HTTP,
+        the widget update back on the kernel's loop); only where a loop is running."""
+        loop = _loop()
+        if not self.check_index or loop is None:
+            return
+        if self.name_check is not None:
+            self.name_check.cancel()
+        wanted = self.parsed.requirements
+        names = sorted({Requirement(r).name for r in wanted})
+        self.index_warning.value = ""
+
+        async def check() -> None:
+            missing = await loop.run_in_executor(None, index.missing_names, names)
+            if self.parsed.requirements == wanted and missing:
+                self.index_warning.value = (
+                    "<span style='color:#b26a00'>Not found on the package index: "
+                    f"{html.escape(', '.join(missing))}. Check the spelling.</span>")
+
+        self.name_check = asyncio.ensure_future(check())
+        self.name_check.add_done_callback(_quiet_result)
+
+    # -- step 3 ------------------------------------------------------------------------------
+
+    def start(self, retry: bool = False) -> None:
+        """Validate, then run the plan (or re-run it from the failed stage)."""
+        if self.driver.busy:
+            return
+        start_at = None
+        if retry and self.job is not None and self.install.error is not None:
+            start_at = self.install.error.stage
+        else:
+            if not self._validate_python() or not self._validate_deps():
+                return
+            try:
+                spec = api.make_spec(self.version.value, list(self.parsed.requirements),
+                                     name=self.kernel_name.value,
+                                     display_name=self.display_name.value)
+            except SpecError as exc:
+                text = f"<span style='color:#d32f2f'>{_escape(self._error_line(exc))}</span>"
+                if exc.field in ("python", "name", "display_name"):
+                    self.go(0)  # the field at fault is on the first step: show it there
+                    self.python_error.value = text
+                    self.next.disabled = True
+                else:
+                    self.deps_error.value = text
+                return
+            self._write_user_pyproject(spec)
+            self.job = Job(spec, self._on_event, self.plan_factory)
+        job = self.job
+        assert job is not None
+        self.install.error = None
+        self.full_log.value = ""
+        self._reset_timers()
+        self.summary.value = (f"Python <b>{html.escape(str(job.spec.python))}</b>, kernel "
+                              f"<b>{html.escape(job.spec.display_name)}</b> "
+                              f"(<code>{html.escape(job.spec.name)}</code>), project "
+                              f"<code>{html.escape(str(job.spec.project_dir))}</code>")
+        self.install.outcome = "running"
+        self.go(2)
+        self._render()
+        self.driver.start(lambda: job.run(start_at), job.cancel, job.children)
+        if self.mode == "foreground" or not self.driver.busy:
+            self._after_foreground()
+
+    def _write_user_pyproject(self, spec: EnvSpec) -> None:
+        """A pyproject.toml the user edited in full goes into the project; the plan then
+        changes only the keys it owns (tomlkit keeps the rest and the comments). Left alone
+        when it would come out the same, so an unchanged re-run still skips every stage."""
+        if not self.state.pyproject_mode or not self.state.pyproject.strip():
+            return
+        target = spec.project_dir / "pyproject.toml"
+        if target.exists():
+            current = target.read_text(encoding="utf-8")
+            if pyproject.update(current, spec) == pyproject.update(self.state.pyproject, spec):
+                return
+        spec.project_dir.mkdir(parents=True, exist_ok=True)
+        target.write_text(self.state.pyproject, encoding="utf-8")
+
+    def _after_foreground(self) -> None:
+        if self.install.running:  # interrupted before the runner could say so
+            self.install.outcome = "cancelled"
+            for row in self.install.rows.values():
+                if row.status == "running":
+                    row.status = "cancelled"
+        self._render()
+
+    def cancel_run(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+
+    def _surface_error(self, exc: BaseException) -> None:
+        """Whatever went wrong outside the runner's own reporting ends up in the banner."""
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        self.install.outcome = "failed"
+        self.install.error = None
+        for row in self.install.rows.values():
+            if row.status == "running":
+                row.status = "failed"
+        self._render()
+        self.banner.value = (
+            "<div style='border-left:4px solid #d32f2f;padding:4px 8px'>"
+            f"<b>The install could not run.</b><br>{_escape(detail)}</div>")
+        _show(self.banner, True)
+
+    def _on_event(self, event: Event) -> None:
+        self.install.apply(event)
+        if isinstance(event, (RunFinished, StageFailed)):
+            self._render()
+            return
+        wait = self.throttle.wait()
+        if wait <= 0:
+            self._render()
+        elif self._pending is None:
+            loop = _loop()
+            if loop is None:
+                self._render()
+            else:
+                self._pending = loop.call_later(wait, self._render)
+
+    def _reset_timers(self) -> None:
+        for handle in (self._pending, self._tick):
+            if handle is not None:
+                handle.cancel()
+        self._pending = self._tick = None
+
+    def _on_tick(self) -> None:
+        self._tick = None
+        if self.install.running:
+            self._render()
+
+    def _render(self) -> None:
+        """Copy the model onto the widgets: one batched message per changed widget."""
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+        self.throttle.mark()
+        self.renders += 1
+        m = self.install
+        if set(self.row_views) != set(m.rows):
+            self.row_views = {k: StageRowView(r) for k, r in m.rows.items()}
+            self.rows_box.children = tuple(v.box for v in self.row_views.values())
+        touched: list[w.Widget] = [self.overall, self.overall_text, self.elapsed, self.status,
+                                   self.log, self.log_path, self.banner, self.retry,
+                                   self.show_log, self.cancel, self.cancel_hint]
+        for view in self.row_views.values():
+            touched += [*view.widgets(), view.box]
+        with ExitStack() as stack:
+            for widget in touched:
+                stack.enter_context(widget.hold_sync())
+            for key, view in self.row_views.items():
+                view.update(m.rows[key])
+            self.overall.value = round(m.overall.value * 100, 1)
+            self.overall.bar_style = {"done": "success", "failed": "danger",
+                                      "cancelled": "warning"}.get(m.outcome, "")
+            self.overall_text.value = f"{m.overall.value * 100:.0f}%"
+            self.elapsed.value = m.elapsed_text()
+            self.status.value = m.status_text()
+            self.log.value = m.tail_text()
+            if m.log_path is not None:
+                self.log_path.value = (f"Full log: <code>{html.escape(str(m.log_path))}</code>")
+            title, advice = m.banner()
+            if title:
+                self.banner.value = (
+                    "<div style='border-left:4px solid #d32f2f;padding:4px 8px'>"
+                    f"<b>{_escape(title)}</b><br>What to try: {_escape(advice)}</div>")
+            _show(self.banner, bool(title) or (m.outcome == "failed"))
+            _show(self.retry, m.outcome == "failed" and m.error is not None)
+            _show(self.show_log, m.outcome in ("failed", "cancelled") and m.log_path is not None)
+            running = m.running
+            _show(self.cancel, running and self.mode == "background")
+            _show(self.cancel_hint, running and self.mode == "foreground")
+        self._update_nav()
+        if m.running and self._tick is None:
+            loop = _loop()
+            if loop is not None:
+                self._tick = loop.call_later(model.TICK_INTERVAL, self._on_tick)
+        if not m.running:
+            self._reset_timers()
+        if m.outcome == "done" and self.state.step == 2:
+            self._fill_done()
+            self.go(3)
+
+    def _show_full_log(self) -> None:
+        path = self.install.log_path
+        if path is None:
+            return
+        try:
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError as exc:
+            self.full_log.value = f"Cannot read {path}: {exc}"
+            return
+        if len(lines) > FULL_LOG_LINES:
+            lines = [f"... {len(lines) - FULL_LOG_LINES} earlier lines are in {path}",
+                     *lines[-FULL_LOG_LINES:]]
+        self.full_log.value = "\n".join(lines)
+        _show(self.full_log, True)
+
+    # -- step 4 ---------------------------------------------------------------------------------
+
+    def _fill_done(self) -> None:
+        assert self.job is not None
+        spec = self.job.spec
+        self.done_summary.value = (
+            "<b>Your kernel is ready.</b><ul>"
+            f"<li>Python {html.escape(str(spec.python))}</li>"
+            f"<li>Kernel <b>{html.escape(spec.display_name)}</b> "
+            f"(<code>{html.escape(spec.name)}</code>)</li>"
+            f"<li>Project folder <code>{html.escape(str(spec.project_dir))}</code></li></ul>")
+        self.switch.value = html.escape(model.switch_sentence(self.host, spec.display_name))
+        files = [spec.project_dir / "pyproject.toml", spec.project_dir / "poetry.lock"]
+        links = []
+        buttons = []
+        for path in files:
+            if not path.is_file():
+                continue
+            data = base64.b64encode(path.read_bytes()).decode("ascii")
+            links.append(f"<a download='{path.name}' href='data:text/plain;base64,{data}' "
+                         f"class='cw-download-{path.stem}' style='text-decoration:underline;"
+                         f"color:#1976d2'>Download {path.name}</a>")
+            if self.host == "colab":
+                buttons.append(self._colab_download_button(path))
+        self.downloads.value = " &nbsp; ".join(links)
+        self.download_buttons.children = tuple(buttons)
+
+    @staticmethod
+    def _colab_download_button(path: Path) -> w.Button:
+        button = _classes(w.Button(description=f"Download {path.name}", icon="download"),
+                          f"cw-download-{path.stem}")
+
+        def download(_: Any) -> None:
+            from google.colab import files  # type: ignore[import-not-found]
+
+            files.download(str(path))
+
+        button.on_click(download)
+        return button
+
+
+def _quiet_result(task: asyncio.Future[None]) -> None:
+    """A failed name check is only a missing warning, never an error in the kernel's log."""
+    if not task.cancelled():
+        task.exception()
+
+
+def _loop() -> Any:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

@@ -1,0 +1,389 @@
+"""The panel, driven headless the way a person drives it: set .value, call .click().
+
+Every run goes through the engine's Runner with real subprocesses (a quick plan
+of ``python -c`` stages, or the real plan in the slow test); no widget is mocked.
+Runs under ipywidgets 8 and, via tests/run.sh, 7.7.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.server
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import ipywidgets
+import pytest
+from ui_plans import chatty, fail_unless, quick_plan, sleeper
+
+from colab_wizard import api, kernels, ui
+from colab_wizard.ui import Panel
+
+VERSIONS = [("3.13 \u2014 installed here", "3.13"), ("3.12 \u2014 installed here", "3.12")]
+
+
+def make_panel(plan: Any = None, mode: str = "background", **kw: Any) -> Panel:
+    kw.setdefault("check_index", False)
+    return Panel(mode=mode, plan_factory=plan, versions=lambda: list(VERSIONS), host="jupyter",
+                 **kw)
+
+
+def click(panel: Panel, button: ipywidgets.Button) -> None:
+    """Click as the kernel would: inside its running loop; wait for a background run."""
+    if panel.mode == "foreground":
+        button.click()
+        return
+
+    async def go() -> None:
+        button.click()
+        task = panel.driver.task
+        if task is not None:
+            await asyncio.wait([task], timeout=120)  # its exception is the panel's to show
+        await asyncio.sleep(0)
+
+    asyncio.run(go())
+
+
+def to_dependencies(panel: Panel, text: str) -> None:
+    panel.next.click()
+    assert panel.state.step == 1
+    panel.requirements.value = text
+
+
+def visible(widget: ipywidgets.Widget) -> bool:
+    return widget.layout.display != "none"
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead too (reaped by its parent, which is gone or has waited).
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def fresh_state() -> Iterator[None]:
+    ui.LAST_STATE = None
+    yield
+    ui.LAST_STATE = None
+
+
+@pytest.mark.parametrize("mode", ["background", "foreground"])
+def test_full_run_reaches_done(wizard_env: dict[str, Path], tmp_path: Path, mode: str) -> None:
+    panel = make_panel(quick_plan(tmp_path / "marks"), mode=mode)
+    assert panel.version.value == "3.13" or panel.version.value == "3.12"
+    panel.display_name.value = "My Data Kernel"
+    assert panel.kernel_name.value == "my-data-kernel"  # derived live
+    to_dependencies(panel, "# tables\ntabulate>=0.9  # pretty output\n")
+    assert panel.deps_error.value == "" and not panel.install_button.disabled
+    click(panel, panel.install_button)
+
+    assert panel.install.outcome == "done", panel.banner.value
+    assert panel.state.step == 3 and panel.body.children == (panel.page_done,)
+    rows = panel.row_views
+    assert list(rows) == ["python", "install", "register"]
+    assert all(v.icon.value == "\u2714" and v.bar.value == 100 for v in rows.values())
+    assert panel.overall.value == 100
+    assert "my-data-kernel" in panel.done_summary.value
+    assert "Kernel \u203a Change Kernel" in panel.switch.value
+    log = panel.install.log_path
+    assert log is not None and log.is_file() and str(log) in panel.log_path.value
+    assert "Installing gamma" in log.read_text()
+    assert "registered" in panel.log.value  # the tail shows the last lines
+
+
+def test_invalid_input_blocks_next_with_the_reason(wizard_env: dict[str, Path]) -> None:
+    panel = make_panel()
+    panel.kernel_name.value = "Bad Name"
+    assert "not a valid kernel name" in panel.python_error.value
+    assert panel.next.disabled
+    panel.next.click()
+    assert panel.state.step == 0
+    panel.kernel_name.value = "python3"
+    assert "built-in kernel" in panel.python_error.value
+    panel.kernel_name.value = "good-name"
+    assert panel.python_error.value == "" and not panel.next.disabled
+
+    to_dependencies(panel, "numpy>=1.26\nnot valid here!\n\npandas\nnumpy\n")
+    error = panel.deps_error.value
+    assert "Line 2:" in error and "not a valid requirement" in error
+    assert "Line 5:" in error and "listed twice" in error
+    assert panel.install_button.disabled
+    panel.install_button.click()
+    assert panel.state.step == 1 and panel.job is None
+
+    panel.requirements.value = "[project\nname = 1\n"
+    assert "line 1, column" in panel.deps_error.value
+    assert panel.install_button.disabled
+
+    panel.requirements.value = "numpy>=1.26\npandas\n"
+    assert panel.deps_error.value == "" and not panel.install_button.disabled
+
+
+def test_a_foreign_kernel_name_is_refused_before_anything_runs(wizard_env: dict[str, Path]
+                                                              ) -> None:
+    foreign = wizard_env["jupyter"] / "kernels" / "taken"
+    foreign.mkdir(parents=True)
+    (foreign / "kernel.json").write_text('{"argv": ["python3"], "display_name": "Not ours",'
+                                         ' "language": "python"}')
+    panel = make_panel(quick_plan(wizard_env["home"] / "marks"))
+    panel.kernel_name.value = "taken"
+    to_dependencies(panel, "tabulate")
+    panel.install_button.click()
+    assert panel.job is None and panel.state.step == 0
+    assert "already exists" in panel.python_error.value and panel.next.disabled
+    panel.kernel_name.value = "free-name"
+    assert not panel.next.disabled
+
+
+def test_pasted_pyproject_and_requirements_txt_are_understood(wizard_env: dict[str, Path]
+                                                                ) -> None:
+    panel = make_panel()
+    to_dependencies(panel, "[project]\nname = 'x'\ndependencies = [\n  'rich',  # colours\n]\n")
+    assert panel.parsed.requirements == ("rich",)
+    assert "pyproject.toml" in panel.deps_warnings.value
+    pasted = panel.requirements.value
+    panel.pyproject_toggle.value = True  # the pasted file becomes the file to edit, as is
+    assert panel.requirements.value == pasted and panel.state.pyproject == pasted
+    panel.pyproject_toggle.value = False
+    assert panel.requirements.value == "rich  # colours"
+    panel.requirements.value = ("# via pip-compile\nsix==1.16.0 \\\n    --hash=sha256:abc\n"
+                                "--index-url https://example.invalid/simple\n")
+    assert panel.parsed.requirements == ("six==1.16.0",)
+    assert "ignored" in panel.deps_warnings.value and not panel.install_button.disabled
+
+
+@pytest.fixture
+def loopback_index(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """A simple-API index on 127.0.0.1 that knows 'tabulate' and 'rich' only."""
+    asked: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            asked.append(self.path)
+            known = self.path in ("/simple/tabulate/", "/simple/rich/")
+            self.send_response(200 if known else 404)
+            self.end_headers()
+            self.wfile.write(b"<html></html>" if known else b"not found")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("COLAB_WIZARD_INDEX_URL", f"http://127.0.0.1:{server.server_port}/simple/")
+    yield asked
+    server.shutdown()
+
+
+def test_names_missing_on_the_index_are_warned_about(wizard_env: dict[str, Path],
+                                                     loopback_index: list[str]) -> None:
+    panel = make_panel(check_index=True)
+
+    async def go() -> None:
+        to_dependencies(panel, "tabulate\nno-such-package-xyz>=1\nRich")
+        assert panel.name_check is not None
+        await asyncio.wait_for(panel.name_check, 10)
+
+    asyncio.run(go())
+    assert "no-such-package-xyz" in panel.index_warning.value
+    assert "tabulate" not in panel.index_warning.value and "Rich" not in panel.index_warning.value
+    assert "/simple/rich/" in loopback_index
+    assert not panel.install_button.disabled  # a warning, not a block
+
+
+def test_pyproject_toggle_round_trip_keeps_comments(wizard_env: dict[str, Path]) -> None:
+    panel = make_panel()
+    to_dependencies(panel, "# plotting\nmatplotlib  # charts\nrich\n")
+    panel.pyproject_toggle.value = True
+    toml = panel.requirements.value
+    assert "[project]" in toml and "# plotting" in toml and '"matplotlib", # charts' in toml
+    panel.requirements.value = toml.replace('"rich",', '"rich",\n    "tabulate", # tables')
+    panel.pyproject_toggle.value = False
+    assert panel.requirements.value == (
+        "# plotting\nmatplotlib  # charts\nrich\ntabulate  # tables")
+    panel.requirements.value = "bad line!"
+    panel.pyproject_toggle.value = True  # refused: would lose the text
+    assert panel.pyproject_toggle.value is False and panel.requirements.value == "bad line!"
+    assert "Fix this first" in panel.deps_error.value
+
+
+def test_text_survives_back_next_failure_and_reshow(wizard_env: dict[str, Path],
+                                                    tmp_path: Path) -> None:
+    fixed = tmp_path / "fixed"
+    panel = ui.show(display=False, mode="background", versions=lambda: list(VERSIONS),
+                    plan_factory=quick_plan(tmp_path / "marks", middle=fail_unless(fixed)))
+    assert panel is not None
+    text = "# my list\nrequests[socks]>=2  # http\n"
+    panel.display_name.value = "Keep Me"
+    to_dependencies(panel, text)
+    panel.back.click()
+    assert panel.state.step == 0 and panel.display_name.value == "Keep Me"
+    panel.next.click()
+    assert panel.requirements.value == text
+    click(panel, panel.install_button)
+    assert panel.install.outcome == "failed"
+    panel.back.click()
+    assert panel.state.step == 1 and panel.requirements.value == text
+
+    again = ui.show(display=False, mode="background", versions=lambda: list(VERSIONS))
+    assert again is not None and again is not panel
+    assert again.state.step == 1
+    assert again.requirements.value == text
+    assert again.display_name.value == "Keep Me" and again.kernel_name.value == "keep-me"
+
+
+def test_failure_banner_then_retry_from_the_failed_stage(wizard_env: dict[str, Path],
+                                                         tmp_path: Path) -> None:
+    fixed = tmp_path / "fixed"
+    marks = tmp_path / "marks"
+    panel = make_panel(quick_plan(marks, middle=fail_unless(fixed), middle_label="Check it"))
+    to_dependencies(panel, "tabulate")
+    click(panel, panel.install_button)
+
+    assert panel.install.outcome == "failed" and panel.state.step == 2
+    assert visible(panel.banner) and visible(panel.retry) and visible(panel.show_log)
+    assert "Check it" in panel.banner.value and "exited with code 3" in panel.banner.value
+    assert panel.row_views["middle"].icon.value == "\u2716"
+    assert panel.row_views["register"].icon.value == "\u25cb"  # never started
+    assert "something is missing" in panel.log.value
+    panel.show_log.click()
+    assert "something is missing" in panel.full_log.value and visible(panel.full_log)
+    assert not panel.back.disabled  # the user may go back and edit
+
+    fixed.write_text("ok")
+    before = (marks / "install.done").stat().st_mtime_ns
+    click(panel, panel.retry)
+    assert panel.install.outcome == "done" and panel.state.step == 3
+    # The earlier stages were not redone: skipped through their is_done check.
+    assert (marks / "install.done").stat().st_mtime_ns == before
+    assert panel.install.rows["install"].status == "skipped"
+    assert panel.install.rows["middle"].status == "done"
+
+
+def test_cancel_mid_stage_leaves_no_process(wizard_env: dict[str, Path], tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    panel = make_panel(quick_plan(tmp_path / "marks", middle=sleeper(pid_file)))
+    to_dependencies(panel, "tabulate")
+
+    async def go() -> float:
+        panel.install_button.click()
+        assert panel.driver.busy and visible(panel.cancel) and panel.back.disabled
+        while not pid_file.exists() or not pid_file.read_text():
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
+        started = time.monotonic()
+        panel.cancel.click()  # the event loop is free: the click is handled at once
+        assert panel.driver.task is not None
+        await asyncio.wait_for(panel.driver.task, 30)
+        return time.monotonic() - started
+
+    seconds = asyncio.run(go())
+    pid = int(pid_file.read_text())
+    assert not alive(pid)
+    assert seconds < 5
+    assert panel.install.outcome == "cancelled"
+    assert panel.install.rows["middle"].status == "cancelled"
+    assert not visible(panel.cancel) and not panel.back.disabled
+    assert panel.state.step == 2
+
+
+def test_foreground_interrupt_cancels_and_kills(wizard_env: dict[str, Path],
+                                                tmp_path: Path) -> None:
+    """Foreground mode: the kernel's interrupt (SIGINT) reaches the runner as a cancel."""
+    pid_file = tmp_path / "pid"
+    panel = make_panel(quick_plan(tmp_path / "marks", middle=sleeper(pid_file)),
+                       mode="foreground")
+    to_dependencies(panel, "tabulate")
+
+    def interrupt() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (pid_file.exists() and pid_file.read_text()):
+            time.sleep(0.05)
+        time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    thread = threading.Thread(target=interrupt)
+    thread.start()
+    started = time.monotonic()
+    panel.install_button.click()  # returns when the run has ended
+    thread.join()
+    assert time.monotonic() - started < 20
+    assert not alive(int(pid_file.read_text()))
+    assert panel.install.outcome == "cancelled"
+    assert panel.row_views["middle"].icon.value == "\u25a0"
+
+
+def test_100k_lines_redraw_at_most_ten_times_a_second(wizard_env: dict[str, Path],
+                                                       tmp_path: Path) -> None:
+    """The redraw budget; test_ui_kernel.py counts the messages a real kernel sends."""
+    panel = make_panel(quick_plan(tmp_path / "marks", middle=chatty(100_000)))
+    to_dependencies(panel, "tabulate")
+    started = time.monotonic()
+    click(panel, panel.install_button)
+    seconds = time.monotonic() - started
+
+    assert panel.install.outcome == "done"
+    log = panel.install.log_path
+    assert log is not None and "line 99999" in log.read_text()
+    assert len(panel.log.value.splitlines()) == 30  # a bounded tail
+    assert panel.log.value.splitlines()[-1] == "registered"
+    print(f"\n100k lines: {seconds:.1f}s, {panel.renders} redraws")
+    # At most ~10 timed redraws a second, plus one for each event that must show at once.
+    assert panel.renders <= seconds * 10 + 20
+
+
+@pytest.mark.parametrize("mode", ["background", "foreground"])
+def test_an_exception_in_the_run_ends_up_in_the_panel(wizard_env: dict[str, Path],
+                                                      mode: str) -> None:
+    """Busy (another run holds the project lock) is raised by the engine's run_spec inside
+    the task: the panel shows it instead of losing it."""
+    panel = make_panel(mode=mode)  # the engine's own plan
+    to_dependencies(panel, "tabulate")
+    project = wizard_env["home"] / "projects" / panel.kernel_name.value
+    with api.ProjectLock(project):
+        click(panel, panel.install_button)
+    assert panel.install.outcome == "failed"
+    assert visible(panel.banner) and "Another install is already running" in panel.banner.value
+    assert not visible(panel.retry) and not panel.back.disabled
+
+
+@pytest.mark.slow
+def test_real_engine_run_registers_a_kernel(wizard_env: dict[str, Path],
+                                            other_python: str) -> None:
+    panel = Panel(mode="background", host="jupyter")
+    values = [v for _, v in panel.version.options]
+    assert other_python in values
+    panel.version.value = other_python
+    panel.display_name.value = f"Panel test {other_python}"
+    to_dependencies(panel, "# small\ntabulate>=0.9\n")
+    panel.pyproject_toggle.value = True  # edit the whole file: the engine keeps what we add
+    panel.requirements.value += "\n# kept by the wizard\n[tool.black]\nline-length = 99\n"
+    click(panel, panel.install_button)
+    assert panel.install.outcome == "done", (panel.banner.value, panel.log.value)
+    written = (wizard_env["home"] / "projects" / panel.kernel_name.value / "pyproject.toml"
+               ).read_text()
+    assert "# kept by the wizard" in written and "line-length = 99" in written
+    assert '"tabulate>=0.9"' in written and '"ipykernel"' in written and "# small" in written
+    assert panel.state.step == 3
+    name = panel.kernel_name.value
+    assert name in [k.name for k in kernels.list_ours()]
+    assert "Download pyproject.toml" in panel.downloads.value
+    assert "Download poetry.lock" in panel.downloads.value
+    assert all(r.status in ("done", "skipped") for r in panel.install.rows.values())
+    # Re-running an unchanged spec skips every stage.
+    panel.back.click()
+    click(panel, panel.install_button)
+    assert panel.install.outcome == "done"
+    assert all(r.status == "skipped" for r in panel.install.rows.values())
