@@ -63,3 +63,14 @@ def _other_minor() -> str:
 @pytest.fixture(scope="session")
 def other_python() -> str:
     return _other_minor()
+
+
+@pytest.fixture(autouse=True)
+def forget_stand_in_colab() -> Iterator[None]:
+    """Tests import a stand-in ``google.colab``; left in sys.modules, every later test
+    would "see" Colab (``host.detect_host``) and write projects under /content."""
+    before = set(sys.modules)
+    yield
+    for module in set(sys.modules) - before:
+        if module.split(".")[0] in ("google", "colab_kernel_launcher"):
+            del sys.modules[module]
