@@ -14,12 +14,21 @@ python3 -m pytest -ra "$@"
 # The panel again under Colab's widget stack (ipywidgets 7.7.1, IPython 7.34, ipykernel 6.17),
 # in a virtualenv kept in the cache so later runs reuse it.
 IPYW7="${COLAB_WIZARD_IPYW7_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/colab_wizard/ipywidgets-7.7.1-venv}"
-if ! "$IPYW7/bin/python" -c "import ipywidgets as w; assert w.__version__ == '7.7.1'" 2>/dev/null
-then
-    rm -rf "$IPYW7"
-    python3 -m virtualenv -q "$IPYW7"
-    "$IPYW7/bin/python" -m pip install -q ipywidgets==7.7.1 ipython==7.34.0 ipykernel==6.17.1 \
-        jupyter_client==7.4.9 'tomlkit==0.14.*' packaging requests virtualenv pytest pytest-timeout
-fi
+[ -x "$IPYW7/bin/python" ] || python3 -m virtualenv -q "$IPYW7"
+"$IPYW7/bin/python" -m pip install -q ipywidgets==7.7.1 ipython==7.34.0 ipykernel==6.17.1 \
+    jupyter_client==7.4.9 'tomlkit==0.14.*' packaging requests virtualenv pbs-installer \
+    nbformat pytest pytest-timeout
 "$IPYW7/bin/python" -m pip install -q --no-deps -e .
 "$IPYW7/bin/python" -m pytest -ra -p no:cacheprovider tests/test_ui_*.py
+# The package itself supports Python 3.9: the engine's unit tests once more on the oldest one.
+PY39=$(ls "${PYENV_ROOT:-/root/.pyenv}"/versions/3.9*/bin/python3.9 2>/dev/null | head -n 1 || true)
+if [ -n "$PY39" ]; then
+    V39="${XDG_CACHE_HOME:-$HOME/.cache}/colab_wizard/py39-venv"
+    [ -x "$V39/bin/python" ] || python3 -m virtualenv -q -p "$PY39" "$V39"
+    "$V39/bin/python" -m pip install -q -e '.[test]'
+    "$V39/bin/python" -m pytest -ra -p no:cacheprovider tests/test_spec.py tests/test_pyproject.py \
+        tests/test_streams.py tests/test_runner.py tests/test_runner_batching.py \
+        tests/test_runner_cancel.py
+else
+    echo "No CPython 3.9 under ${PYENV_ROOT:-/root/.pyenv}/versions: skipped the 3.9 run."
+fi

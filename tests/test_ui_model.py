@@ -129,12 +129,24 @@ def test_default_version_and_switch_sentence() -> None:
     assert "kernel picker" in model.switch_sentence("vscode", "Py")
 
 
-def test_local_version_options_cover_every_supported_minor() -> None:
-    options = model.local_version_options()
+def test_version_options_cover_every_supported_minor() -> None:
+    options = model.version_options()
     values = [v for _, v in options]
     assert [v for v in values if not v.endswith("t")] == [
         "3.14", "3.13", "3.12", "3.11", "3.10", "3.9"]
-    assert any("installed here" in label for label, _ in options)
+    assert {"3.13t", "3.14t"} <= set(values)
+    labels = dict((v, label) for label, v in options)
+    assert all(("installed here" in labels[v]) == (v in local_minors()) for v in values)
+    # What is not here says what downloading it costs.
+    assert all("download" in labels[v] and "MB" in labels[v]
+               for v in values if v not in local_minors())
+
+
+def local_minors() -> set[str]:
+    from colab_wizard import interpreters
+
+    return {f"3.{i.version[1]}" + ("t" if i.free_threaded else "")
+            for i in interpreters.installed()}
 
 
 def test_quickstart_notebook_has_install_and_show_cells_without_outputs() -> None:

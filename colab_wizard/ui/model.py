@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from .. import interpreters
+from .. import pythons
 from ..events import (
     Event,
     RunFinished,
@@ -30,7 +30,6 @@ from ..events import (
     StageStarted,
 )
 from ..progress import OverallProgress
-from ..spec import MAX_MINOR, MIN_MINOR
 
 TAIL_LINES = 30
 MAX_LINE_CHARS = 300
@@ -51,41 +50,43 @@ VersionOptions = list[tuple[str, str]]
 
 # -- versions ------------------------------------------------------------------------
 
-_installed_cache: Optional[list[interpreters.Interpreter]] = None
+_offers_cache: Optional[list[pythons.Offer]] = None
 
 
-def _installed() -> list[interpreters.Interpreter]:
-    global _installed_cache
-    if _installed_cache is None:
-        _installed_cache = interpreters.installed()
-    return _installed_cache
+def _offers() -> list[pythons.Offer]:
+    """Probing interpreters costs a few hundred ms: once per kernel is enough."""
+    global _offers_cache
+    if _offers_cache is None:
+        _offers_cache = pythons.available()
+    return _offers_cache
 
 
-def local_version_options() -> VersionOptions:
-    """(label, value) for 3.9-3.14 (and free-threaded builds found here), newest first.
+def version_label(offer: pythons.Offer) -> str:
+    if offer.installed:
+        return f"{offer.label} \u2014 installed here ({offer.installed})"
+    if offer.download:
+        if offer.cached:
+            return f"{offer.label} \u2014 {offer.download} from the archive cache"
+        about = "~" if offer.size_is_estimate else ""
+        size = (offer.download_size or 0) / 1e6
+        return f"{offer.label} \u2014 download {offer.download}, {about}{size:.0f} MB"
+    return f"{offer.label} \u2014 not available here"
 
-    This is the one function to swap when downloadable builds are offered: it
-    only has to return labels like "3.14 - download, ~30 MB" with the same values.
-    """
-    found: dict[str, interpreters.Interpreter] = {}
-    for interp in _installed():
-        key = f"3.{interp.version[1]}" + ("t" if interp.free_threaded else "")
-        found.setdefault(key, interp)
+
+def version_options() -> VersionOptions:
+    """(label, value) for 3.9-3.14 and the free-threaded builds, newest first, each saying
+    whether it is installed here or what downloading it costs."""
     host = f"3.{sys.version_info[1]}"
+    offers = sorted(_offers(), key=lambda o: (int(o.label[2:].rstrip("t")), not o.free_threaded),
+                    reverse=True)
     options: VersionOptions = []
-    for minor in range(MAX_MINOR, MIN_MINOR - 1, -1):
-        for suffix in ("", "t"):
-            value = f"3.{minor}{suffix}"
-            here = found.get(value)
-            if here is None and suffix:
-                continue
-            if here is not None:
-                label = f"{value} \u2014 installed here ({here.label})"
-            else:
-                label = f"{value} \u2014 not found here"
-            if value == host:
-                label += ", same as this notebook"
-            options.append((label, value))
+    for offer in offers:
+        if offer.free_threaded and not offer.available:
+            continue
+        label = version_label(offer)
+        if offer.label == host:
+            label += ", same as this notebook"
+        options.append((label, offer.label))
     return options
 
 
@@ -93,7 +94,7 @@ def default_version(options: VersionOptions, host_minor: Optional[int] = None) -
     """The newest stable version that differs from the host's, preferring ones installed here."""
     host = f"3.{sys.version_info[1] if host_minor is None else host_minor}"
     stable = [v for _, v in options if not v.endswith("t") and v != host]
-    ready = [v for label, v in options if v in stable and "not found" not in label]
+    ready = [v for label, v in options if v in stable and "installed here" in label]
     ordered = sorted(ready or stable, key=lambda v: int(v.split(".")[1]), reverse=True)
     if ordered:
         return ordered[0]

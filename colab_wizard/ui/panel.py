@@ -114,7 +114,7 @@ class Panel:
         self._tick: Any = None
         self._quiet = False  # True while the panel itself sets a widget value
         self.parsed = requirements_text.parse("")
-        options = (versions or model.local_version_options)()
+        options = (versions or model.version_options)()
         self._build(options)
         self._restore()
 
