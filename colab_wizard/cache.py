@@ -301,6 +301,26 @@ def restore_stages(cache: Path, ws: Workspace, manifest: dict[str, Any]) -> list
             Stage("install", "Install packages from the cache", 4, install, timeout=1800), *tail]
 
 
+def restore_runner(
+    folder: Union[str, Path],
+    name: Optional[str] = None,
+    project_dir: Union[str, Path, None] = None,
+    listeners: Iterable[Listener] = (),
+    profile: Optional[str] = None,
+) -> tuple[EnvSpec, Runner, Workspace]:
+    """The spec, runner and workspace that rebuild a saved kernel (validated, not started)."""
+    from . import api
+
+    cache = find_cache(folder, name)
+    manifest = read_manifest(cache)
+    spec = api.make_spec(manifest["python"], manifest["dependencies"], manifest["name"],
+                         manifest["display_name"], project_dir, manifest.get("index_url"))
+    chosen = profile if profile is not None else (manifest.get("profile") or "none")
+    ws = Workspace(spec, profile=colab.choose_profile(chosen))
+    runner = Runner(restore_stages(cache, ws, manifest), paths.new_log_path(spec.name), listeners)
+    return spec, runner, ws
+
+
 async def restore_async(
     folder: Union[str, Path],
     name: Optional[str] = None,
@@ -311,14 +331,13 @@ async def restore_async(
     """Rebuild a saved kernel from ``folder`` without the package index; returns Created."""
     from . import api
 
-    cache = find_cache(folder, name)
-    manifest = read_manifest(cache)
-    spec = api.make_spec(manifest["python"], manifest["dependencies"], manifest["name"],
-                         manifest["display_name"], project_dir, manifest.get("index_url"))
-    chosen = profile if profile is not None else (manifest.get("profile") or "none")
-    ws = Workspace(spec, profile=colab.choose_profile(chosen))
-    runner = Runner(restore_stages(cache, ws, manifest), paths.new_log_path(spec.name), listeners)
+    spec, runner, ws = restore_runner(folder, name, project_dir, listeners, profile)
     return await api.run_spec(spec, runner=runner, workspace=ws)
+
+
+def default_folder() -> Path:
+    """Where the panel saves and looks for caches: Drive when mounted, else the data dir."""
+    return colab.default_cache_dir() or paths.data_dir() / "saved"
 
 
 def restore(folder: Union[str, Path], name: Optional[str] = None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import http.server
 import os
+import shutil
 import signal
 import threading
 import time
@@ -387,3 +388,25 @@ def test_real_engine_run_registers_a_kernel(wizard_env: dict[str, Path],
     click(panel, panel.install_button)
     assert panel.install.outcome == "done"
     assert all(r.status == "skipped" for r in panel.install.rows.values())
+
+    # Done offers "Save for a fresh VM"; a new panel finds the save and restores from it.
+    saves = wizard_env["home"] / "saved-here"
+    panel.go(3)
+    panel.save_folder.value = str(saves)
+    panel.save_button.click()
+    assert "Saved to" in panel.save_result.value, panel.save_result.value
+    kernels.remove(name)
+    shutil.rmtree(wizard_env["home"] / "projects" / name)
+    fresh = Panel(mode="background", host="jupyter", check_index=False, cache_dir=saves)
+    assert visible(fresh.restore_box)
+    assert fresh.restore_choice.value == str(saves / name)
+    click(fresh, fresh.restore_button)
+    assert fresh.install.outcome == "done", (fresh.banner.value, fresh.log.value)
+    assert list(fresh.install.rows) == ["unpack", "install", "kernel", "verify", "register"]
+    assert name in [k.name for k in kernels.list_ours()]
+    assert fresh.state.step == 3
+
+
+def test_no_restore_offer_without_saved_kernels(wizard_env: dict[str, Path]) -> None:
+    panel = make_panel(cache_dir=wizard_env["home"] / "nothing-saved")
+    assert not visible(panel.restore_box)

@@ -7,10 +7,12 @@ other stages for the same runner. No widgets here.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from .. import api, paths
+from .. import api, cache, paths
 from ..events import Listener
+from ..plan import Workspace
 from ..runner import Runner, Stage
 from ..spec import EnvSpec
 
@@ -18,15 +20,29 @@ PlanFactory = Callable[[EnvSpec], Sequence[Stage]]
 
 
 class Job:
-    def __init__(self, spec: EnvSpec, listener: Listener,
-                 plan_factory: Optional[PlanFactory] = None) -> None:
+    """A runner for one spec, and whether it runs the engine's plan (with its locks)."""
+
+    def __init__(self, spec: EnvSpec, runner: Runner, workspace: Optional[Workspace] = None,
+                 engine: bool = True) -> None:
         self.spec = spec
-        self.engine = plan_factory is None
+        self.runner = runner
+        self.workspace = workspace
+        self.engine = engine
+
+    @classmethod
+    def create(cls, spec: EnvSpec, listener: Listener,
+               plan_factory: Optional[PlanFactory] = None) -> Job:
         if plan_factory is None:
-            self.runner, self.workspace = api.build_runner(spec, [listener])
-        else:
-            self.runner = Runner(list(plan_factory(spec)), paths.new_log_path(spec.name),
-                                 [listener])
+            runner, workspace = api.build_runner(spec, [listener])
+            return cls(spec, runner, workspace)
+        runner = Runner(list(plan_factory(spec)), paths.new_log_path(spec.name), [listener])
+        return cls(spec, runner, engine=False)
+
+    @classmethod
+    def restore(cls, folder: Path, listener: Listener) -> Job:
+        """Rebuild a saved kernel from a cache folder (no package index needed)."""
+        spec, runner, workspace = cache.restore_runner(folder, listeners=[listener])
+        return cls(spec, runner, workspace)
 
     async def run(self, start_at: Optional[str] = None) -> Optional[api.Created]:
         """Run (or re-run from ``start_at``); the outcome reaches the panel as events."""
@@ -34,7 +50,8 @@ class Job:
             await self.runner.run(start_at=start_at)
             return None
         try:
-            return await api.run_spec(self.spec, start_at=start_at, runner=self.runner)
+            return await api.run_spec(self.spec, start_at=start_at, runner=self.runner,
+                                      workspace=self.workspace)
         except api.CreateFailed:
             return None  # already shown: StageFailed / StageCancelled came as events
 

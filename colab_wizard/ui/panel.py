@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional
 import ipywidgets as w
 from packaging.requirements import Requirement
 
-from .. import api, index, pyproject, requirements_text
+from .. import api, cache, index, pyproject, requirements_text
 from ..events import Event, RunFinished, StageFailed
 from ..host import detect_host
 from ..spec import (
@@ -98,12 +98,14 @@ class Panel:
         versions: Optional[Callable[[], model.VersionOptions]] = None,
         host: Optional[str] = None,
         check_index: bool = True,
+        cache_dir: Optional[Path] = None,
     ) -> None:
         self.state = state if state is not None else model.FormState()
         self.host = host or detect_host()
         self.mode = mode or default_mode(self.host)
         self.plan_factory = plan_factory
         self.check_index = check_index
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else cache.default_folder()
         self.name_check: Optional[asyncio.Future[None]] = None
         self.install = model.InstallModel()
         self.throttle = model.Throttle()
@@ -133,10 +135,23 @@ class Panel:
         self.kernel_name = _classes(w.Text(description="Kernel name", **FIELD),
                                     "cw-kernel-name")
         self.python_error = _classes(w.HTML(""), "cw-python-error")
+        saved = cache.list_saved(self.cache_dir)
+        self.restore_choice = _classes(w.Dropdown(
+            options=[(f"{m['display_name']} (Python {m['python']})", m["folder"]) for m in saved],
+            description="Saved", **FIELD), "cw-restore-choice")
+        self.restore_button = _classes(w.Button(description="Restore", icon="upload"),
+                                       "cw-restore")
+        self.restore_box = _classes(w.VBox([
+            w.HTML(f"<b>Saved kernels found</b> in <code>{html.escape(str(self.cache_dir))}"
+                   "</code>: restore one without downloading its packages again."),
+            w.HBox([self.restore_choice, self.restore_button]),
+        ]), "cw-restore-box")
+        _show(self.restore_box, bool(saved))
         self.page_python = _classes(w.VBox([
             w.HTML("Which Python should the new kernel run? The kernel name is made from the "
                    "display name; you may change it."),
             self.version, self.display_name, self.kernel_name, self.python_error,
+            self.restore_box,
         ]), "cw-step-python", "cw-page")
 
         # 2. Dependencies
@@ -194,8 +209,16 @@ class Panel:
         self.switch = _classes(w.HTML(""), "cw-switch")
         self.downloads = _classes(w.HTML(""), "cw-downloads")
         self.download_buttons = _classes(w.HBox([]), "cw-download-buttons")
+        self.save_folder = _classes(w.Text(value=str(self.cache_dir), description="Save to",
+                                           **FIELD), "cw-save-folder")
+        self.save_button = _classes(w.Button(
+            description="Save for a fresh VM", icon="save",
+            tooltip="Python, wheels and lock files in a few files, so a new VM restores "
+                    "this kernel without the package index"), "cw-save")
+        self.save_result = _classes(w.HTML(""), "cw-save-result")
         self.page_done = _classes(w.VBox([
             self.done_summary, self.switch, self.downloads, self.download_buttons,
+            w.HBox([self.save_folder, self.save_button]), self.save_result,
         ]), "cw-step-done", "cw-page")
 
         self.pages = [self.page_python, self.page_deps, self.page_install, self.page_done]
@@ -222,6 +245,8 @@ class Panel:
         self.retry.on_click(lambda _: self.start(retry=True))
         self.cancel.on_click(lambda _: self.cancel_run())
         self.show_log.on_click(lambda _: self._show_full_log())
+        self.restore_button.on_click(lambda _: self.start_restore())
+        self.save_button.on_click(lambda _: self.save())
 
     def _restore(self) -> None:
         state = self.state
@@ -432,7 +457,21 @@ class Panel:
                     self.deps_error.value = text
                 return
             self._write_user_pyproject(spec)
-            self.job = Job(spec, self._on_event, self.plan_factory)
+            self.job = Job.create(spec, self._on_event, self.plan_factory)
+        self._launch(start_at)
+
+    def start_restore(self) -> None:
+        """Rebuild the chosen saved kernel from its cache, shown like any install."""
+        if self.driver.busy or not self.restore_choice.value:
+            return
+        try:
+            self.job = Job.restore(Path(self.restore_choice.value), self._on_event)
+        except (SpecError, cache.CacheError) as exc:
+            self.python_error.value = f"<span style='color:#d32f2f'>{_escape(str(exc))}</span>"
+            return
+        self._launch(None)
+
+    def _launch(self, start_at: Optional[str]) -> None:
         job = self.job
         assert job is not None
         self.install.error = None
@@ -608,6 +647,20 @@ class Panel:
                 buttons.append(self._colab_download_button(path))
         self.downloads.value = " &nbsp; ".join(links)
         self.download_buttons.children = tuple(buttons)
+
+    def save(self) -> None:
+        """Save what a fresh VM needs to restore this kernel into the chosen folder."""
+        if self.job is None:
+            return
+        try:
+            saved = cache.save(self.save_folder.value.strip(), self.job.spec.name)
+        except (cache.CacheError, OSError) as exc:
+            self.save_result.value = f"<span style='color:#d32f2f'>{_escape(str(exc))}</span>"
+            return
+        self.save_result.value = (
+            f"Saved to <code>{html.escape(str(saved.folder))}</code>: {saved.wheels} wheels, "
+            f"{saved.size / 1e6:.1f} MB. On a fresh VM, <code>show()</code> offers to restore "
+            "it.")
 
     @staticmethod
     def _colab_download_button(path: Path) -> w.Button:
