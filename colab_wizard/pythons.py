@@ -36,17 +36,22 @@ class Offer:
     def available(self) -> bool:
         return self.installed is not None or self.download is not None
 
-    def describe(self) -> str:
-        """One line for a dropdown or a terminal."""
+    def status(self) -> str:
+        """Whether it is here, or what getting it costs: "installed here (3.12.1)",
+        "download 3.14.9, ~33 MB", ... (the panel's dropdown labels use this)."""
         if self.installed:
-            return f"Python {self.label}: installed ({self.installed})"
+            return f"installed here ({self.installed})"
         if self.download:
             if self.cached:
-                return f"Python {self.label}: {self.download} from the archive cache"
-            about = "about " if self.size_is_estimate else ""
+                return f"{self.download} from the archive cache"
+            about = "~" if self.size_is_estimate else ""
             size = (self.download_size or 0) / 1e6
-            return f"Python {self.label}: download {self.download} ({about}{size:.0f} MB)"
-        return f"Python {self.label}: not available here"
+            return f"download {self.download}, {about}{size:.0f} MB"
+        return "not available here"
+
+    def describe(self) -> str:
+        """One line for a terminal."""
+        return f"Python {self.label}: {self.status()}"
 
 
 def _labels() -> list[tuple[int, bool]]:

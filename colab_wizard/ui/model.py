@@ -61,18 +61,6 @@ def _offers() -> list[pythons.Offer]:
     return _offers_cache
 
 
-def version_label(offer: pythons.Offer) -> str:
-    if offer.installed:
-        return f"{offer.label} \u2014 installed here ({offer.installed})"
-    if offer.download:
-        if offer.cached:
-            return f"{offer.label} \u2014 {offer.download} from the archive cache"
-        about = "~" if offer.size_is_estimate else ""
-        size = (offer.download_size or 0) / 1e6
-        return f"{offer.label} \u2014 download {offer.download}, {about}{size:.0f} MB"
-    return f"{offer.label} \u2014 not available here"
-
-
 def version_options() -> VersionOptions:
     """(label, value) for 3.9-3.14 and the free-threaded builds, newest first, each saying
     whether it is installed here or what downloading it costs."""
@@ -83,7 +71,7 @@ def version_options() -> VersionOptions:
     for offer in offers:
         if offer.free_threaded and not offer.available:
             continue
-        label = version_label(offer)
+        label = f"{offer.label} \u2014 {offer.status()}"
         if offer.label == host:
             label += ", same as this notebook"
         options.append((label, offer.label))
