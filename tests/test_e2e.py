@@ -4,36 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from jupyter_client.manager import start_new_kernel
+from faultkit import descendants, run_in_kernel, wait_no_strays
 
 import colab_wizard
 from colab_wizard import api, kernels
 from colab_wizard.events import Event, StageDone, StageLine
 
 pytestmark = pytest.mark.slow
-
-
-def ask_kernel(name: str, code: str) -> str:
-    """Start the registered kernel by name with jupyter_client and return what ``code`` prints."""
-    km, kc = start_new_kernel(kernel_name=name, startup_timeout=120)
-    try:
-        out: list[str] = []
-        reply = kc.execute_interactive(
-            code, timeout=60,
-            output_hook=lambda m: out.append(m["content"].get("text", ""))
-            if m["msg_type"] == "stream" else None,
-        )
-        assert reply["content"]["status"] == "ok", reply["content"]
-        return "".join(out)
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
 
 
 def stage_results(events: list[Event]) -> dict[str, bool]:
@@ -49,7 +31,7 @@ def test_create_rerun_change_and_remove(wizard_env: dict[str, Path], other_pytho
     # Poetry's tool env is shared by the test session; every other stage must really run.
     assert [k for k, s in stage_results(events).items() if s] in ([], ["poetry"])
 
-    report = json.loads(ask_kernel("e2e-test", (
+    report = json.loads(run_in_kernel("e2e-test", (
         "import json, sys, six\n"
         "print(json.dumps({'v': list(sys.version_info[:2]), 'six': six.__version__,"
         " 'exe': sys.executable}))"
@@ -77,7 +59,7 @@ def test_create_rerun_change_and_remove(wizard_env: dict[str, Path], other_pytho
     install_lines = [e.text for e in events if isinstance(e, StageLine) and e.stage == "install"]
     assert any("Installing tabulate" in line for line in install_lines)
     assert not any("Installing six" in line for line in install_lines)
-    assert "tabulate" in ask_kernel("e2e-test", "import tabulate; print(tabulate.__name__)")
+    assert "tabulate" in run_in_kernel("e2e-test", "import tabulate; print(tabulate.__name__)")
 
     # remove unregisters ours and keeps the project folder.
     colab_wizard.remove_kernel("e2e-test")
@@ -87,6 +69,7 @@ def test_create_rerun_change_and_remove(wizard_env: dict[str, Path], other_pytho
 
 def test_cancel_during_install_leaves_nothing(wizard_env: dict[str, Path],
                                               other_python: str) -> None:
+    before = descendants()
     spec = api.make_spec(other_python, ["six"], name="cancel-test",
                          project_dir=wizard_env["projects"] / "cancel")
     runner, _ = api.build_runner(spec)
@@ -107,17 +90,8 @@ def test_cancel_during_install_leaves_nothing(wizard_env: dict[str, Path],
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
     assert kernels.find_existing("cancel-test") is None
     assert not (wizard_env["jupyter"] / "kernels" / "cancel-test").exists()
-    # No process of ours is left: nothing under this test process but pytest's own.
-    children = [p for p in os.listdir("/proc") if p.isdigit()
-                and _ppid(int(p)) == os.getpid()]
-    assert children == []
-
-
-def _ppid(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return -1
+    # No process of ours is left below this test process (other tests' servers aside).
+    assert wait_no_strays(ignore=before, grace=2.0) == []
 
 
 def test_bad_input_starts_no_process(wizard_env: dict[str, Path]) -> None:
