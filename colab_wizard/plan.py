@@ -288,7 +288,8 @@ async def write_project(ws: Workspace, ctx: StageContext) -> str:
     await ctx.run(ws.poetry_argv("env", "use", str(ws.interpreter)), cwd=ws.project_dir,
                   env=ws.poetry_env_vars())
     ws.save_state(venv_for=str(ws.interpreter))
-    return str(ws.project_dir)
+    # Short: the panel shows it beside a bar; the paths are in the log and the Done step.
+    return f"{ws.project_dir.name}/pyproject.toml and .venv"
 
 
 def project_ready(ws: Workspace) -> bool:
@@ -362,7 +363,7 @@ async def make_kernel(ws: Workspace, ctx: StageContext) -> str:
         for copied in colab.install_full(ws.venv_python.parent.parent):
             ctx.line(f"Copied {copied}")
     kernels.write_spec(ws.staged_kernel, ws.kernel_spec())
-    return str(ws.staged_kernel)
+    return "kernelspec written"
 
 
 def kernel_ready(ws: Workspace) -> bool:
@@ -426,7 +427,7 @@ async def register(ws: Workspace, ctx: StageContext) -> str:
     """Register the verified kernelspec where Jupyter finds it (replacing ours atomically)."""
     target = kernels.register(ws.staged_kernel, ws.spec.name)
     ctx.line(f"Registered kernel '{ws.spec.name}' at {target}")
-    return str(target)
+    return f"registered as '{ws.spec.name}'"
 
 
 def registered(ws: Workspace) -> bool:

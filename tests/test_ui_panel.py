@@ -22,7 +22,7 @@ import pytest
 from ui_plans import chatty, fail_unless, quick_plan, sleeper
 
 from colab_wizard import api, kernels, ui
-from colab_wizard.ui import Panel
+from colab_wizard.ui import Panel, model
 
 VERSIONS = [("3.13 \u2014 installed here", "3.13"), ("3.12 \u2014 installed here", "3.12")]
 
@@ -338,7 +338,7 @@ def test_100k_lines_redraw_at_most_ten_times_a_second(wizard_env: dict[str, Path
     assert panel.install.outcome == "done"
     log = panel.install.log_path
     assert log is not None and "line 99999" in log.read_text()
-    assert len(panel.log.value.splitlines()) == 30  # a bounded tail
+    assert len(panel.log.value.splitlines()) == model.TAIL_LINES  # a bounded tail
     assert panel.log.value.splitlines()[-1] == "registered"
     print(f"\n100k lines: {seconds:.1f}s, {panel.renders} redraws")
     # At most ~10 timed redraws a second, plus one for each event that must show at once.

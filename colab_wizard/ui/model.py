@@ -31,7 +31,9 @@ from ..events import (
 )
 from ..progress import OverallProgress
 
-TAIL_LINES = 30
+# As many lines as the log box shows at once: a textarea scrolls back to its top on every
+# update, so lines below its fold would never be seen while a stage runs.
+TAIL_LINES = 12
 MAX_LINE_CHARS = 300
 UPDATE_INTERVAL = 0.1  # seconds: at most ~10 page updates a second
 TICK_INTERVAL = 1.0  # the elapsed-time clock while nothing else happens

@@ -59,10 +59,14 @@ class StageRowView:
     def __init__(self, row: model.StageRow) -> None:
         self.key = row.key
         self.icon = _classes(w.Label(row.icon, layout={"width": "1.5em"}), "cw-stage-icon")
-        self.label = _classes(w.Label(row.label, layout={"width": "14em"}), "cw-stage-label")
+        # Label and bar never shrink; a long detail is cut at the row's end instead.
+        self.label = _classes(w.Label(row.label, layout={"width": "14em", "flex": "0 0 auto"}),
+                              "cw-stage-label")
         self.bar = _classes(w.FloatProgress(value=0, min=0, max=100,
-                                            layout={"width": "12em"}), "cw-stage-bar")
-        self.detail = _classes(w.Label("", layout={"width": "auto"}), "cw-stage-detail")
+                                            layout={"width": "12em", "flex": "0 0 auto"}),
+                            "cw-stage-bar")
+        self.detail = _classes(w.Label("", layout={"width": "auto", "overflow": "hidden"}),
+                               "cw-stage-detail")
         self.box = _classes(w.HBox([self.icon, self.label, self.bar, self.detail]),
                             "cw-stage-row", f"cw-stage-{row.key}", "cw-status-pending")
         self.status = "pending"
@@ -189,7 +193,8 @@ class Panel:
                                "cw-cancel")
         self.cancel_hint = _classes(w.Label(
             "To cancel, press the notebook's interrupt (stop) button."), "cw-cancel-hint")
-        self.log = _classes(w.Textarea("", disabled=True, layout=LOG_LAYOUT), "cw-log")
+        self.log = _classes(w.Textarea("", disabled=True, rows=model.TAIL_LINES,
+                                       layout={"width": "100%"}), "cw-log")
         self.log_path = _classes(w.HTML(""), "cw-log-path")
         self.full_log = _classes(w.Textarea("", disabled=True, layout=LOG_LAYOUT), "cw-full-log")
         for hidden in (self.banner, self.retry, self.show_log, self.cancel, self.cancel_hint,
@@ -287,7 +292,7 @@ class Panel:
     def _update_nav(self) -> None:
         step = self.state.step
         running = self.install.running
-        _show(self.back, step in (1, 2, 3))
+        _show(self.back, step in (1, 2, 3) and not running)
         self.back.disabled = running
         _show(self.next, step == 0)
         self.next.disabled = step == 0 and bool(self.python_error.value)
