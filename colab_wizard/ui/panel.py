@@ -217,7 +217,7 @@ class Panel:
         self.save_folder = _classes(w.Text(value=str(self.cache_dir), description="Save to",
                                            **FIELD), "cw-save-folder")
         self.save_button = _classes(w.Button(
-            description="Save for a fresh VM", icon="save",
+            description="Save for a fresh VM", icon="save", layout={"width": "auto"},
             tooltip="Python, wheels and lock files in a few files, so a new VM restores "
                     "this kernel without the package index"), "cw-save")
         self.save_result = _classes(w.HTML(""), "cw-save-result")
