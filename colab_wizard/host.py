@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
+from typing import Optional
 
 
 def detect_host() -> str:
@@ -18,3 +20,15 @@ def detect_host() -> str:
     if "ipykernel" in sys.modules:
         return "jupyter"
     return "terminal"
+
+
+def notebook_path() -> Optional[Path]:
+    """The running notebook's file, where the server tells the kernel (jupyter_server 2 sets
+    ``JPY_SESSION_NAME``; the kernel starts in the notebook's folder)."""
+    session = os.environ.get("JPY_SESSION_NAME")
+    if not session or not session.endswith(".ipynb"):
+        return None
+    for candidate in (Path(session), Path.cwd() / Path(session).name):
+        if candidate.is_file():
+            return candidate.resolve()
+    return None

@@ -361,8 +361,15 @@ def test_an_exception_in_the_run_ends_up_in_the_panel(wizard_env: dict[str, Path
 
 
 @pytest.mark.slow
-def test_real_engine_run_registers_a_kernel(wizard_env: dict[str, Path],
-                                            other_python: str) -> None:
+def test_real_engine_run_registers_a_kernel(wizard_env: dict[str, Path], other_python: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import nbformat
+
+    # The server tells the kernel which notebook it runs (jupyter_server 2 does so).
+    original = wizard_env["home"] / "analysis.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")]),
+                   str(original))
+    monkeypatch.setenv("JPY_SESSION_NAME", str(original))
     panel = Panel(mode="background", host="jupyter")
     values = [v for _, v in panel.version.options]
     assert other_python in values
@@ -388,6 +395,15 @@ def test_real_engine_run_registers_a_kernel(wizard_env: dict[str, Path],
     click(panel, panel.install_button)
     assert panel.install.outcome == "done"
     assert all(r.status == "skipped" for r in panel.install.rows.values())
+
+    # Done writes a copy of the notebook that opens on the new kernel; the original stays.
+    assert visible(panel.copy_notebook)
+    before = original.read_bytes()
+    panel.copy_notebook.click()
+    assert "Wrote" in panel.copy_result.value, panel.copy_result.value
+    copy = nbformat.read(str(original.with_name(f"analysis ({name}).ipynb")), as_version=4)
+    nbformat.validate(copy)
+    assert copy.metadata.kernelspec.name == name and original.read_bytes() == before
 
     # Done offers "Save for a fresh VM"; a new panel finds the save and restores from it.
     saves = wizard_env["home"] / "saved-here"

@@ -20,9 +20,9 @@ from typing import Any, Callable, Optional
 import ipywidgets as w
 from packaging.requirements import Requirement
 
-from .. import api, cache, index, pyproject, requirements_text
+from .. import api, cache, index, notebook, pyproject, requirements_text
 from ..events import Event, RunFinished, StageFailed
-from ..host import detect_host
+from ..host import detect_host, notebook_path
 from ..spec import (
     EnvSpec,
     SpecError,
@@ -221,8 +221,16 @@ class Panel:
             tooltip="Python, wheels and lock files in a few files, so a new VM restores "
                     "this kernel without the package index"), "cw-save")
         self.save_result = _classes(w.HTML(""), "cw-save-result")
+        self.copy_notebook = _classes(w.Button(
+            description="Copy this notebook onto the new kernel", icon="copy",
+            layout={"width": "auto"},
+            tooltip="A copy whose kernel is the new one, with a first cell that rebuilds it "
+                    "on a fresh VM"), "cw-copy-notebook")
+        self.copy_result = _classes(w.HTML(""), "cw-copy-result")
+        _show(self.copy_notebook, self.host == "colab" or notebook_path() is not None)
         self.page_done = _classes(w.VBox([
             self.done_summary, self.switch, self.downloads, self.download_buttons,
+            self.copy_notebook, self.copy_result,
             w.HBox([self.save_folder, self.save_button]), self.save_result,
         ]), "cw-step-done", "cw-page")
 
@@ -252,6 +260,7 @@ class Panel:
         self.show_log.on_click(lambda _: self._show_full_log())
         self.restore_button.on_click(lambda _: self.start_restore())
         self.save_button.on_click(lambda _: self.save())
+        self.copy_notebook.on_click(lambda _: self.copy_to_new_kernel())
 
     def _restore(self) -> None:
         state = self.state
@@ -666,6 +675,18 @@ class Panel:
             f"Saved to <code>{html.escape(str(saved.folder))}</code>: {saved.wheels} wheels, "
             f"{saved.size / 1e6:.1f} MB. On a fresh VM, <code>show()</code> offers to restore "
             "it.")
+
+    def copy_to_new_kernel(self) -> None:
+        """Write (and on Colab offer) a copy of this notebook that opens on the new kernel."""
+        if self.job is None:
+            return
+        try:
+            _, message = notebook.switch(self.job.spec.name, notebook_path(),
+                                         cache_dir=self.cache_dir)
+        except (OSError, ValueError, cache.CacheError) as exc:
+            self.copy_result.value = f"<span style='color:#d32f2f'>{_escape(str(exc))}</span>"
+            return
+        self.copy_result.value = _escape(message)
 
     @staticmethod
     def _colab_download_button(path: Path) -> w.Button:
