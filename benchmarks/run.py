@@ -275,13 +275,14 @@ def main(argv: Optional[list[str]] = None) -> int:
                   [[key, secs(a), secs(b)] for key, a, b in over["steps"]])
         if "streaming" in only:
             rows = []
-            for kind in ("lines", "redraws"):
-                for lines, view in ((50_000, None), (200_000, None),
-                                    (200_000, streaming.CountingView)):
+            for kind, sizes in (("lines", (50_000, 200_000)), ("redraws", (50_000, 200_000)),
+                                ("paced", (200_000,))):
+                views: list[tuple[int, Any]] = [(n, None) for n in sizes]
+                for lines, view in views + [(sizes[-1], streaming.CountingView)]:
                     r = streaming.measure(kind, lines, rounds=args.rounds, view_factory=view)
                     messages = "- (runner only)" if r["messages"] is None else \
-                        f"{r['messages']:.0f} ({r['messages_per_s']:.0f}/s), " \
-                        f"{r['renders']:.0f} redraws ({r['renders_per_s']:.1f}/s)"
+                        f"{r['messages']:.0f}; {r['stream_messages']:.0f} " \
+                        f"({r['stream_messages_per_s']:.1f}/s); {r['renders']:.0f}"
                     into = "panel" if view is None else "runner only"
                     rows.append([f"{kind} {lines:,} {into}", f"{r['bare_wall']:.3f} s",
                                  f"{r['pipe_wall']:.3f} s", f"{r['runner_wall']:.3f} s",
@@ -293,7 +294,11 @@ def main(argv: Optional[list[str]] = None) -> int:
                   "runner into the headless panel (or a counting listener) (b); medians",
                   ["child", "a wall", "p wall", "b wall", "b/a", "b/p", "b CPU (ours)",
                    "CPU b/a", "us/line", "peak RSS +", "traced peak",
-                   "widget messages, panel redraws"], rows)
+                   "widget msgs: all; while streaming; redraws"], rows)
+            print("  widget msgs: every state update and comm open ipywidgets sent during the "
+                  "run (install step shown, rows made, done);\n  while streaming: those sent "
+                  "from the first line after the stage rows were drawn to the stage's end, "
+                  "and their rate.")
         if "rerun" in only:
             again = rerun(python, work)
             table("3. Unchanged re-run of create (same spec, same folder)",

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from colab_wizard.events import Event, StageLine
+from colab_wizard.events import Event, StageDone, StageLine
 from colab_wizard.procenv import clean_env
 from colab_wizard.runner import Runner, Stage, StageContext
 
@@ -41,7 +41,18 @@ REDRAW = (
     "    if i % 100 == 99:\n"
     "        w('\\n')\n"
 )
-CHILDREN = {"lines": PLAIN, "redraws": REDRAW}
+# The same lines in 100 bursts 30 ms apart (about 3 s): long enough to see the panel's
+# steady message rate, which a child that is done in 0.2 s cannot show.
+PACED = (
+    "import sys, time\n"
+    "w = sys.stdout.write\n"
+    "for i in range({n}):\n"
+    "    w('Downloading package %06d of the benchmark, some more text here\\n' % i)\n"
+    "    if i % ({n} // 100) == 0:\n"
+    "        sys.stdout.flush()\n"
+    "        time.sleep(0.03)\n"
+)
+CHILDREN = {"lines": PLAIN, "redraws": REDRAW, "paced": PACED}
 
 
 def rss_bytes() -> int:
@@ -100,6 +111,8 @@ class Sample:
     messages: Optional[int] = None
     renders: int = 0
     updates: int = 0
+    stream_seconds: float = 0.0  # first line after the rows were drawn to the stage's end
+    stream_messages: int = 0  # widget messages sent meanwhile
 
 
 def _cpu() -> tuple[float, float]:
@@ -201,13 +214,27 @@ def run_through_panel(code: str, log_dir: Path) -> Sample:
     panel.next.click()
     assert panel.state.step == 1 and not panel.install_button.disabled, panel.deps_error.value
 
+    # While the child streams (from the first line after the stage rows were drawn to the
+    # stage's end): messages and seconds; the steady state, without the one-off drawing.
+    counter = MessageCounter()
+    marks: list[tuple[float, int]] = []
+    on_event = panel._on_event
+
+    def watched(event: Event) -> None:
+        if (isinstance(event, StageLine) and not marks and panel.row_views) \
+                or isinstance(event, StageDone):
+            marks.append((time.perf_counter(), counter.messages))
+        on_event(event)
+
+    panel._on_event = watched  # type: ignore[method-assign]
+
     async def click() -> None:
         panel.install_button.click()
         assert panel.driver.task is not None
         await panel.driver.task
 
     self0, child0 = _cpu()
-    with RssSampler() as rss, MessageCounter() as counter:
+    with RssSampler() as rss, counter:
         start = time.perf_counter()
         asyncio.run(click())
         wall = time.perf_counter() - start
@@ -216,8 +243,9 @@ def run_through_panel(code: str, log_dir: Path) -> Sample:
     log = panel.install.log_path
     if log is not None:
         log.unlink(missing_ok=True)
+    (t0, m0), (t1, m1) = marks[0], marks[-1]
     return Sample(wall, self1 - self0, child1 - child0, rss.growth, 0, counter.messages,
-                  panel.renders, counter.updates)
+                  panel.renders, counter.updates, t1 - t0, m1 - m0)
 
 
 def measure(kind: str, lines: int, rounds: int = 3,
@@ -268,6 +296,10 @@ def measure(kind: str, lines: int, rounds: int = 3,
         "messages": statistics.median(messages) if messages else None,
         "messages_per_s": (statistics.median(messages) / med(ours, "wall")) if messages else None,
         "renders": med(ours, "renders"),
+        "stream_messages": med(ours, "stream_messages"),
+        "stream_messages_per_s": statistics.median(
+            s.stream_messages / s.stream_seconds for s in ours if s.stream_seconds > 0)
+        if view_factory is None else None,
         "renders_per_s": med(ours, "renders") / med(ours, "wall"),
     }
 

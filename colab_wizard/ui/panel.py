@@ -542,10 +542,12 @@ class Panel:
         if isinstance(event, (RunFinished, StageFailed)):
             self._render()
             return
+        if self._pending is not None:  # a redraw is already due: it will show this event
+            return
         wait = self.throttle.wait()
         if wait <= 0:
             self._render()
-        elif self._pending is None:
+        else:
             loop = _loop()
             if loop is None:
                 self._render()
