@@ -255,8 +255,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     isolate(work, args.cache)
     python = pick_python()
     load = os.getloadavg()[0]
+    import ipywidgets
+
     print(f"colab_wizard {colab_wizard.__version__} benchmarks: host Python "
-          f"{platform.python_version()}, target Python {python}, {os.cpu_count()} CPUs, "
+          f"{platform.python_version()} (ipywidgets {ipywidgets.__version__}), target Python "
+          f"{python}, {os.cpu_count()} CPUs, "
           f"load {load:.1f}, {platform.platform()}")
     try:
         if "overhead" in only or "rerun" in only:

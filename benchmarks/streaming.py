@@ -161,7 +161,10 @@ def run_through_runner(code: str, view: Any, log_dir: Path) -> Sample:
 
 
 class MessageCounter:
-    """Counts the widget messages ipywidgets sends (state updates and comm opens)."""
+    """Counts the widget messages ipywidgets sends (state updates and comm opens).
+
+    Headless, ipywidgets 8 gives every widget a stand-in comm and sends to it as to a
+    kernel's; 7.x sends nothing without a kernel (tests/test_ui_kernel.py counts there)."""
 
     def __init__(self) -> None:
         import ipywidgets
