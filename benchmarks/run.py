@@ -4,7 +4,9 @@
    commands) and by ``colab_wizard.create``, alternating, warm caches; medians and b/a.
 2. streaming: a chatty child bare to /dev/null vs through the runner into a view.
 3. unchanged re-run: ``create`` again with the same spec; wall time, stages skipped.
-4. restore from cache: only if colab_wizard has a restore function.
+4. restore from cache: cold ``create`` (fresh project and kernel, warm Poetry tool env and
+   package cache) vs ``cache.restore_async`` from a saved cache folder in a fresh wizard home
+   with an empty Poetry cache and every index setting on a dead loopback port; alternating.
 
 Everything goes to temporary folders except Poetry's tool environment and package cache,
 kept in ``--cache`` (default ``~/.cache/colab_wizard-bench``) so caches are warm.
@@ -13,16 +15,19 @@ kept in ``--cache`` (default ``~/.cache/colab_wizard-bench``) so caches are warm
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import os
 import platform
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Iterator, Optional
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -31,7 +36,7 @@ sys.path.insert(0, str(HERE))
 import streaming  # noqa: E402
 
 import colab_wizard  # noqa: E402
-from colab_wizard import api, interpreters, pyproject  # noqa: E402
+from colab_wizard import api, cache, interpreters, pyproject  # noqa: E402
 from colab_wizard.events import Event, StageDone  # noqa: E402
 from colab_wizard.plan import Workspace  # noqa: E402
 from colab_wizard.procenv import clean_env  # noqa: E402
@@ -142,13 +147,84 @@ def rerun(python: str, work: Path) -> dict[str, Any]:
     return {"seconds": seconds, "skipped": skipped, "ran": ran}
 
 
-def restore_function() -> Optional[Callable[..., Any]]:
-    for owner in (colab_wizard, api):
-        for name in ("restore", "restore_from_cache"):
-            found = getattr(owner, name, None)
-            if callable(found):
-                return found
-    return None
+def dead_loopback_url() -> str:
+    """A loopback URL nobody listens on (a port bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/simple/"
+
+
+@contextlib.contextmanager
+def environ(**changes: str) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in changes}
+    os.environ.update(changes)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def restore(python: str, work: Path, rounds: int) -> dict[str, Any]:
+    """Cold create vs restore from a saved cache with the index unreachable, alternating."""
+    colds: list[float] = []
+    restores: list[float] = []
+    cold_steps: list[dict[str, float]] = []
+    restore_steps: list[dict[str, float]] = []
+    saved_info = ""
+    folder = work / "saved"
+    for i in range(rounds):
+        def run_cold(i: int = i) -> None:
+            events: list[Event] = []
+            start = time.perf_counter()
+            api.create(python, DEPS, name=f"bench-cold{i}", project_dir=work / f"cold{i}",
+                       listeners=[events.append])
+            colds.append(time.perf_counter() - start)
+            cold_steps.append(stage_seconds(events))
+
+        def run_restore(i: int = i) -> None:
+            fresh = work / f"fresh{i}"
+            dead = dead_loopback_url()
+            with environ(COLAB_WIZARD_HOME=str(fresh / "home"),
+                         POETRY_CACHE_DIR=str(fresh / "poetry-cache"),
+                         COLAB_WIZARD_INDEX_URL=dead, PIP_INDEX_URL=dead):
+                events: list[Event] = []
+                start = time.perf_counter()
+                asyncio.run(cache.restore_async(folder, "bench-cold0",
+                                                project_dir=work / f"restored{i}",
+                                                listeners=[events.append]))
+                restores.append(time.perf_counter() - start)
+                restore_steps.append(stage_seconds(events))
+            assert not (fresh / "home" / "tools" / "poetry").exists()  # no Poetry needed
+
+        if i == 0:  # the first cold build is the one saved
+            run_cold()
+            # Once, for scale: the same with an empty package cache (downloads from the index).
+            with environ(POETRY_CACHE_DIR=str(work / "empty-poetry-cache")):
+                start = time.perf_counter()
+                api.create(python, DEPS, name="bench-empty", project_dir=work / "empty")
+                empty = time.perf_counter() - start
+            saved = cache.save(folder, "bench-cold0")
+            saved_info = f"{saved.wheels} wheels, {saved.size / 1e6:.1f} MB"
+            run_restore()
+        else:
+            for run in (run_restore, run_cold) if i % 2 else (run_cold, run_restore):
+                run()
+        print(f"  round {i + 1}: cold create {colds[-1]:.2f} s, restore {restores[-1]:.2f} s",
+              flush=True)
+    cold, warm = statistics.median(colds), statistics.median(restores)
+    def steps(runs: list[dict[str, float]]) -> str:
+        return ", ".join(f"{key} {statistics.median(r.get(key, 0.0) for r in runs):.2f}"
+                         for key in runs[0])
+
+    return {"cold": cold, "restore": warm, "ratio": warm / cold, "rounds": rounds,
+            "empty": empty, "empty_ratio": warm / empty,
+            "saved": saved_info, "cold_steps": steps(cold_steps),
+            "restore_steps": steps(restore_steps)}
 
 
 def row(cells: list[str], widths: list[int]) -> str:
@@ -179,8 +255,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     isolate(work, args.cache)
     python = pick_python()
     load = os.getloadavg()[0]
+    import ipywidgets
+
     print(f"colab_wizard {colab_wizard.__version__} benchmarks: host Python "
-          f"{platform.python_version()}, target Python {python}, {os.cpu_count()} CPUs, "
+          f"{platform.python_version()} (ipywidgets {ipywidgets.__version__}), target Python "
+          f"{python}, {os.cpu_count()} CPUs, "
           f"load {load:.1f}, {platform.platform()}")
     try:
         if "overhead" in only or "rerun" in only:
@@ -199,21 +278,30 @@ def main(argv: Optional[list[str]] = None) -> int:
                   [[key, secs(a), secs(b)] for key, a, b in over["steps"]])
         if "streaming" in only:
             rows = []
-            for kind in ("lines", "redraws"):
-                for lines in (50_000, 200_000):
-                    r = streaming.measure(kind, lines, rounds=args.rounds)
-                    messages = "n/a (no panel)" if r["messages"] is None else \
-                        f"{r['messages']:.0f} ({r['messages_per_s']:.1f}/s)"
-                    rows.append([f"{kind} {lines:,}", f"{r['bare_wall']:.3f} s",
+            for kind, sizes in (("lines", (50_000, 200_000)), ("redraws", (50_000, 200_000)),
+                                ("paced", (200_000,))):
+                views: list[tuple[int, Any]] = [(n, None) for n in sizes]
+                for lines, view in views + [(sizes[-1], streaming.CountingView)]:
+                    r = streaming.measure(kind, lines, rounds=args.rounds, view_factory=view)
+                    messages = "- (runner only)" if r["messages"] is None else \
+                        f"{r['messages']:.0f}; {r['stream_messages']:.0f} " \
+                        f"({r['stream_messages_per_s']:.1f}/s); {r['renders']:.0f}"
+                    into = "panel" if view is None else "runner only"
+                    rows.append([f"{kind} {lines:,} {into}", f"{r['bare_wall']:.3f} s",
                                  f"{r['pipe_wall']:.3f} s", f"{r['runner_wall']:.3f} s",
                                  f"{r['wall_ratio']:.2f}", f"{r['pipe_ratio']:.2f}",
                                  f"{r['runner_cpu_self']:.2f} s", f"{r['cpu_ratio']:.2f}",
                                  f"{r['us_per_line']:.2f}", f"{r['rss_growth_mb']:.1f} MB",
                                  f"{r['traced_peak_mb']:.1f} MB", messages])
             table("2. Streaming: child bare to /dev/null (a), to a bare pipe (p), through the "
-                  "runner into a counting view (b); medians",
+                  "runner into the headless panel (or a counting listener) (b); medians",
                   ["child", "a wall", "p wall", "b wall", "b/a", "b/p", "b CPU (ours)",
-                   "CPU b/a", "us/line", "peak RSS +", "traced peak", "view messages"], rows)
+                   "CPU b/a", "us/line", "peak RSS +", "traced peak",
+                   "widget msgs: all; while streaming; redraws"], rows)
+            print("  widget msgs: every state update and comm open ipywidgets sent during the "
+                  "run (install step shown, rows made, done);\n  while streaming: those sent "
+                  "from the first line after the stage rows were drawn to the stage's end, "
+                  "and their rate.")
         if "rerun" in only:
             again = rerun(python, work)
             table("3. Unchanged re-run of create (same spec, same folder)",
@@ -221,11 +309,17 @@ def main(argv: Optional[list[str]] = None) -> int:
                   [[f"{again['seconds']:.2f} s", "<= 2 s", ",".join(again["skipped"]) or "-",
                     ",".join(again["ran"]) or "-"]])
         if "restore" in only:
-            restore = restore_function()
-            status = "not available (colab_wizard has no restore function yet)" \
-                if restore is None else f"found {restore.__module__}.{restore.__name__}; " \
-                "TODO: time cold create vs restore with the index unreachable"
-            table("4. Restore from cache", ["status"], [[status]])
+            print("4. restore from cache")
+            back = restore(python, work, args.rounds)
+            table("4. Cold create (warm Poetry and package cache) vs restore from a saved "
+                  f"cache ({back['saved']}), index unreachable",
+                  [f"median of {back['rounds']}", "cold create", "restore", "ratio", "target"],
+                  [["", f"{back['cold']:.2f} s", f"{back['restore']:.2f} s",
+                    f"{back['ratio']:.3f}", "<= 0.15"]])
+            print(f"  once, cold create with an empty package cache (downloads): "
+                  f"{back['empty']:.2f} s; restore/that = {back['empty_ratio']:.3f}")
+            print(f"  cold create per stage (s, medians): {back['cold_steps']}")
+            print(f"  restore per stage (s, medians):     {back['restore_steps']}")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -15,6 +15,7 @@ from .events import (
     StageCancelled,
     StageDone,
     StageFailed,
+    StageLine,
     StageProgress,
     StageStarted,
 )
@@ -71,6 +72,8 @@ class OverallProgress:
         self.value = 0.0
 
     def update(self, event: Event) -> float:
+        if isinstance(event, StageLine):  # most events by far, and they never move the bar
+            return self.value
         if isinstance(event, RunStarted):
             total = sum(s.weight for s in event.stages) or 1.0
             self.weights = {s.key: s.weight / total for s in event.stages}

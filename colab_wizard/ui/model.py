@@ -35,7 +35,9 @@ from ..progress import OverallProgress
 # update, so lines below its fold would never be seen while a stage runs.
 TAIL_LINES = 12
 MAX_LINE_CHARS = 300
-UPDATE_INTERVAL = 0.1  # seconds: at most ~10 page updates a second
+# Seconds between redraws: about 8 a second, each one message (the log tail) while lines
+# stream, plus the elapsed clock once a second: at most 10 widget messages a second.
+UPDATE_INTERVAL = 0.12
 TICK_INTERVAL = 1.0  # the elapsed-time clock while nothing else happens
 
 ICONS = {
@@ -191,6 +193,11 @@ class InstallModel:
 
     def apply(self, event: Event) -> None:
         self.changes += 1
+        if isinstance(event, StageLine):  # first: nearly every event is a line
+            text = event.text
+            self.tail.append(text if len(text) <= MAX_LINE_CHARS else
+                             text[:MAX_LINE_CHARS] + "\u2026")
+            return
         self.overall.update(event)
         if isinstance(event, RunStarted):
             self.rows = {s.key: StageRow(s.key, s.label) for s in event.stages}
@@ -206,10 +213,6 @@ class InstallModel:
         elif isinstance(event, StageProgress):
             row = self._row(event.stage)
             row.done, row.total, row.unit = event.done, event.total, event.unit
-        elif isinstance(event, StageLine):
-            text = event.text
-            self.tail.append(text if len(text) <= MAX_LINE_CHARS else
-                             text[:MAX_LINE_CHARS] + "\u2026")
         elif isinstance(event, StageDone):
             row = self._row(event.stage)
             row.status = "skipped" if event.skipped else "done"

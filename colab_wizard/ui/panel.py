@@ -39,6 +39,8 @@ from .job import Job, PlanFactory
 FULL_LOG_LINES = 2000
 LOG_LAYOUT = {"width": "100%", "height": "14em"}
 FIELD = {"layout": {"width": "34em"}, "style": {"description_width": "8em"}}
+# The first step's fields share one message line: it starts with the field's label.
+FIELD_LABELS = {"python": "Python", "display_name": "Display name", "name": "Kernel name"}
 
 
 def _classes(widget: w.Widget, *names: str) -> w.Widget:
@@ -352,7 +354,8 @@ class Panel:
             check_display_name(self.display_name.value)
             check_name(self.kernel_name.value)
         except SpecError as exc:
-            self.python_error.value = f"<span style='color:#d32f2f'>{_escape(exc.message)}</span>"
+            self.python_error.value = (f"<span style='color:#d32f2f'>"
+                                       f"{_escape(self._field_error(exc))}</span>")
             self._update_nav()
             return False
         self.python_error.value = ""
@@ -402,6 +405,11 @@ class Panel:
         finally:
             self._quiet = False
         self._validate_deps()
+
+    @staticmethod
+    def _field_error(exc: SpecError) -> str:
+        label = FIELD_LABELS.get(exc.field)
+        return f"{label}: {exc.message}" if label else exc.message
 
     @staticmethod
     def _error_line(exc: SpecError) -> str:
@@ -463,9 +471,10 @@ class Panel:
                                      display_name=self.display_name.value)
             except SpecError as exc:
                 text = f"<span style='color:#d32f2f'>{_escape(self._error_line(exc))}</span>"
-                if exc.field in ("python", "name", "display_name"):
+                if exc.field in FIELD_LABELS:
                     self.go(0)  # the field at fault is on the first step: show it there
-                    self.python_error.value = text
+                    self.python_error.value = (f"<span style='color:#d32f2f'>"
+                                               f"{_escape(self._field_error(exc))}</span>")
                     self.next.disabled = True
                 else:
                     self.deps_error.value = text
@@ -547,10 +556,12 @@ class Panel:
         if isinstance(event, (RunFinished, StageFailed)):
             self._render()
             return
+        if self._pending is not None:  # a redraw is already due: it will show this event
+            return
         wait = self.throttle.wait()
         if wait <= 0:
             self._render()
-        elif self._pending is None:
+        else:
             loop = _loop()
             if loop is None:
                 self._render()
