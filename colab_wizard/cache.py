@@ -7,19 +7,15 @@ many small ones and loses exec bits and symlinks, so never the venv itself):
 - ``project.tar``: ``pyproject.toml``, ``poetry.lock``, ``poetry.toml``;
 - ``wheels.tar``: the wheels of every locked package from Poetry's artifact cache,
   checked against the hashes in ``poetry.lock``;
-- ``python.tar.gz``: the interpreter, when the wizard installed it itself;
-- ``venv.tar.gz``: the project's virtualenv as one archive (symlinks and exec bits kept).
+- ``python.tar.gz``: the interpreter, when the wizard installed it itself.
 
-``restore`` unpacks these. Where the project folder and interpreter are the same as when
-the cache was saved (a fresh Colab VM: ``/content/<name>`` again), the saved venv is
-unpacked as it was; elsewhere it makes the venv with virtualenv (offline: it carries its
-own pip) and installs exactly the locked versions from the saved wheels with
-``pip --no-index``. Then it runs the plan's kernel, pre-flight and register stages.
+``restore`` unpacks these, makes the venv with virtualenv (offline: it carries
+its own pip), installs exactly the locked versions from the saved wheels with
+``pip --no-index``, then runs the plan's kernel, pre-flight and register stages.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
@@ -43,7 +39,6 @@ MANIFEST = "manifest.json"
 PROJECT_TAR = "project.tar"
 WHEELS_TAR = "wheels.tar"
 PYTHON_TAR = "python.tar.gz"
-VENV_TAR = "venv.tar.gz"
 PROJECT_FILES = ("pyproject.toml", "poetry.lock", "poetry.toml")
 FORMAT = 1
 
@@ -108,10 +103,9 @@ def cached_wheels(lock_text: str, cache_dir: Optional[Path] = None) -> list[Path
     return list(found.values())
 
 
-def _atomic_tar(dest: Path, members: Iterable[tuple[Path, str]], mode: str,
-                **options: Any) -> Path:
+def _atomic_tar(dest: Path, members: Iterable[tuple[Path, str]], mode: str) -> Path:
     tmp = dest.with_name(dest.name + ".tmp")
-    with tarfile.open(tmp, mode, **options) as tar:  # type: ignore[call-overload]
+    with tarfile.open(tmp, mode) as tar:  # type: ignore[call-overload]
         for path, arcname in members:
             tar.add(str(path), arcname=arcname)
     os.replace(tmp, dest)
@@ -184,16 +178,8 @@ def save(folder: Union[str, Path], name: Optional[str] = None) -> Saved:
     else:
         top = python_rel.parts[0]
         files.append(_atomic_tar(dest / PYTHON_TAR, [(paths.pythons_dir() / top, top)], "w:gz"))
-    venv = project / ".venv"
-    if venv.is_dir():
-        # Fast to write and to read back: the venv is mostly already-compressed wheels' content.
-        files.append(_atomic_tar(dest / VENV_TAR, [(venv, ".venv")], "w:gz", compresslevel=1))
-    else:
-        (dest / VENV_TAR).unlink(missing_ok=True)
     manifest = {
         "format": FORMAT,
-        "venv": {"project_dir": str(project), "python": state_data.get("python")}
-        if venv.is_dir() else None,
         "name": info.name,
         "display_name": info.display_name,
         "python": info.python,
@@ -250,40 +236,13 @@ def read_manifest(cache: Path) -> dict[str, Any]:
     return data
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
-
-
-def _extract(archive: Path, dest: Path, links_to: Optional[Path] = None) -> None:
-    """Unpack ``archive`` into ``dest`` after checking every entry stays inside it; a link may
-    point outside only into ``links_to`` (a venv's links to its base interpreter)."""
-    root = dest.resolve()
+def _extract(archive: Path, dest: Path) -> None:
     with tarfile.open(archive) as tar:
-        members = tar.getmembers()
-        for member in members:
-            target = (root / member.name).resolve()
-            ok = _inside(target, root) and not member.isdev()
-            if ok and member.issym():
-                pointed = (target.parent / member.linkname).resolve()
-                ok = _inside(pointed, root) or (
-                    links_to is not None and _inside(pointed, links_to.resolve()))
-            elif ok and member.islnk():
-                ok = _inside((root / member.linkname).resolve(), root)
-            if not ok:
+        for member in tar.getmembers():
+            target = (dest / member.name).resolve()
+            if not str(target).startswith(str(dest.resolve())) or member.isdev():
                 raise CacheError(f"{archive} holds an unsafe entry: {member.name}")
-        # Checked above; Python 3.14's default filter would refuse the venv's absolute links.
-        if hasattr(tarfile, "fully_trusted_filter"):
-            tar.extractall(root, filter="fully_trusted")  # noqa: S202
-        else:
-            tar.extractall(root)  # noqa: S202
-
-
-def _saved_venv_fits(cache: Path, manifest: dict[str, Any], ws: Workspace) -> bool:
-    """A saved venv is usable only at the same place with the same interpreter."""
-    saved = manifest.get("venv") or {}
-    return ((cache / VENV_TAR).is_file() and ws.interpreter is not None
-            and saved.get("project_dir") == str(ws.spec.project_dir)
-            and saved.get("python") == str(ws.interpreter) and ws.interpreter.exists())
+        tar.extractall(dest)  # noqa: S202 - every member was checked above
 
 
 def restore_stages(cache: Path, ws: Workspace, manifest: dict[str, Any]) -> list[Stage]:
@@ -314,15 +273,6 @@ def restore_stages(cache: Path, ws: Workspace, manifest: dict[str, Any]) -> list
     async def install(ctx: StageContext) -> str:
         venv = spec.project_dir / ".venv"
         shutil.rmtree(venv, ignore_errors=True)
-        if _saved_venv_fits(cache, manifest, ws):
-            assert ws.interpreter is not None
-            ctx.line("Unpacking the saved virtualenv (same folder and Python as when saved) ...")
-            base = ws.interpreter.resolve().parent.parent
-            await asyncio.get_running_loop().run_in_executor(
-                None, _extract, cache / VENV_TAR, spec.project_dir, base)
-            ws.save_state(venv_for=str(ws.interpreter), lock=_file_digest(ws.pyproject),
-                          install=_digest(_file_digest(ws.lock_file), str(ws.venv_python)))
-            return "the saved virtualenv"
         await ctx.run([sys.executable, "-m", "virtualenv", "--no-periodic-update",
                        "--no-setuptools", "-p", str(ws.interpreter), str(venv)],
                       hint="The host Python needs the 'virtualenv' package.")
@@ -394,4 +344,6 @@ def restore(folder: Union[str, Path], name: Optional[str] = None,
             project_dir: Union[str, Path, None] = None, listeners: Iterable[Listener] = (),
             profile: Optional[str] = None) -> Any:
     """Blocking :func:`restore_async`."""
+    import asyncio
+
     return asyncio.run(restore_async(folder, name, project_dir, listeners, profile))

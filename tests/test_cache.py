@@ -12,12 +12,7 @@ import pytest
 
 from colab_wizard import cache, kernels
 from colab_wizard.api import create
-from colab_wizard.events import Event, StageDone
 from colab_wizard.preflight import run_kernel
-
-
-def details(events: list[Event]) -> dict[str, str]:
-    return {e.stage: e.detail for e in events if isinstance(e, StageDone)}
 
 
 def dead_loopback_url() -> str:
@@ -41,8 +36,7 @@ def test_save_then_restore_without_the_index(
     drive = tmp_path / "drive"
     saved = cache.save(drive, "cache-rt")
     names = sorted(p.name for p in saved.folder.iterdir())
-    # A few large files; the venv only as one archive (Drive loses links and exec bits).
-    assert names == ["manifest.json", "project.tar", "venv.tar.gz", "wheels.tar"]
+    assert names == ["manifest.json", "project.tar", "wheels.tar"]  # few files, no venv
     with tarfile.open(saved.folder / "wheels.tar") as tar:
         wheels = [m.name for m in tar.getmembers()]
     assert any(w.startswith("wheels/tabulate-") for w in wheels)
@@ -62,11 +56,8 @@ def test_save_then_restore_without_the_index(
     monkeypatch.setenv("PIP_INDEX_URL", dead)
 
     started = time.monotonic()
-    events: list[Event] = []
-    restored = cache.restore(drive, "cache-rt", project_dir=project, listeners=[events.append])
+    restored = cache.restore(drive, "cache-rt", project_dir=project)
     warm = time.monotonic() - started
-    # Same folder and interpreter as when saved (as on a fresh Colab VM): the venv as it was.
-    assert details(events)["install"] == "the saved virtualenv"
     print(f"\ncold create {cold:.1f}s, restore from cache {warm:.1f}s "
           f"({saved.wheels} wheels, {saved.size / 1e6:.1f} MB)")
     assert restored.name == made.name
@@ -80,19 +71,6 @@ def test_save_then_restore_without_the_index(
     assert result["prefix"] == str(project / ".venv")
     assert result["v"]
 
-    # Elsewhere the saved venv does not fit: it is rebuilt from the saved wheels, offline.
-    elsewhere = wizard_env["projects"] / "moved"
-    events.clear()
-    kernels.remove("cache-rt")
-    cache.restore(drive, "cache-rt", project_dir=elsewhere, listeners=[events.append])
-    assert details(events)["install"].endswith("packages from the cache")
-    result = run_kernel(kernels.user_kernels_dir() / "cache-rt",
-                        "import json, sys, tabulate\nprint(json.dumps({'prefix': sys.prefix}))",
-                        timeout=60)
-    assert result["prefix"] == str(elsewhere / ".venv")
-    kernels.remove("cache-rt")
-    cache.restore(drive, "cache-rt", project_dir=project)
-
     # Back on the index: the restored project is what create would have built, so an
     # unchanged create only (re)installs Poetry and redoes nothing of the environment.
     monkeypatch.setenv("COLAB_WIZARD_HOME", str(wizard_env["home"]))
@@ -102,23 +80,6 @@ def test_save_then_restore_without_the_index(
     log = again.log_path.read_text()
     for stage in ("project", "lock", "install", "kernel", "verify", "register"):
         assert f"[{stage}] already done, skipped" in log
-
-
-def test_restore_refuses_links_out_of_the_folder(tmp_path: Path) -> None:
-    bad = tmp_path / "links.tar"
-    with tarfile.open(bad, "w") as tar:
-        link = tarfile.TarInfo(".venv/bin/evil")
-        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
-        tar.addfile(link)
-    with pytest.raises(cache.CacheError, match="unsafe entry"):
-        cache._extract(bad, tmp_path / "dest", links_to=tmp_path / "python")
-    good = tmp_path / "good.tar"
-    with tarfile.open(good, "w") as tar:
-        link = tarfile.TarInfo(".venv/bin/python")
-        link.type, link.linkname = tarfile.SYMTYPE, str(tmp_path / "python" / "bin" / "python3")
-        tar.addfile(link)
-    cache._extract(good, tmp_path / "dest", links_to=tmp_path / "python")
-    assert (tmp_path / "dest" / ".venv" / "bin" / "python").is_symlink()
 
 
 def test_restore_refuses_an_unsafe_archive(tmp_path: Path) -> None:
