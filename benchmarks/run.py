@@ -4,9 +4,10 @@
    commands) and by ``colab_wizard.create``, alternating, warm caches; medians and b/a.
 2. streaming: a chatty child bare to /dev/null vs through the runner into a view.
 3. unchanged re-run: ``create`` again with the same spec; wall time, stages skipped.
-4. restore from cache: cold ``create`` (fresh project and kernel, warm Poetry tool env and
-   package cache) vs ``cache.restore_async`` from a saved cache folder in a fresh wizard home
-   with an empty Poetry cache and every index setting on a dead loopback port; alternating.
+4. restore from cache, a fresh VM both ways: cold ``create`` (a new wizard home, so Poetry's
+   tool env is installed, and an empty Poetry package cache) vs ``cache.restore_async`` from
+   a saved cache folder into the same project folder, with every index setting on a dead
+   loopback port; alternating.
 
 Everything goes to temporary folders except Poetry's tool environment and package cache,
 kept in ``--cache`` (default ``~/.cache/colab_wizard-bench``) so caches are warm.
@@ -36,7 +37,7 @@ sys.path.insert(0, str(HERE))
 import streaming  # noqa: E402
 
 import colab_wizard  # noqa: E402
-from colab_wizard import api, cache, interpreters, pyproject  # noqa: E402
+from colab_wizard import api, cache, interpreters, kernels, pyproject  # noqa: E402
 from colab_wizard.events import Event, StageDone  # noqa: E402
 from colab_wizard.plan import Workspace  # noqa: E402
 from colab_wizard.procenv import clean_env  # noqa: E402
@@ -170,61 +171,68 @@ def environ(**changes: str) -> Iterator[None]:
 
 
 def restore(python: str, work: Path, rounds: int) -> dict[str, Any]:
-    """Cold create vs restore from a saved cache with the index unreachable, alternating."""
+    """A fresh VM both ways, alternating: cold ``create`` (no Poetry tool env, an empty
+    package cache, the index reachable) vs restore from the saved cache (no Poetry, the
+    index unreachable) into the same project folder, as on a new Colab VM."""
     colds: list[float] = []
     restores: list[float] = []
     cold_steps: list[dict[str, float]] = []
     restore_steps: list[dict[str, float]] = []
-    saved_info = ""
     folder = work / "saved"
-    for i in range(rounds):
-        def run_cold(i: int = i) -> None:
+    project = work / "vm-project"
+
+    def fresh_vm(tag: str) -> dict[str, str]:
+        """A new wizard home (so no Poetry tool env) and an empty Poetry package cache."""
+        vm = work / tag
+        (vm / "home").mkdir(parents=True)
+        return {"COLAB_WIZARD_HOME": str(vm / "home"), "POETRY_CACHE_DIR": str(vm / "cache")}
+
+    def wipe() -> None:
+        shutil.rmtree(project, ignore_errors=True)
+        with contextlib.suppress(kernels.KernelError):
+            kernels.remove("bench-vm")
+
+    def run_cold(i: int) -> None:
+        wipe()
+        with environ(**fresh_vm(f"cold-vm{i}")):
             events: list[Event] = []
             start = time.perf_counter()
-            api.create(python, DEPS, name=f"bench-cold{i}", project_dir=work / f"cold{i}",
+            api.create(python, DEPS, name="bench-vm", project_dir=project,
                        listeners=[events.append])
             colds.append(time.perf_counter() - start)
-            cold_steps.append(stage_seconds(events))
+        cold_steps.append(stage_seconds(events))
 
-        def run_restore(i: int = i) -> None:
-            fresh = work / f"fresh{i}"
-            dead = dead_loopback_url()
-            with environ(COLAB_WIZARD_HOME=str(fresh / "home"),
-                         POETRY_CACHE_DIR=str(fresh / "poetry-cache"),
-                         COLAB_WIZARD_INDEX_URL=dead, PIP_INDEX_URL=dead):
-                events: list[Event] = []
-                start = time.perf_counter()
-                asyncio.run(cache.restore_async(folder, "bench-cold0",
-                                                project_dir=work / f"restored{i}",
-                                                listeners=[events.append]))
-                restores.append(time.perf_counter() - start)
-                restore_steps.append(stage_seconds(events))
-            assert not (fresh / "home" / "tools" / "poetry").exists()  # no Poetry needed
+    def run_restore(i: int) -> None:
+        wipe()
+        dead = dead_loopback_url()
+        env = fresh_vm(f"restore-vm{i}")
+        with environ(**env, COLAB_WIZARD_INDEX_URL=dead, PIP_INDEX_URL=dead):
+            events: list[Event] = []
+            start = time.perf_counter()
+            asyncio.run(cache.restore_async(folder, "bench-vm", project_dir=project,
+                                            listeners=[events.append]))
+            restores.append(time.perf_counter() - start)
+        restore_steps.append(stage_seconds(events))
+        assert not (Path(env["COLAB_WIZARD_HOME"]) / "tools" / "poetry").exists()
 
-        if i == 0:  # the first cold build is the one saved
-            run_cold()
-            # Once, for scale: the same with an empty package cache (downloads from the index).
-            with environ(POETRY_CACHE_DIR=str(work / "empty-poetry-cache")):
-                start = time.perf_counter()
-                api.create(python, DEPS, name="bench-empty", project_dir=work / "empty")
-                empty = time.perf_counter() - start
-            saved = cache.save(folder, "bench-cold0")
-            saved_info = f"{saved.wheels} wheels, {saved.size / 1e6:.1f} MB"
-            run_restore()
-        else:
-            for run in (run_restore, run_cold) if i % 2 else (run_cold, run_restore):
-                run()
+    run_cold(0)  # the first cold build is the one saved
+    saved = cache.save(folder, "bench-vm")
+    run_restore(0)
+    print(f"  round 1: cold create {colds[-1]:.2f} s, restore {restores[-1]:.2f} s", flush=True)
+    for i in range(1, rounds):
+        for run in (run_restore, run_cold) if i % 2 else (run_cold, run_restore):
+            run(i)
         print(f"  round {i + 1}: cold create {colds[-1]:.2f} s, restore {restores[-1]:.2f} s",
               flush=True)
     cold, warm = statistics.median(colds), statistics.median(restores)
+
     def steps(runs: list[dict[str, float]]) -> str:
         return ", ".join(f"{key} {statistics.median(r.get(key, 0.0) for r in runs):.2f}"
                          for key in runs[0])
 
     return {"cold": cold, "restore": warm, "ratio": warm / cold, "rounds": rounds,
-            "empty": empty, "empty_ratio": warm / empty,
-            "saved": saved_info, "cold_steps": steps(cold_steps),
-            "restore_steps": steps(restore_steps)}
+            "saved": f"{saved.wheels} wheels, {saved.size / 1e6:.1f} MB",
+            "cold_steps": steps(cold_steps), "restore_steps": steps(restore_steps)}
 
 
 def row(cells: list[str], widths: list[int]) -> str:
@@ -311,13 +319,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         if "restore" in only:
             print("4. restore from cache")
             back = restore(python, work, args.rounds)
-            table("4. Cold create (warm Poetry and package cache) vs restore from a saved "
-                  f"cache ({back['saved']}), index unreachable",
+            table("4. A fresh VM: cold create (installs Poetry, downloads packages) vs restore "
+                  f"from a saved cache ({back['saved']}), index unreachable",
                   [f"median of {back['rounds']}", "cold create", "restore", "ratio", "target"],
                   [["", f"{back['cold']:.2f} s", f"{back['restore']:.2f} s",
                     f"{back['ratio']:.3f}", "<= 0.15"]])
-            print(f"  once, cold create with an empty package cache (downloads): "
-                  f"{back['empty']:.2f} s; restore/that = {back['empty_ratio']:.3f}")
             print(f"  cold create per stage (s, medians): {back['cold_steps']}")
             print(f"  restore per stage (s, medians):     {back['restore_steps']}")
     finally:
