@@ -293,20 +293,16 @@ class Runner:
         self._listeners.append(listener)
 
     def emit(self, event: Event) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:  # a broken view must not break the install
-                self._write_log("[view] " + traceback.format_exc())
+        self.emit_many((event,))
 
     def emit_many(self, events: Iterable[Event]) -> None:
-        """:meth:`emit` each event in turn (a chunk of output lines: one call, not many)."""
+        """Tell every listener each event in turn (a chunk of output lines: one call)."""
         listeners = list(self._listeners)
         for event in events:
             for listener in listeners:
                 try:
                     listener(event)
-                except Exception:
+                except Exception:  # a broken view must not break the install
                     self._write_log("[view] " + traceback.format_exc())
 
     def _write_log(self, text: str) -> None:
