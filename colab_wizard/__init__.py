@@ -6,11 +6,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Optional, Union
 
+from . import cache
 from .api import Busy, Created, CreateFailed, create, create_async, list_kernels, remove_kernel
+from .cache import Saved
 from .events import StageError
 from .spec import EnvSpec, SpecError
+
+if TYPE_CHECKING:  # the panel imports ipywidgets: only when show() runs
+    from .ui import Panel
+    from .ui.job import PlanFactory
 
 __version__ = "0.1.0"
 
@@ -33,11 +40,27 @@ __all__ = [
 ]
 
 
-def show(**options: Any) -> Any:
-    """Open the wizard panel in the current notebook (imports ipywidgets only here)."""
+def show(
+    mode: Optional[str] = None,
+    plan_factory: Optional[PlanFactory] = None,
+    versions: Optional[Callable[[], list[tuple[str, str]]]] = None,
+    reset: bool = False,
+    display: bool = True,
+    check_index: bool = True,
+    cache_dir: Optional[str] = None,
+) -> Optional[Panel]:
+    """Open the wizard panel in the current notebook (ipywidgets is imported only here).
+
+    ``mode``: "background" (an asyncio task; Cancel clickable) or "foreground" (the run
+    happens inside the click; the default on Colab). ``reset=True`` starts from an empty
+    form; ``cache_dir`` is where "Save for a fresh VM" writes and saved kernels are found.
+    ``plan_factory``/``versions`` replace the engine's plan and version list (tests, demos);
+    ``display=False`` returns the panel instead of showing it.
+    """
     from .ui import show as _show
 
-    return _show(**options)
+    return _show(mode=mode, plan_factory=plan_factory, versions=versions, reset=reset,
+                 display=display, check_index=check_index, cache_dir=cache_dir)
 
 
 def doctor(check_kernels: bool = True) -> str:
@@ -47,22 +70,23 @@ def doctor(check_kernels: bool = True) -> str:
     return _doctor(check_kernels)
 
 
-def save(folder: Any, name: Any = None) -> Any:
+def save(folder: Union[str, Path], name: Optional[str] = None) -> Saved:
     """Save a kernel's Python, wheels and lock files to ``folder`` (e.g. on Drive)."""
-    from .cache import save as _save
-
-    return _save(folder, name)
+    return cache.save(folder, name)
 
 
-def restore(folder: Any, name: Any = None, project_dir: Any = None, profile: Any = None) -> Any:
+def restore(folder: Union[str, Path], name: Optional[str] = None,
+            project_dir: Union[str, Path, None] = None, profile: Optional[str] = None
+            ) -> Created:
     """Rebuild a saved kernel from ``folder`` without the package index."""
-    from .cache import restore as _restore
     from .views.terminal import TerminalView
 
-    return _restore(folder, name, project_dir, [TerminalView()], profile)
+    made: Created = cache.restore(folder, name, project_dir, [TerminalView()], profile)
+    return made
 
 
-def switch_notebook(name: Any = None, notebook_path: Any = None, cache_dir: Any = None) -> Any:
+def switch_notebook(name: Optional[str] = None, notebook_path: Union[str, Path, None] = None,
+                    cache_dir: Union[str, Path, None] = None) -> Path:
     """Write (on Colab: offer) a copy of the notebook that opens on kernel ``name``."""
     from .notebook import switch
 

@@ -8,6 +8,7 @@ projects and logs are per test, so nothing touches the user's real setup.
 from __future__ import annotations
 
 import os
+import site
 import sys
 from pathlib import Path
 from typing import Iterator
@@ -44,6 +45,9 @@ def wizard_env(tmp_path: Path, shared_dirs: dict[str, Path],
     monkeypatch.setenv("POETRY_CACHE_DIR", str(shared_dirs["poetry_cache"]))
     monkeypatch.setenv("POETRY_CONFIG_DIR", str(dirs["poetry_config"]))
     monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")
+    # Jupyter also searches the user site (~/.local/share/jupyter): not the user's kernels.
+    monkeypatch.setattr(site, "ENABLE_USER_SITE", False)
+    monkeypatch.setenv("PYTHONNOUSERSITE", "1")
     monkeypatch.setenv("PYENV_ROOT", str(PYENV_VERSIONS.parent))
     monkeypatch.delenv("COLAB_WIZARD_HOST", raising=False)
     yield dirs
