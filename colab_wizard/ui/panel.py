@@ -225,7 +225,7 @@ class Panel:
         self.save_result = _classes(w.HTML(""), "cw-save-result")
         self.copy_notebook = _classes(w.Button(
             description="Copy this notebook onto the new kernel", icon="copy",
-            layout={"width": "auto"},
+            layout={"width": "24em"},
             tooltip="A copy whose kernel is the new one, with a first cell that rebuilds it "
                     "on a fresh VM"), "cw-copy-notebook")
         self.copy_result = _classes(w.HTML(""), "cw-copy-result")

@@ -412,3 +412,13 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """One retry for a browser test: a page that renders a beat late on two shared cores
+    (seen once in about a dozen runs here) is not a failure of the panel. A second failure
+    in a row still fails the run."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.flaky(reruns=1))
