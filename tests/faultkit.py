@@ -114,6 +114,19 @@ def _all_processes() -> dict[int, tuple[int, str, str]]:
     return found
 
 
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs; a zombie waiting for its parent counts as gone."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
 def descendants() -> set[int]:
     """Every process below this one now (a session's Jupyter server, say)."""
     table = _all_processes()

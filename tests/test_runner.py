@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any, Optional
 
 import pytest
+from faultkit import alive
 
 from colab_wizard.events import (
     Event,
@@ -43,17 +43,6 @@ def run(stages: list[Stage], tmp_path: Path, **kw: Any) -> tuple[str, list[Event
     return outcome, events, runner
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie waiting for its parent counts as gone.
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split()[2] != "Z"
-    except OSError:
-        return False
 
 
 def test_streams_lines_progress_and_log(tmp_path: Path) -> None:
@@ -133,7 +122,7 @@ def test_cancel_kills_the_whole_process_group(tmp_path: Path) -> None:
     assert time.monotonic() - started < 30
     assert any(isinstance(e, StageCancelled) for e in events)
     for pid in children + _pids_from(events):
-        assert not pid_alive(pid), f"process {pid} survived the cancel"
+        assert not alive(pid), f"process {pid} survived the cancel"
 
 
 def test_timeout_fails_and_kills(tmp_path: Path) -> None:
@@ -143,7 +132,7 @@ def test_timeout_fails_and_kills(tmp_path: Path) -> None:
     error = next(e.error for e in events if isinstance(e, StageFailed))
     assert "longer than 2 seconds" in error.message
     for pid in _pids_from(events):
-        assert not pid_alive(pid)
+        assert not alive(pid)
 
 
 def test_done_stages_are_skipped_unless_retried_from(tmp_path: Path) -> None:

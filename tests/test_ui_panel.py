@@ -19,6 +19,7 @@ from typing import Any, Iterator
 
 import ipywidgets
 import pytest
+from faultkit import alive
 from ui_plans import chatty, fail_unless, quick_plan, sleeper
 
 from colab_wizard import api, kernels, ui
@@ -59,17 +60,6 @@ def visible(widget: ipywidgets.Widget) -> bool:
     return widget.layout.display != "none"
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie is dead too (reaped by its parent, which is gone or has waited).
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split()[2] != "Z"
-    except OSError:
-        return False
 
 
 @pytest.fixture(autouse=True)
