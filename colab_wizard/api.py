@@ -84,20 +84,31 @@ def check_existing_pyproject(spec: EnvSpec) -> None:
     pyproject.update(text, spec)
 
 
-class ProjectLock:
-    """One run per project folder at a time; a second one is refused, never interleaved."""
+class RunLock:
+    """One run at a time per project folder, and per kernel name: a second run is refused
+    with :class:`Busy`, never interleaved with the first."""
 
-    def __init__(self, project_dir: Path) -> None:
-        self.path = project_dir / STATE_DIR / "run.lock"
+    def __init__(self, path: Path, field: str, where: Path, busy_message: str) -> None:
+        self.path = path
+        self.field = field
+        self.where = where
+        self.busy_message = busy_message
         self.fd: Optional[int] = None
-        self.busy_message = (
-            f"Another install is already running for {project_dir}. "
-            "Wait for it to finish, or cancel it, then try again."
-        )
-        self.field = "project_dir"
-        self.where = project_dir
 
-    def __enter__(self) -> ProjectLock:
+    @classmethod
+    def for_project(cls, project_dir: Path) -> RunLock:
+        return cls(project_dir / STATE_DIR / "run.lock", "project_dir", project_dir,
+                   f"Another install is already running for {project_dir}. "
+                   "Wait for it to finish, or cancel it, then try again.")
+
+    @classmethod
+    def for_kernel_name(cls, name: str) -> RunLock:
+        folder = paths.data_dir() / "locks"
+        return cls(folder / f"{name}.lock", "name", folder,
+                   f"Another install is already building the kernel '{name}'. "
+                   "Wait for it to finish, or cancel it, then try again.")
+
+    def __enter__(self) -> RunLock:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -119,20 +130,6 @@ class ProjectLock:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
-
-
-class KernelNameLock(ProjectLock):
-    """One run per kernel name at a time, whatever its project folder: never two writers."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(paths.data_dir())
-        self.path = paths.data_dir() / "locks" / f"{name}.lock"
-        self.busy_message = (
-            f"Another install is already building the kernel '{name}'. "
-            "Wait for it to finish, or cancel it, then try again."
-        )
-        self.field = "name"
-        self.where = self.path.parent
 
 
 def build_runner(spec: EnvSpec, listeners: Iterable[Listener] = (),
@@ -162,10 +159,11 @@ async def run_spec(
         runner, ws = build_runner(spec, listeners, profile)
     else:
         ws = workspace or Workspace(spec, profile=colab.choose_profile(profile))
-    with KernelNameLock(spec.name), ProjectLock(spec.project_dir):
+    with RunLock.for_kernel_name(spec.name), RunLock.for_project(spec.project_dir):
         outcome = await runner.run(start_at=start_at, result=created(ws, runner))
     if outcome != "done":
         raise CreateFailed(outcome, runner.log_path, runner.failed)
+    # Again after the run: a *full* profile may have fallen back to *plain* meanwhile.
     return created(ws, runner)
 
 

@@ -289,6 +289,11 @@ class Runner:
         self._children: set[int] = set()
         self.failed: Optional[StageError] = None
 
+    @property
+    def children(self) -> list[int]:
+        """Process groups of the commands running now (each child leads its own group)."""
+        return sorted(self._children)
+
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
 

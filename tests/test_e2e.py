@@ -77,7 +77,7 @@ def test_cancel_during_install_leaves_nothing(wizard_env: dict[str, Path],
 
     def on_event(event: Event) -> None:
         if isinstance(event, StageLine) and event.stage == "install":
-            seen_pids.update(runner._children)
+            seen_pids.update(runner.children)
             if "Installing" in event.text:
                 asyncio.get_running_loop().call_soon(runner.cancel)
 

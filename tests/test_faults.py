@@ -122,8 +122,8 @@ def test_cancel_at_every_stage(old: Old, other_python: str) -> None:
             if hit:
                 return
             if key in CHILD_STAGES:
-                if isinstance(event, StageLine) and event.stage == key and runner._children:
-                    hit["children"] = sorted(runner._children)
+                if isinstance(event, StageLine) and event.stage == key and runner.children:
+                    hit["children"] = sorted(runner.children)
                     runner.cancel()
             elif isinstance(event, StageStarted) and event.stage == key:
                 hit["children"] = []
@@ -149,8 +149,8 @@ def test_sigkill_of_the_runners_child(old: Old, other_python: str, stage: str) -
 
     def kill(runner: Runner, event: Event) -> None:
         if not killed and isinstance(event, StageLine) and event.stage == stage \
-                and runner._children:
-            for pid in runner._children:
+                and runner.children:
+            for pid in runner.children:
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
 
@@ -304,8 +304,8 @@ def test_cancel_while_poetry_installs(old: Old, other_python: str,
 
     def cancel_in_pip(runner: Runner, event: Event) -> None:
         if not hit and isinstance(event, StageLine) and event.stage == "poetry" \
-                and "pip" in " ".join(_cmdlines(runner._children)):
-            hit.extend(runner._children)
+                and "pip" in " ".join(_cmdlines(runner.children)):
+            hit.extend(runner.children)
             runner.cancel()
 
     made, failed, _ = run_with(spec, cancel_in_pip)

@@ -112,7 +112,7 @@ def test_cancel_kills_the_whole_process_group(tmp_path: Path) -> None:
 
     def watch(event: Event) -> None:
         if isinstance(event, StageLine) and event.text.startswith("pids "):
-            children.extend(runner._children)
+            children.extend(runner.children)
             asyncio.get_running_loop().call_soon(runner.cancel)
 
     runner.subscribe(watch)

@@ -35,7 +35,7 @@ def test_second_cancel_during_the_kill(tmp_path: Path) -> None:
 
     def on_event(event: Event) -> None:
         if isinstance(event, StageLine) and event.text == "ready":
-            pids.extend(runner._children)
+            pids.extend(runner.children)
             runner.cancel()
             loop = asyncio.get_running_loop()
             loop.call_later(0.5, runner.cancel)  # while SIGTERM is being ignored
@@ -81,7 +81,7 @@ def test_cancelling_the_run_task_itself(tmp_path: Path) -> None:
 
     async def main() -> str:
         run = asyncio.ensure_future(runner.run())
-        while not runner._children:
+        while not runner.children:
             await asyncio.sleep(0.05)
         run.cancel()
         return await run

@@ -343,7 +343,7 @@ def test_an_exception_in_the_run_ends_up_in_the_panel(wizard_env: dict[str, Path
     panel = make_panel(mode=mode)  # the engine's own plan
     to_dependencies(panel, "tabulate")
     project = wizard_env["home"] / "projects" / panel.kernel_name.value
-    with api.ProjectLock(project):
+    with api.RunLock.for_project(project):
         click(panel, panel.install_button)
     assert panel.install.outcome == "failed"
     assert visible(panel.banner) and "Another install is already running" in panel.banner.value

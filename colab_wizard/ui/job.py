@@ -59,4 +59,4 @@ class Job:
         self.runner.cancel()
 
     def children(self) -> list[int]:
-        return list(self.runner._children)
+        return self.runner.children
