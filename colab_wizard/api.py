@@ -6,8 +6,6 @@ build the plan and hand it to the runner with whatever views the caller gives.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import fcntl
 import os
 from dataclasses import dataclass
@@ -19,6 +17,7 @@ from .events import Listener, StageError
 from .plan import STATE_DIR, Workspace, plan
 from .runner import Runner
 from .spec import EnvSpec, SpecError
+from .sync import run_sync
 
 
 @dataclass(frozen=True)
@@ -198,15 +197,8 @@ def create(
     profile: Optional[str] = None,
 ) -> Created:
     """Blocking :func:`create_async`, for scripts and notebook cells alike."""
-    work = create_async(python, dependencies, name, display_name, project_dir, index_url,
-                        listeners, profile)
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(work)
-    # A notebook cell already runs inside the kernel's loop: run ours on a thread of its own.
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, work).result()
+    return run_sync(create_async(python, dependencies, name, display_name, project_dir,
+                                 index_url, listeners, profile))
 
 
 def list_kernels() -> list[kernels.KernelInfo]:

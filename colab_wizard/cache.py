@@ -34,6 +34,7 @@ from .events import Listener
 from .plan import STATE_DIR, Workspace, _digest, _file_digest, bin_dir, plan
 from .runner import Runner, Stage, StageContext
 from .spec import EnvSpec
+from .sync import run_sync
 
 MANIFEST = "manifest.json"
 PROJECT_TAR = "project.tar"
@@ -343,7 +344,5 @@ def default_folder() -> Path:
 def restore(folder: Union[str, Path], name: Optional[str] = None,
             project_dir: Union[str, Path, None] = None, listeners: Iterable[Listener] = (),
             profile: Optional[str] = None) -> Any:
-    """Blocking :func:`restore_async`."""
-    import asyncio
-
-    return asyncio.run(restore_async(folder, name, project_dir, listeners, profile))
+    """Blocking :func:`restore_async`; also from a notebook cell (see :mod:`.sync`)."""
+    return run_sync(restore_async(folder, name, project_dir, listeners, profile))

@@ -14,6 +14,7 @@ from typing import Optional, Sequence
 
 from . import api, defaults, download, pythons
 from .spec import SpecError
+from .sync import run_sync
 from .views.terminal import TerminalView
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 1, 2, 130
@@ -80,7 +81,7 @@ async def _run_with_signals(spec: api.EnvSpec, view: TerminalView,
 def run_create(spec: api.EnvSpec, verbose: bool, profile: Optional[str] = None) -> int:
     view = TerminalView(verbose=verbose)
     try:
-        made = asyncio.run(_run_with_signals(spec, view, profile))
+        made = run_sync(_run_with_signals(spec, view, profile))
     except api.Busy as exc:
         print(exc, file=sys.stderr)
         return EXIT_FAILED

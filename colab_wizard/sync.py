@@ -1,0 +1,80 @@
+"""Run a coroutine to completion from sync code, including from a notebook cell.
+
+A notebook cell (and a widget's click handler) already runs inside the kernel's
+event loop, where ``asyncio.run`` refuses to start. A worker thread would dodge
+that, but the interrupt button then stops only the waiting main thread (the run
+and its processes go on), and widget updates sent from another thread never
+reach Colab's page. So the coroutine runs on a private loop in *this* thread:
+the kernel's loop steps aside for the duration and is put back afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import contextmanager
+from typing import Awaitable, Callable, Iterator, Optional, TypeVar
+
+T = TypeVar("T")
+
+
+def _running_loop() -> Optional[asyncio.AbstractEventLoop]:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+@contextmanager
+def private_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """A new event loop usable in this thread even while another loop is running here."""
+    outer = _running_loop()
+    loop = asyncio.new_event_loop()
+    if outer is not None:
+        # asyncio refuses to run a loop while it believes another one runs in this thread.
+        asyncio.events._set_running_loop(None)
+    try:
+        yield loop
+    finally:
+        try:
+            _cancel_leftover_tasks(loop)
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            loop.close()
+            if outer is not None:
+                asyncio.events._set_running_loop(outer)
+
+
+def _cancel_leftover_tasks(loop: asyncio.AbstractEventLoop) -> None:
+    """What ``asyncio.run`` does on the way out: no task outlives its loop."""
+    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+
+
+def run_sync(work: Awaitable[T], on_interrupt: Optional[Callable[[], None]] = None) -> T:
+    """Run ``work`` to completion and return its result (or raise its exception).
+
+    Works with or without a running loop in this thread. An interrupt (Ctrl-C, the
+    notebook's stop button) calls ``on_interrupt`` (default: cancel ``work``) and
+    keeps the loop running until ``work`` has cleaned up, so no child process
+    outlives it; if ``work`` then ends cancelled, KeyboardInterrupt is raised.
+    """
+    with private_loop() as loop:
+        task = loop.create_task(_awaited(work))
+        stop = on_interrupt if on_interrupt is not None else task.cancel
+        while True:
+            try:
+                return loop.run_until_complete(task)
+            except KeyboardInterrupt:
+                if task.done():
+                    raise
+                stop()
+            except asyncio.CancelledError:
+                raise KeyboardInterrupt from None
+
+
+async def _awaited(work: Awaitable[T]) -> T:
+    return await work
