@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional, Union
 
-from . import colab, kernels, paths, pyproject
+from . import colab, kernels, ownership, paths, pyproject
 from .events import Listener, StageError
 from .plan import STATE_DIR, Workspace, plan
 from .runner import Runner
@@ -68,11 +68,13 @@ def make_spec(
 
 
 def check_existing_pyproject(spec: EnvSpec) -> None:
-    """A pyproject.toml already in the project folder must be one the wizard can edit.
+    """A pyproject.toml already in the project folder must be one the wizard wrote and can
+    edit (someone else's project is adopted, never overwritten).
 
     Judged here, before any process starts, rather than in the project stage;
     the file is only read.
     """
+    ownership.check_create(spec.project_dir)
     path = spec.project_dir / "pyproject.toml"
     try:
         text = path.read_text(encoding="utf-8")

@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from colab_wizard import api, cli, pyproject
+from colab_wizard import api, cli, ownership, pyproject
 from colab_wizard.spec import EnvSpec, SpecError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -161,6 +161,10 @@ ROWS: list[tuple[str, str, dict[str, Any], str]] = [
      {"pyproject": "[tool.poetry.source]\nname = 'x'\n"}, "array of tables"),
     ("pyproject-source-number", "pyproject", {"pyproject": "[tool.poetry]\nsource = 5\n"},
      "array of tables"),
+    # someone else's Poetry project: never rewritten by create (adopt it instead)
+    ("pyproject-foreign", "project_dir",
+     {"pyproject": "[project]\nname = 'theirs'\ndependencies = ['requests']\n",
+      "foreign": True}, "adopt"),
 ]
 
 CLI_FLAGS = {"python": "--python", "name": "--name", "display_name": "--display-name",
@@ -201,7 +205,7 @@ def bad_world(wizard_env: dict[str, Path], tmp_path: Path) -> Iterator[dict[str,
 def _arguments(row: dict[str, Any], world: dict[str, str]) -> dict[str, Any]:
     args = {**GOOD, "project_dir": f"{world['tmp']}/project"}
     for key, value in row.items():
-        if key == "pyproject":
+        if key in ("pyproject", "foreign"):
             continue
         args[key] = value.format(**world) if isinstance(value, str) and "{" in value else value
     if world["readonly"] == "" and "{readonly}" in str(row.get("project_dir", "")):
@@ -224,6 +228,9 @@ def _seed_pyproject(row: dict[str, Any], args: dict[str, Any]) -> bytes:
         return b""
     project = Path(args["project_dir"])
     project.mkdir(parents=True, exist_ok=True)
+    if not row.get("foreign"):
+        # A project the wizard made and the user then broke by hand: the wizard's to edit.
+        ownership.claim(project)
     data = row["pyproject"].encode("utf-8")
     (project / "pyproject.toml").write_bytes(data)
     return data
@@ -243,7 +250,7 @@ def test_bad_input_in_api_and_spec(case: str, field: str, row: dict[str, Any], w
         with pytest.raises(SpecError) as created:
             api.create(**args)
         _check(created.value, field, words)
-        if case != "name-foreign" and field != "pyproject":
+        if case not in ("name-foreign", "pyproject-foreign") and field != "pyproject":
             # EnvSpec.make alone knows nothing of installed kernels or existing files.
             with pytest.raises(SpecError) as direct:
                 EnvSpec.make(**args)
@@ -295,7 +302,7 @@ def test_bad_input_in_cli(case: str, field: str, row: dict[str, Any], words: str
 
 # A sample run as a real process: exit code 2 and the sentence on stderr.
 CLI_PROCESS_ROWS = ["py-too-new", "name-dotdot", "name-foreign", "dep-subst", "dir-read-only",
-                    "index-semicolon", "pyproject-invalid-toml"]
+                    "index-semicolon", "pyproject-invalid-toml", "pyproject-foreign"]
 
 
 @pytest.mark.parametrize("case", CLI_PROCESS_ROWS)

@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional
 import ipywidgets as w
 from packaging.requirements import Requirement
 
-from .. import api, cache, index, notebook, pyproject, requirements_text
+from .. import api, cache, index, notebook, ownership, pyproject, requirements_text
 from ..events import Event, RunFinished, StageFailed
 from ..host import detect_host, notebook_path
 from ..spec import (
@@ -523,6 +523,7 @@ class Panel:
             if pyproject.update(current, spec) == pyproject.update(self.state.pyproject, spec):
                 return
         spec.project_dir.mkdir(parents=True, exist_ok=True)
+        ownership.claim(spec.project_dir)  # the wizard's from now on: a retry may edit it
         target.write_text(self.state.pyproject, encoding="utf-8")
 
     def _after_foreground(self) -> None:
