@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
+import colab_host
 import pytest
 
 PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT", "/root/.pyenv")) / "versions"
@@ -78,3 +79,9 @@ def forget_stand_in_colab() -> Iterator[None]:
     for module in set(sys.modules) - before:
         if module.split(".")[0] in ("google", "colab_kernel_launcher"):
             del sys.modules[module]
+
+
+@pytest.fixture
+def colab_vm(wizard_env: dict[str, Path], tmp_path: Path) -> colab_host.Host:
+    """A Colab-shaped host for this test (tests/colab_host.py), with wizard_env's dirs."""
+    return colab_host.make_host(tmp_path / "colab-vm")
