@@ -412,17 +412,7 @@ def iter_kernel_names(host: Host) -> Iterator[str]:
 # -- the in-process stand-in the older tests still use (moving to make_host) ------------
 
 # The shape of Colab's real /etc/ipython/ipython_config.py (2024-2026).
-LEGACY_IPYTHON_CONFIG = """\
-c = get_config()
-c.IPKernelApp.capture_fd_output = False
-c.IPKernelApp.kernel_class = 'google.colab._kernel.Kernel'
-c.Completer.use_jedi = False
-c.InteractiveShellApp.extensions = ['google.colab']
-c.InteractiveShellApp.reraise_ipython_extension_failures = True
-c.InteractiveShellApp.exec_lines = ['__import__("logging").basicConfig()']
-c.HistoryManager.hist_file = ':memory:'
-c.InteractiveShellApp.matplotlib = 'inline'
-"""
+LEGACY_IPYTHON_CONFIG = IPYTHON_CONFIG
 
 LEGACY_COLAB_INIT = '''\
 """Stand-in for Colab's google.colab package."""
