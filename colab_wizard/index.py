@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import configparser
 import os
+import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
-from urllib.parse import urlsplit
+from typing import Any, Optional
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from .spec import SpecError
 
@@ -121,3 +123,87 @@ def missing_names(names: list[str], index_url: Optional[str] = None,
             except requests.RequestException:
                 continue
     return missing
+
+
+Credentials = tuple[str, str]
+
+
+def split_credentials(url: str) -> tuple[str, Optional[Credentials]]:
+    """The URL without its ``user:password@`` part, and that part (unquoted), if any.
+
+    The URL is written into pyproject.toml, manifests and logs, which are downloaded,
+    saved to Drive and shared; the credentials only ever travel in environment variables.
+    """
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.port is not None:
+        host += f":{parts.port}"
+    public = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return public, (unquote(parts.username or ""), unquote(parts.password or ""))
+
+
+def known_credentials(public_url: str) -> Optional[Credentials]:
+    """Credentials this machine is configured with for ``public_url`` (from
+    ``COLAB_WIZARD_INDEX_URL`` or pip's setting), so a saved project restored on a new VM
+    authenticates with that VM's own settings."""
+    for candidate in (os.environ.get("COLAB_WIZARD_INDEX_URL"), pip_index_url()):
+        if not candidate or not candidate.strip():
+            continue
+        public, auth = split_credentials(normalize_index_url(candidate))
+        if auth is not None and public == normalize_index_url(public_url):
+            return auth
+    return None
+
+
+def env_suffix(source_name: str) -> str:
+    """How Poetry and uv spell a source name inside an environment variable's name."""
+    return "".join(c if c.isalnum() else "_" for c in source_name).upper()
+
+
+@dataclass(frozen=True)
+class IndexFile:
+    """One file a simple-API project page lists."""
+
+    filename: str
+    url: str
+    sha256: Optional[str]
+    yanked: bool = False
+
+
+_HTML_LINK = re.compile(r"<a\s([^>]*)>([^<]+)</a>", re.I)
+_HREF = re.compile(r"href=[\"']([^\"']+)[\"']", re.I)
+
+
+def project_files(index_url: str, name: str, auth: Optional[Credentials] = None,
+                  timeout: float = 30.0) -> list[IndexFile]:
+    """The files the index's simple API lists for project ``name`` (PEP 691 JSON when the
+    index offers it, else the PEP 503 HTML page)."""
+    import html
+
+    import requests
+    from packaging.utils import canonicalize_name
+
+    page = f"{normalize_index_url(index_url)}{canonicalize_name(name)}/"
+    accept = "application/vnd.pypi.simple.v1+json, text/html;q=0.1"
+    response = requests.get(page, headers={"Accept": accept}, auth=auth, timeout=timeout)
+    response.raise_for_status()
+    if "json" in response.headers.get("Content-Type", ""):
+        data: dict[str, Any] = response.json()
+        return [IndexFile(str(f["filename"]), urljoin(page, str(f["url"])),
+                          f.get("hashes", {}).get("sha256"), bool(f.get("yanked")))
+                for f in data.get("files", [])]
+    found = []
+    for attributes, text in _HTML_LINK.findall(response.text):
+        href = _HREF.search(attributes)
+        if href is None:
+            continue
+        url = urljoin(page, html.unescape(href.group(1)))
+        fragment = urlsplit(url).fragment
+        digest = fragment[len("sha256="):] if fragment.startswith("sha256=") else None
+        found.append(IndexFile(html.unescape(text).strip(), url.split("#")[0], digest,
+                               "data-yanked" in attributes))
+    return found

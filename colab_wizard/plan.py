@@ -19,14 +19,18 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Optional
+from urllib.parse import quote
 
-from . import catalog, colab, download, interpreters, kernels, paths, pyproject
+from . import catalog, colab, download, index, interpreters, kernels, paths, pyproject, uvtool
 from .events import StageError
-from .progress import PipProgress, PoetryInstallProgress
+from .progress import PipProgress, PoetryInstallProgress, UvProgress
 from .runner import Stage, StageContext
 from .spec import EnvSpec
 
 POETRY_REQUIREMENT = "poetry>=2,<3"
+# Poetry's own exporter turns poetry.lock into the pinned, hash-checked list uv installs.
+EXPORT_REQUIREMENT = "poetry-plugin-export>=1.8"
+POETRY_REQUIREMENTS = (POETRY_REQUIREMENT, EXPORT_REQUIREMENT)
 COMPLETE_MARK = ".colab_wizard-complete"
 STATE_DIR = ".colab_wizard"
 
@@ -93,6 +97,11 @@ class Workspace:
     def poetry(self) -> Path:
         return bin_dir(self.poetry_env) / "poetry"
 
+    @property
+    def requirements(self) -> Path:
+        """poetry.lock exported: exactly what it pins for this project, with hashes."""
+        return self.project_dir / STATE_DIR / "requirements.txt"
+
     def load_state(self) -> dict[str, Any]:
         try:
             data = json.loads(self.state_path.read_text(encoding="utf-8"))
@@ -112,11 +121,30 @@ class Workspace:
         return [str(self.poetry), "--no-ansi", "--no-interaction", *args]
 
     def poetry_env_vars(self) -> dict[str, str]:
-        return {
+        values = {
             "POETRY_VIRTUALENVS_IN_PROJECT": "true",
             # A desktop keyring can hang a headless install waiting for an unlock prompt.
             "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
         }
+        auth = self.spec.index_auth
+        if auth is not None:
+            suffix = index.env_suffix(pyproject.SOURCE_NAME)
+            values[f"POETRY_HTTP_BASIC_{suffix}_USERNAME"] = auth[0]
+            values[f"POETRY_HTTP_BASIC_{suffix}_PASSWORD"] = auth[1]
+        return values
+
+    def uv_env_vars(self) -> dict[str, str]:
+        return uvtool.env(self.spec.index_url, self.spec.index_auth)
+
+    def pip_env_vars(self) -> dict[str, str]:
+        """pip takes the index (credentials included) from its environment, not its argv."""
+        url = self.spec.index_url
+        auth = self.spec.index_auth
+        if auth is not None:
+            scheme, rest = url.split("://", 1)
+            user, password = (quote(part, safe="") for part in auth)
+            url = f"{scheme}://{user}:{password}@{rest}"
+        return {"PIP_INDEX_URL": url}
 
     def wanted_pyproject(self) -> str:
         current = self.pyproject.read_text(encoding="utf-8") if self.pyproject.exists() else ""
@@ -222,32 +250,62 @@ async def _locked(path: Path) -> int:
             await asyncio.sleep(0.5)
 
 
+def tools_mark(installer: str) -> str:
+    """What the tool environment's completion mark holds: what it was built with and how."""
+    return " ".join(POETRY_REQUIREMENTS) + f"\ninstaller: {installer}\n"
+
+
+async def get_uv(ws: Workspace, ctx: StageContext) -> bool:
+    """Fetch uv into the tools folder unless it is there; False when it cannot be had."""
+    if uvtool.ready():
+        return True
+    if not uvtool.wanted():
+        return False
+    ctx.line(f"Fetching uv from {ws.spec.index_url} ...")
+    try:
+        name = await asyncio.get_running_loop().run_in_executor(
+            None, uvtool.fetch, ws.spec.index_url, ws.spec.index_auth)
+    except uvtool.UvUnavailable as exc:
+        ctx.line(f"uv is not available ({exc}); installing with virtualenv and pip instead.")
+        return False
+    ctx.line(f"Unpacked {name} into {uvtool.home()}")
+    return True
+
+
 async def install_poetry(ws: Workspace, ctx: StageContext) -> str:
-    """Put Poetry in its own tool environment (virtualenv, not the host's venv module)."""
+    """Put Poetry (and its export plugin) in its own tool environment, with uv if it can be
+    had, else with virtualenv and pip (never the host's venv module)."""
     fd = await _locked(ws.poetry_env.parent / ".poetry.lock")
     try:
         if poetry_ready(ws):
             return "another run installed it"
         if ws.poetry_env.exists():
-            # Half-built, or its interpreter is gone (moved, or its Python removed): pip
-            # would keep the stale scripts, so start again from nothing.
+            # Half-built, or its interpreter is gone (moved, or its Python removed): an
+            # installer would keep the stale scripts, so start again from nothing.
             ctx.line(f"Removing the unusable tool environment {ws.poetry_env}")
             shutil.rmtree(ws.poetry_env)
-        await ctx.run(
-            [sys.executable, "-m", "virtualenv", "--no-periodic-update", str(ws.poetry_env)],
-            hint="The host Python needs the 'virtualenv' package: pip install virtualenv.",
-        )
-        await ctx.run(
-            [str(bin_dir(ws.poetry_env) / "python"), "-m", "pip", "install",
-             "--index-url", ws.spec.index_url, POETRY_REQUIREMENT],
-            parser=PipProgress(),
-            hint=f"Check that the package index {ws.spec.index_url} can be reached.",
-        )
+        hint = f"Check that the package index {ws.spec.index_url} can be reached."
+        env_python = str(bin_dir(ws.poetry_env) / "python")
+        if await get_uv(ws, ctx):
+            installer = "uv"
+            await ctx.run([str(uvtool.binary()), "venv", "--python", sys.executable,
+                           str(ws.poetry_env)], env=ws.uv_env_vars())
+            await ctx.run([str(uvtool.binary()), "pip", "install", "--python", env_python,
+                           *POETRY_REQUIREMENTS],
+                          env=ws.uv_env_vars(), parser=UvProgress(), hint=hint)
+        else:
+            installer = "pip"
+            await ctx.run(
+                [sys.executable, "-m", "virtualenv", "--no-periodic-update", str(ws.poetry_env)],
+                hint="The host Python needs the 'virtualenv' package: pip install virtualenv.",
+            )
+            await ctx.run([env_python, "-m", "pip", "install", *POETRY_REQUIREMENTS],
+                          env=ws.pip_env_vars(), parser=PipProgress(), hint=hint)
         await ctx.run([str(ws.poetry), "--version"])
-        (ws.poetry_env / COMPLETE_MARK).write_text(POETRY_REQUIREMENT, encoding="utf-8")
+        (ws.poetry_env / COMPLETE_MARK).write_text(tools_mark(installer), encoding="utf-8")
     finally:
         os.close(fd)
-    return "installed"
+    return f"installed with {installer}"
 
 
 def _script_interpreter(script: Path) -> Optional[Path]:
@@ -268,7 +326,14 @@ def _script_interpreter(script: Path) -> Optional[Path]:
 
 
 def poetry_ready(ws: Workspace) -> bool:
-    if not (ws.poetry.exists() and (ws.poetry_env / COMPLETE_MARK).exists()):
+    try:
+        mark = (ws.poetry_env / COMPLETE_MARK).read_text(encoding="utf-8")
+    except OSError:
+        return False
+    # Built by another version (no export plugin), or with pip while uv is now wanted.
+    if mark not in (tools_mark("uv"), tools_mark("pip")) or not ws.poetry.exists():
+        return False
+    if mark == tools_mark("uv") and not uvtool.ready():
         return False
     interpreter = _script_interpreter(ws.poetry)
     return interpreter is not None and interpreter.exists() and (
@@ -285,8 +350,16 @@ async def write_project(ws: Workspace, ctx: StageContext) -> str:
         ctx.line(f"Wrote {ws.pyproject}")
     (ws.project_dir / "poetry.toml").write_text(pyproject.POETRY_TOML, encoding="utf-8")
     assert ws.interpreter is not None
-    await ctx.run(ws.poetry_argv("env", "use", str(ws.interpreter)), cwd=ws.project_dir,
-                  env=ws.poetry_env_vars())
+    if uvtool.ready():
+        if not (ws.venv_python.exists() and ws.load_state().get("venv_for") == str(
+                ws.interpreter)):
+            # Poetry finds it as the project's own (.venv, in-project) and uses it as is.
+            await ctx.run([str(uvtool.binary()), "venv", "--clear", "--python",
+                           str(ws.interpreter), str(ws.venv_python.parent.parent)],
+                          cwd=ws.project_dir, env=ws.uv_env_vars())
+    else:
+        await ctx.run(ws.poetry_argv("env", "use", str(ws.interpreter)), cwd=ws.project_dir,
+                      env=ws.poetry_env_vars())
     ws.save_state(venv_for=str(ws.interpreter))
     # Short: the panel shows it beside a bar; the paths are in the log and the Done step.
     return f"{ws.project_dir.name}/pyproject.toml and .venv"
@@ -307,11 +380,17 @@ def project_ready(ws: Workspace) -> bool:
 
 
 async def lock(ws: Workspace, ctx: StageContext) -> str:
-    """Resolve the dependencies into poetry.lock (unchanged pins stay as they were)."""
+    """Resolve the dependencies into poetry.lock (unchanged pins stay as they were), and
+    export what it pins, with hashes, for uv to install."""
     ctx.progress(0, None)
+    if uvtool.ready():
+        ws.requirements.parent.mkdir(parents=True, exist_ok=True)
+        argv = poetry_batch_argv(ws, ["lock"], export_argv(ws))
+    else:
+        argv = ws.poetry_argv("lock")
     try:
         await ctx.run(
-            ws.poetry_argv("lock"), cwd=ws.project_dir, env=ws.poetry_env_vars(),
+            argv, cwd=ws.project_dir, env=ws.poetry_env_vars(),
             hint="Check the package names and version pins; a name that does not exist on the "
             f"index ({ws.spec.index_url}) or pins that conflict cannot be resolved.",
         )
@@ -320,8 +399,32 @@ async def lock(ws: Workspace, ctx: StageContext) -> str:
         if reason:
             error.message = f"the dependencies cannot be resolved: {reason}"
         raise
-    ws.save_state(lock=_file_digest(ws.pyproject))
+    ws.save_state(lock=_file_digest(ws.pyproject), exported=export_fingerprint(ws))
     return "poetry.lock written"
+
+
+def export_argv(ws: Workspace) -> list[str]:
+    """``poetry export`` of what ``poetry sync`` would install: every group not marked
+    optional, no extras, without the index URL (uv gets it from its environment)."""
+    argv = ["export", "--format", "requirements.txt", "--without-urls",
+            "--output", str(ws.requirements)]
+    groups = pyproject.install_groups(ws.pyproject.read_text(encoding="utf-8"))
+    if groups:
+        argv += ["--with", ",".join(groups)]
+    return argv
+
+
+def poetry_batch_argv(ws: Workspace, *commands: list[str]) -> list[str]:
+    """Several Poetry commands in one process: Poetry's start-up (about a second) is paid once."""
+    code = (Path(__file__).parent / "poetry_batch.py").read_text(encoding="utf-8")
+    argv = [str(bin_dir(ws.poetry_env) / "python"), "-c", code]
+    for command in commands:
+        argv += ["--", "--no-ansi", "--no-interaction", *command]
+    return argv
+
+
+def export_fingerprint(ws: Workspace) -> str:
+    return _digest(_file_digest(ws.lock_file), _file_digest(ws.requirements))
 
 
 def solver_reason(lines: Iterable[str]) -> str:
@@ -334,18 +437,45 @@ def solver_reason(lines: Iterable[str]) -> str:
 
 
 def lock_ready(ws: Workspace) -> bool:
-    return ws.lock_file.exists() and ws.load_state().get("lock") == _file_digest(ws.pyproject)
+    state = ws.load_state()
+    if not (ws.lock_file.exists() and state.get("lock") == _file_digest(ws.pyproject)):
+        return False
+    return not uvtool.ready() or state.get("exported") == export_fingerprint(ws)
 
 
 async def install(ws: Workspace, ctx: StageContext) -> str:
-    """Install exactly what poetry.lock says into the project's venv."""
-    parser = PoetryInstallProgress()
-    await ctx.run(
-        ws.poetry_argv("sync"), cwd=ws.project_dir, env=ws.poetry_env_vars(), parser=parser,
-        hint=f"Check that the package index {ws.spec.index_url} can be reached, then retry.",
-    )
+    """Install exactly what poetry.lock says into the project's venv (and nothing else)."""
+    hint = f"Check that the package index {ws.spec.index_url} can be reached, then retry."
+    if not uvtool.ready():
+        parser = PoetryInstallProgress()
+        await ctx.run(ws.poetry_argv("sync"), cwd=ws.project_dir, env=ws.poetry_env_vars(),
+                      parser=parser, hint=hint)
+        total = parser.total or 0
+    else:
+        uv_parser = UvProgress()
+        await ctx.run(uv_sync_argv(ws.venv_python, ws.requirements), cwd=ws.project_dir,
+                      env=ws.uv_env_vars(), parser=uv_parser, hint=hint)
+        total = uv_parser.total or 0
     ws.save_state(install=_digest(_file_digest(ws.lock_file), str(ws.venv_python)))
-    return f"{parser.total or 0} package operations"
+    return f"{total} packages"
+
+
+def uv_sync_argv(venv_python: Path, requirements: Path, *options: str) -> list[str]:
+    """``uv pip sync``: the venv holds exactly ``requirements`` afterwards (extraneous
+    packages removed, as ``poetry sync`` does), every file checked against its hash."""
+    argv = [str(uvtool.binary()), "pip", "sync", "--python", str(venv_python), *options]
+    if requirements_hashed(requirements):
+        argv.append("--require-hashes")
+    # Without it uv still checks every hash given; a git or path dependency has none.
+    return [*argv, str(requirements)]
+
+
+def requirements_hashed(requirements: Path) -> bool:
+    """Every requirement in the (exported) file carries at least one ``--hash``."""
+    text = requirements.read_text(encoding="utf-8").replace("\\\n", " ")
+    entries = [line for line in text.splitlines()
+               if line.strip() and not line.lstrip().startswith(("#", "-"))]
+    return all("--hash=" in line for line in entries)
 
 
 def install_ready(ws: Workspace) -> bool:

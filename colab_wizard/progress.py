@@ -25,6 +25,9 @@ _OPERATIONS = re.compile(
     r"Package operations:\s*(\d+)\s+installs?,\s*(\d+)\s+updates?,\s*(\d+)\s+removals?"
 )
 _OPERATION = re.compile(r"^\s*-\s+(Installing|Updating|Downgrading|Removing)\s+(\S+)")
+_UV_COUNT = re.compile(r"^(Resolved|Installed|Audited|Uninstalled) (\d+) packages?\b")
+# A download's second line (" Downloading numpy", indented) says it finished.
+_UV_STEP = re.compile(r"^ (Downloading|Downloaded|Building|Built) \S")
 _PIP_STEP = re.compile(r"^(Collecting|Downloading|Installing collected packages)\b")
 
 
@@ -48,6 +51,30 @@ class PoetryInstallProgress(ProgressParser):
             self.seen.add(match.group(2))
             return min(len(self.seen), self.total), self.total
         return None
+
+
+class UvProgress(ProgressParser):
+    """uv says how many packages it resolved, then names each download as it ends and each
+    install once done: N of M as those lines come."""
+
+    unit = "packages"
+
+    def __init__(self) -> None:
+        self.total: Optional[int] = None
+        self.done = 0
+
+    def feed(self, line: str) -> Optional[tuple[float, Optional[float]]]:
+        match = _UV_COUNT.match(line)
+        if match and match.group(1) == "Resolved":
+            self.total = int(match.group(2))
+            self.done = 0
+        elif match and match.group(1) in ("Installed", "Audited", "Uninstalled"):
+            self.done = self.total or 0
+        elif self.total is not None and _UV_STEP.match(line):
+            self.done = min(self.done + 1, max(self.total - 1, 0))
+        else:
+            return None
+        return self.done, self.total
 
 
 class PipProgress(ProgressParser):

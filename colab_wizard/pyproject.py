@@ -134,6 +134,13 @@ def set_group(text: str, group: str, requirements: list[str]) -> str:
     return tomlkit.dumps(doc)
 
 
+def install_groups(text: str) -> list[str]:
+    """The Poetry dependency groups ``poetry sync`` installs by default (not optional)."""
+    groups = parse(text).get("tool", {}).get("poetry", {}).get("group", {})
+    return [str(name) for name, table in groups.items()
+            if isinstance(table, dict) and not table.get("optional", False)]
+
+
 def dependencies(text: str) -> list[str]:
     """The ``[project] dependencies`` of a pyproject.toml, as written."""
     doc = parse(text)

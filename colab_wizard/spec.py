@@ -239,7 +239,10 @@ class EnvSpec:
     display_name: str
     dependencies: tuple[str, ...] = field(default=())
     project_dir: Path = field(default=Path("."))
+    # Never with user info: this URL is written into files and logs. The index's
+    # credentials, if any, travel apart (only in environment variables, at run time).
     index_url: str = ""
+    index_auth: Optional[tuple[str, str]] = field(default=None, repr=False, compare=False)
 
     @classmethod
     def make(
@@ -251,7 +254,7 @@ class EnvSpec:
         project_dir: Optional[Path | str] = None,
         index_url: Optional[str] = None,
     ) -> EnvSpec:
-        from .index import resolve_index_url
+        from .index import known_credentials, resolve_index_url, split_credentials
 
         _require_text("python", python, "the version as text, like '3.12' (the number 3.10 "
                       "would read as 3.1)")
@@ -280,4 +283,6 @@ class EnvSpec:
         folder = check_project_dir(
             Path(project_dir) if project_dir else paths.default_project_dir(kernel_name)
         )
-        return cls(version, kernel_name, shown, deps, folder, resolve_index_url(index_url))
+        url, auth = split_credentials(resolve_index_url(index_url))
+        return cls(version, kernel_name, shown, deps, folder, url,
+                   auth if auth is not None else known_credentials(url))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from colab_wizard import api
-from colab_wizard.plan import COMPLETE_MARK, Workspace, poetry_ready
+from colab_wizard.plan import COMPLETE_MARK, Workspace, poetry_ready, tools_mark
 
 
 def _fake_env(ws: Workspace, interpreter: str, trampoline: bool = False) -> None:
@@ -20,7 +20,7 @@ def _fake_env(ws: Workspace, interpreter: str, trampoline: bool = False) -> None
     else:
         text = f"#!{interpreter}\nimport sys\n"
     ws.poetry.write_text(text, encoding="utf-8")
-    (ws.poetry_env / COMPLETE_MARK).write_text("poetry", encoding="utf-8")
+    (ws.poetry_env / COMPLETE_MARK).write_text(tools_mark("pip"), encoding="utf-8")
 
 
 @pytest.mark.parametrize("trampoline", [False, True])
