@@ -9,9 +9,11 @@ touches a widget and nothing here starts a process (the engine's runner does).
   exception is handed to ``on_error``, never lost.
 * ``foreground``: the run completes inside the click handler on a private
   event loop, so every update is sent while that request is active (what
-  Colab needs). Cancel is the kernel's interrupt button: the KeyboardInterrupt
-  is turned into ``cancel()`` and the loop keeps running until the runner has
-  killed its children.
+  Colab needs). Beside the run, a :class:`~.pump.KernelPump` hands the
+  kernel's waiting messages to their handlers, so the panel's Cancel button
+  works (``can_cancel``). The kernel's interrupt button works too: the
+  KeyboardInterrupt is turned into ``cancel()`` and the loop keeps running
+  until the runner has killed its children.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import signal
 from typing import Any, Awaitable, Callable, Iterable, Optional
 
 from ..host import detect_host
+from .pump import INTERVAL, KernelPump
 
 MODES = ("background", "foreground")
 
@@ -45,10 +48,16 @@ class Driver:
         self.mode = mode
         self.on_error = on_error
         self.task: Optional[asyncio.Future[Any]] = None
+        self.pump: Optional[KernelPump] = None
 
     @property
     def busy(self) -> bool:
         return self.task is not None and not self.task.done()
+
+    @property
+    def can_cancel(self) -> bool:
+        """Whether a click on Cancel reaches the kernel while this run works."""
+        return self.mode == "background" or self.pump is not None
 
     def start(self, make: Callable[[], Awaitable[Any]], cancel: Callable[[], None],
               children: Callable[[], Iterable[int]] = tuple) -> None:
@@ -74,9 +83,13 @@ class Driver:
         loop = asyncio.new_event_loop()
         if outer is not None:
             asyncio.events._set_running_loop(None)
+        self.pump = KernelPump.attach()
+        pumping: Optional[asyncio.Task[None]] = None
         try:
             task = loop.create_task(_as_coroutine(make))
             self.task = task
+            if self.pump is not None:
+                pumping = loop.create_task(_pump_until(self.pump, task))
             while True:
                 try:
                     loop.run_until_complete(task)
@@ -96,11 +109,26 @@ class Driver:
         finally:
             _kill_leftovers(children())
             try:
+                if pumping is not None:
+                    pumping.cancel()
+                    loop.run_until_complete(asyncio.wait({pumping}))
+                    if not pumping.cancelled():
+                        pumping.exception()  # an interrupt that landed in it: handled above
                 loop.run_until_complete(loop.shutdown_asyncgens())
             finally:
                 loop.close()
+                if self.pump is not None:
+                    self.pump.close()
+                    self.pump = None
                 if outer is not None:
                     asyncio.events._set_running_loop(outer)
+
+
+async def _pump_until(pump: KernelPump, task: asyncio.Future[Any]) -> None:
+    """Let clicks in while ``task`` runs (a Cancel click cancels it from in here)."""
+    while not task.done():
+        await pump.step()
+        await asyncio.sleep(INTERVAL)
 
 
 async def _as_coroutine(make: Callable[[], Awaitable[Any]]) -> Any:

@@ -619,8 +619,8 @@ class Panel:
             _show(self.retry, m.outcome == "failed" and m.error is not None)
             _show(self.show_log, m.outcome in ("failed", "cancelled") and m.log_path is not None)
             running = m.running
-            _show(self.cancel, running and self.mode == "background")
-            _show(self.cancel_hint, running and self.mode == "foreground")
+            _show(self.cancel, running and self.driver.can_cancel)
+            _show(self.cancel_hint, running and not self.driver.can_cancel)
         self._update_nav()
         if m.running and self._tick is None:
             loop = _loop()

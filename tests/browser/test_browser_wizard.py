@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -215,10 +216,64 @@ def test_panel_with_colabs_ipywidgets_in_jupyterlab3(
 
     # While the click handler still runs the plan, the page already shows its progress.
     panel.locator(".cw-stage-middle.cw-status-running").wait_for(state="visible")
-    assert panel.locator(".cw-cancel-hint").is_visible()
+    assert panel.locator(".cw-cancel").is_visible()  # clicks reach the kernel meanwhile
     assert "tick" in panel.locator(".cw-log textarea").input_value()
     panel.locator(".cw-step-done").wait_for(state="visible", timeout=60_000)
     assert "Your kernel is ready" in panel.locator(".cw-done-summary").inner_text()
     lab3.wait_kernel_idle(page)
     lab3.run_cell(page, 1)
     assert "7.7.1 foreground done" in lab3.cell_output(page, 1).inner_text()
+
+
+def _processes_in(folder: Path) -> list[int]:
+    """Processes working in ``folder`` or below (Poetry and what it starts run in the project)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cwd = Path(os.readlink(entry / "cwd"))
+        except OSError:
+            continue
+        if cwd == folder or folder in cwd.parents:
+            found.append(int(entry.name))
+    return found
+
+
+def test_cancel_clicked_during_a_foreground_install_with_colabs_widgets(
+    lab3: Any, page: Any
+) -> None:
+    """Colab's mode (the run inside the Install click) on Colab's ipywidgets 7.7.1 and
+    ipykernel 6.17: the real engine installs pandas; Cancel is clicked while Poetry works.
+    The run stops, none of its processes is left, and no kernel is registered."""
+    cell = "from colab_wizard import show\nshow(mode='foreground')"
+    name_cell = "import colab_wizard.ui as ui\nprint('kernel', ui.LAST_PANEL.kernel_name.value)"
+    panel = lab3.first_cell_widget(page, "colab-cancel.ipynb", [cell, REPORT_CELL, name_cell],
+                                   ".cw-panel")
+    install = _to_install_step(page, panel, "pandas\n")
+    install.click()
+    working = panel.locator(".cw-stage-lock.cw-status-running, "
+                            ".cw-stage-install.cw-status-running")
+    working.first.wait_for(state="visible", timeout=INSTALL_TIMEOUT)
+    projects = lab3.dirs["wizard-home"] / "projects"
+    deadline = time.monotonic() + 60
+    while not _processes_in(projects) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _processes_in(projects), "Poetry never started in the project folder"
+    cancel = panel.locator(".cw-cancel")
+    assert cancel.is_visible() and cancel.is_enabled()
+    assert not panel.locator(".cw-cancel-hint").is_visible()
+    cancel.click()
+    panel.locator(".cw-stage-row.cw-status-cancelled").wait_for(state="visible",
+                                                                 timeout=30_000)
+    page.wait_for_function("el => el.textContent.includes('Cancelled')",
+                           arg=panel.locator(".cw-status").element_handle(), timeout=30_000)
+    assert _processes_in(projects) == []
+    lab3.wait_kernel_idle(page)
+    lab3.run_cell(page, 1)
+    assert "7.7.1 foreground cancelled" in lab3.cell_output(page, 1).inner_text()
+    lab3.run_cell(page, 2)
+    kernel_name = lab3.cell_output(page, 2).inner_text().split()[-1]
+    assert kernel_name and kernel_name != "kernel"
+    assert kernel_name not in lab3.api("/api/kernelspecs")["kernelspecs"]
+    assert not (lab3.dirs["jupyter-data"] / "kernels" / kernel_name).exists()
