@@ -14,12 +14,13 @@ from .api import Busy, Created, CreateFailed, create, create_async, list_kernels
 from .cache import Saved
 from .events import StageError
 from .spec import EnvSpec, SpecError
+from .version import DISTRIBUTION as DISTRIBUTION
+from .version import __version__ as __version__
 
 if TYPE_CHECKING:  # the panel imports ipywidgets: only when show() runs
     from .ui import Panel
     from .ui.job import PlanFactory
 
-__version__ = "0.1.0"
 
 __all__ = [
     "Busy",

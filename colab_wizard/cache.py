@@ -7,7 +7,9 @@ many small ones and loses exec bits and symlinks, so never the venv itself):
 - ``project.tar``: ``pyproject.toml``, ``poetry.lock``, ``poetry.toml``;
 - ``wheels.tar``: the wheels of every locked package from Poetry's artifact cache,
   checked against the hashes in ``poetry.lock``;
-- ``python.tar.gz``: the interpreter, when the wizard installed it itself.
+- ``python.tar.gz``: the interpreter, when the wizard installed it itself;
+- ``colab_wizard-wheels/``: colab_wizard's own wheel and its dependencies', so a fresh
+  VM's first cell installs colab_wizard itself without the index (:mod:`.selfwheel`).
 
 ``restore`` unpacks these, makes the venv with virtualenv (offline: it carries
 its own pip), installs exactly the locked versions from the saved wheels with
@@ -29,12 +31,13 @@ from typing import Any, Iterable, Optional, Union
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from . import colab, interpreters, kernels, paths, pyproject
+from . import colab, interpreters, kernels, paths, pyproject, selfwheel
 from .events import Listener
 from .plan import STATE_DIR, Workspace, _digest, _file_digest, bin_dir, plan
 from .runner import Runner, Stage, StageContext
 from .spec import EnvSpec
 from .sync import run_sync
+from .version import __version__
 
 MANIFEST = "manifest.json"
 PROJECT_TAR = "project.tar"
@@ -179,6 +182,9 @@ def save(folder: Union[str, Path], name: Optional[str] = None) -> Saved:
     else:
         top = python_rel.parts[0]
         files.append(_atomic_tar(dest / PYTHON_TAR, [(paths.pythons_dir() / top, top)], "w:gz"))
+    # The first cell of a switched notebook installs colab_wizard from here, index or not.
+    tool_files, tool_missing = selfwheel.save(dest / selfwheel.WHEELS_DIR)
+    files += tool_files
     manifest = {
         "format": FORMAT,
         "name": info.name,
@@ -189,6 +195,9 @@ def save(folder: Union[str, Path], name: Optional[str] = None) -> Saved:
         "profile": profile,
         "python_relpath": str(python_rel) if python_rel is not None else None,
         "wheels": sorted(w.name for w in wheels),
+        "colab_wizard": {"version": __version__,
+                         "wheels": sorted(f.name for f in tool_files),
+                         "missing": tool_missing},
     }
     tmp = dest / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps(manifest, indent=1), encoding="utf-8")

@@ -204,9 +204,10 @@ def default_cache_dir() -> Optional[Path]:
 
 def mount_lines(cache_dir: Optional[Path]) -> list[str]:
     """Cell lines that mount Drive first when a cache lives there."""
-    if cache_dir is None or not str(cache_dir).startswith("/content/drive"):
+    mount_point = DRIVE_ROOT.parent
+    if cache_dir is None or not Path(cache_dir).is_relative_to(mount_point):
         return []
-    return ["from google.colab import drive", "drive.mount('/content/drive')"]
+    return ["from google.colab import drive", f"drive.mount({str(mount_point)!r})"]
 
 
 def offer(path: Path) -> str:

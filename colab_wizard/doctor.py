@@ -15,11 +15,12 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from . import __version__, colab, kernels, paths
+from . import colab, kernels, paths
 from .cache import MANIFEST, poetry_cache_dir
 from .host import detect_host
 from .plan import preflight_command, preflight_env
 from .procenv import clean_env
+from .version import DISTRIBUTION, __version__
 
 _PACKAGES = ("IPython", "ipykernel", "ipywidgets", "jupyter_client", "tomlkit", "virtualenv")
 _ENV_PREFIXES = ("UV_", "PIP_", "POETRY_", "COLAB_", "JUPYTER_")
@@ -71,6 +72,15 @@ def _redact(key: str, value: str) -> str:
     return re.sub(r"://[^/@\s]+@", "://***@", value)
 
 
+def _installed_as() -> str:
+    """Which distribution provides the code running now: a stale or half install shows here."""
+    dist = _version(DISTRIBUTION)
+    if dist == "not installed":
+        return f"not installed as a package (install it with: pip install {DISTRIBUTION})"
+    note = "" if dist == __version__ else f", but the code imported is {__version__}"
+    return f"{DISTRIBUTION} {dist}{note} (upgrade with: pip install -U {DISTRIBUTION})"
+
+
 def last_log() -> Optional[Path]:
     logs = sorted(paths.logs_dir().glob("*.log"), key=lambda p: p.stat().st_mtime)
     return logs[-1] if logs else None
@@ -80,6 +90,7 @@ def report(check_kernels: bool = True, cache_dirs: tuple[Path, ...] = ()) -> str
     host = detect_host()
     lines = [
         f"colab_wizard {__version__} doctor",
+        f"installed as: {_installed_as()}",
         f"host: {host}  ({platform.platform()})",
         f"python: {sys.version.split()[0]} at {sys.executable}",
     ]

@@ -14,35 +14,76 @@ import json
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from . import colab, paths
+from . import colab, paths, selfwheel
 from .host import detect_host
 from .spec import EnvSpec
+from .version import DISTRIBUTION, __version__
 
 MARK = "colab_wizard"
 RESTORE_TAG = "colab_wizard-restore"
 
 
+def saved_folder(spec: EnvSpec, cache_dir: Optional[Path]) -> Optional[Path]:
+    """The folder a save of ``spec``'s kernel went to (``cache_dir/name``), if it has one."""
+    if cache_dir is None:
+        return None
+    from .cache import MANIFEST
+
+    folder = Path(cache_dir) / spec.name
+    return folder if (folder / MANIFEST).is_file() else None
+
+
+def _install_lines(saved: Optional[Path]) -> list[str]:
+    """Cell lines installing colab_wizard unless importable: from the saved wheels (the
+    version that wrote the save, no index) when present, else ``pip install colab-wizard``."""
+    lines = ["if importlib.util.find_spec('colab_wizard') is None:",
+             "    pip = [sys.executable, '-m', 'pip', 'install', '-q']"]
+    if saved is not None:
+        wheels = str(saved / selfwheel.WHEELS_DIR)
+        lines += [
+            f"    wheels = {wheels!r}",
+            f"    offline = ['--no-index', '--find-links', wheels, "
+            f"'{DISTRIBUTION}=={__version__}']",
+            "    if not os.path.isdir(wheels) or subprocess.run(pip + offline).returncode:",
+            f"        subprocess.run(pip + [{DISTRIBUTION!r}], check=True)",
+        ]
+    else:
+        lines.append(f"    subprocess.run(pip + [{DISTRIBUTION!r}], check=True)")
+    return [*lines, "    importlib.invalidate_caches()"]
+
+
 def restore_source(spec: EnvSpec, cache_dir: Optional[Path] = None,
                    profile: Optional[str] = None) -> str:
-    """The first cell: install colab_wizard and rebuild this kernel unless already in it."""
-    if cache_dir is not None:
-        call = f"colab_wizard.restore({str(cache_dir)!r}, name={spec.name!r})"
+    """The first cell: unless already in this kernel, install colab_wizard, then rebuild the
+    kernel from its save when one exists (mounting Drive first when it is there), else
+    from the spec. ``cache_dir`` is where saves go; a save is used only if it has one."""
+    saved = saved_folder(spec, cache_dir)
+    args = [repr(str(spec.python)), repr(list(spec.dependencies)), f"name={spec.name!r}",
+            f"display_name={spec.display_name!r}"]
+    if profile:
+        args.append(f"profile={profile!r}")
+    create = f"colab_wizard.create({', '.join(args)}, listeners=[TerminalView()])"
+    if saved is not None:
+        build = [f"if os.path.isfile(os.path.join({str(saved)!r}, 'manifest.json')):",
+                 f"    colab_wizard.restore({str(saved)!r})",
+                 "else:",
+                 f"    {create}"]
     else:
-        args = [repr(str(spec.python)), repr(list(spec.dependencies)), f"name={spec.name!r}",
-                f"display_name={spec.display_name!r}"]
-        if profile:
-            args.append(f"profile={profile!r}")
-        call = f"colab_wizard.create({', '.join(args)})"
-    mount = colab.mount_lines(cache_dir)
+        build = [create]
+    body = [
+        *colab.mount_lines(saved),
+        *_install_lines(saved),
+        "import colab_wizard",
+        "from colab_wizard.views.terminal import TerminalView",
+        *build,
+    ]
     return "\n".join([
         "# colab_wizard: on a fresh machine run this cell once, then reload the page and pick",
         f"# '{spec.display_name}' in Runtime > Change runtime type (or Kernel > Change kernel).",
-        "import sys",
+        f"# It installs colab_wizard (pip install {DISTRIBUTION}) and rebuilds the kernel.",
+        "import importlib.util, os, subprocess, sys",
         f"if not sys.prefix.startswith({str(spec.project_dir)!r}):",
-        "    get_ipython().run_line_magic('pip', 'install -q colab_wizard')",
-        "    import colab_wizard",
-        *("    " + line for line in mount),
-        f"    {call}",
+        *("    " + line for line in body),
     ])
 
 

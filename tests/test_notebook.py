@@ -41,7 +41,7 @@ def registered(wizard_env: dict[str, Path]) -> EnvSpec:
 
 
 def test_switched_copy_is_valid_names_the_kernel_and_leaves_the_original(
-    wizard_env: dict[str, Path], tmp_path: Path
+    wizard_env: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spec = registered(wizard_env)
     source = original_notebook(tmp_path / "analysis.ipynb")
@@ -64,37 +64,40 @@ def test_switched_copy_is_valid_names_the_kernel_and_leaves_the_original(
     assert [c.source for c in nb.cells[1:]] == [c.source for c in
                                                 nbformat.read(str(source), as_version=4).cells]
 
-    # Switching the copy again replaces the restore cell instead of stacking another.
+    # Switching the copy again replaces the restore cell instead of stacking another; with a
+    # save on Drive the cell mounts Drive and restores from it (if it is still there).
+    from colab_wizard import cache, colab
+    drive = tmp_path / "drive" / "MyDrive"
+    monkeypatch.setattr(colab, "DRIVE_ROOT", drive)
+    (drive / "colab_wizard" / spec.name).mkdir(parents=True)
+    (drive / "colab_wizard" / spec.name / cache.MANIFEST).write_text("{}")
     again = notebook.write_switched(written, spec, tmp_path / "again.ipynb",
-                                    cache_dir=Path("/content/drive/MyDrive/colab_wizard"))
+                                    cache_dir=drive / "colab_wizard")
     nb2 = json.loads(again.read_text())
     tags = [c["metadata"].get("tags", []) for c in nb2["cells"]]
     assert sum(notebook.RESTORE_TAG in t for t in tags) == 1
     restore = "".join(nb2["cells"][0]["source"])
-    assert "drive.mount('/content/drive')" in restore
-    assert "colab_wizard.restore('/content/drive/MyDrive/colab_wizard', name='nb-switch')" in (
-        restore)
+    assert f"drive.mount({str(drive.parent)!r})" in restore
+    assert f"colab_wizard.restore({str(drive / 'colab_wizard' / spec.name)!r})" in restore
     nbformat.validate(nbformat.reads(again.read_text(), as_version=4))
+    # No save in the folder: no Drive, no restore, only create.
+    (drive / "colab_wizard" / spec.name / cache.MANIFEST).unlink()
+    plain = notebook.restore_source(spec, drive / "colab_wizard")
+    assert "drive" not in plain and "restore(" not in plain and "pip install colab-wizard" in plain
 
 
 def test_restore_cell_does_nothing_inside_the_new_kernel(wizard_env: dict[str, Path]) -> None:
     spec = EnvSpec.make("3.12", [], name="guard", project_dir=wizard_env["projects"] / "g")
     source = notebook.restore_source(spec)
-    calls: list[str] = []
-
-    class FakeShell:  # stands in for get_ipython(), which only a kernel provides
-        def run_line_magic(self, name: str, line: str) -> None:
-            calls.append(name)
-
     import sys
-    namespace = {"get_ipython": FakeShell}
+    namespace: dict[str, object] = {}
     real_prefix = sys.prefix
     try:
         sys.prefix = str(spec.project_dir / ".venv")
         exec(compile(source, "<restore>", "exec"), namespace)  # noqa: S102
     finally:
         sys.prefix = real_prefix
-    assert calls == []
+    assert "colab_wizard" not in namespace  # neither installed nor imported, nothing built
 
 
 def test_switch_outside_colab_needs_a_path(wizard_env: dict[str, Path]) -> None:
