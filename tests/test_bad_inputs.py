@@ -387,7 +387,9 @@ def test_index_url_from_pip_is_judged_too(wizard_env: dict[str, Path], tmp_path:
     monkeypatch.setenv("PIP_INDEX_URL", "https://user:pa$$;w@index.example/simple")
     with no_process_started():
         spec = api.make_spec("3.12", [], name="k", project_dir=tmp_path / "p")
-        assert spec.index_url == "https://user:pa$$;w@index.example/simple/"
+        # The credentials are kept apart from the URL, which is written into files.
+        assert spec.index_url == "https://index.example/simple/"
+        assert spec.index_auth == ("user", "pa$$;w")
         monkeypatch.setenv("PIP_INDEX_URL", "ftp://index.example/simple")
         with pytest.raises(SpecError) as raised:
             api.make_spec("3.12", [], name="k", project_dir=tmp_path / "p")
