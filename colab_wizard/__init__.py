@@ -38,6 +38,7 @@ __all__ = [
     "restore",
     "save",
     "switch_notebook",
+    "use",
 ]
 
 
@@ -94,3 +95,23 @@ def switch_notebook(name: Optional[str] = None, notebook_path: Union[str, Path, 
     path, message = switch(name, notebook_path, cache_dir=cache_dir)
     print(message)
     return path
+
+
+def use(name: Optional[str], restart: bool = True) -> None:
+    """Colab: start this notebook's own kernel on the kernel ``name`` colab_wizard made, from
+    its next restart; ``use(None)`` goes back to Colab's Python. In a notebook the kernel is
+    restarted at once (``restart=False``: at your next Runtime > Restart session).
+    Elsewhere it explains that this is Colab-only and changes nothing."""
+    from . import inplace
+
+    try:
+        if name is None:
+            print(inplace.describe_reset(inplace.reset()))
+        else:
+            print(inplace.describe_use(inplace.use(name)))
+    except inplace.NotColab as exc:
+        print(exc)
+        return
+    if restart and inplace.in_kernel():
+        print("Restarting the kernel now\u2026", flush=True)
+        inplace.restart_kernel()

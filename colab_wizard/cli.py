@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     switch.add_argument("notebook")
     switch.add_argument("--name", help="the kernel (default: the only one colab_wizard made)")
     switch.add_argument("--cache", help="a saved cache the copy's first cell restores from")
+    use = commands.add_parser(
+        "use", help="Colab: restart this notebook's own kernel on a kernel colab_wizard made")
+    use.add_argument("name", nargs="?", help="the kernel (without it: say which one is in use)")
+    use.add_argument("--reset", action="store_true", help="back to Colab's own Python")
     return parser
 
 
@@ -180,9 +184,30 @@ def cmd_switch(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_use(args: argparse.Namespace) -> int:
+    from . import inplace
+
+    if args.reset and args.name:
+        raise SpecError("name", "Give a kernel name or --reset, not both.")
+    try:
+        if args.reset:
+            print(inplace.describe_reset(inplace.reset()))
+        elif args.name:
+            print(inplace.describe_use(inplace.use(args.name)))
+        else:
+            print(inplace.describe_status())
+    except inplace.NotColab as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except inplace.UseError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 COMMANDS = {"create": cmd_create, "demo": cmd_demo, "list": cmd_list, "remove": cmd_remove,
             "pythons": cmd_pythons, "save": cmd_save, "restore": cmd_restore,
-            "doctor": cmd_doctor, "switch": cmd_switch}
+            "doctor": cmd_doctor, "switch": cmd_switch, "use": cmd_use}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -167,7 +167,11 @@ def install_full(venv: Path) -> list[str]:
         copied.append(str(dest))
     launcher = host_file("colab_kernel_launcher")
     if launcher is not None and launcher.is_file():
+        from .inplace import original_bytes
+
         shutil.copy2(launcher, target / launcher.name)
+        # While Colab's default kernel is switched its launcher is our shim: copy Colab's own.
+        (target / launcher.name).write_bytes(original_bytes(launcher))
         copied.append(str(target / launcher.name))
     return copied
 

@@ -1,0 +1,156 @@
+"""The in-place switch's file handling: one launcher file changed, and given back exactly.
+
+Kernels really restarting through it are in tests/test_inplace_colab.py; here the
+default kernel is a ``python3`` kernelspec whose argv runs ``-m colab_kernel_launcher``
+from a folder of this test, and the kernel to use is a kernelspec marked as ours.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from colab_wizard import cli, inplace, kernels
+from colab_wizard.spec import SpecError
+
+LAUNCHER = '"""Colab\'s launcher, as far as this test goes."""\nprint("original launcher")\n'
+
+
+@pytest.fixture
+def default_kernel(wizard_env: dict[str, Path], tmp_path: Path) -> Path:
+    """A ``python3`` kernelspec like Colab's, and its launcher file; returns the file."""
+    site = tmp_path / "dist-packages"
+    site.mkdir()
+    launcher = site / "colab_kernel_launcher.py"
+    launcher.write_text(LAUNCHER)
+    os.chmod(launcher, 0o644)
+    os.utime(launcher, ns=(1_600_000_000_123_456_789, 1_600_000_000_123_456_789))
+    kernels.write_spec(wizard_env["jupyter"] / "kernels" / "python3", {
+        "argv": [sys.executable, "-m", "colab_kernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3", "language": "python", "env": {"PYTHONPATH": str(site)},
+    })
+    return launcher
+
+
+@pytest.fixture
+def ours(wizard_env: dict[str, Path]) -> str:
+    """A kernel 'made by colab_wizard' (its Python is this one)."""
+    spec = kernels.kernel_json("mine", "My Python", Path(sys.executable),
+                               wizard_env["projects"] / "mine", "3.x",
+                               extra_argv=("--IPKernelApp.extensions=[]",),
+                               env={"PYTHONPATH": ""})
+    kernels.write_spec(wizard_env["jupyter"] / "kernels" / "mine", spec)
+    return "mine"
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_use_outside_colab_says_so_and_changes_nothing(
+    default_kernel: Path, ours: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)
+    monkeypatch.setenv("COLAB_WIZARD_HOST", "jupyter")
+    before = digest(default_kernel)
+    assert cli.main(["use", ours]) == cli.EXIT_BAD_INPUT
+    assert "Colab only" in capsys.readouterr().err
+    assert cli.main(["use", "--reset"]) == cli.EXIT_BAD_INPUT
+    assert digest(default_kernel) == before
+    with pytest.raises(inplace.NotColab):
+        inplace.use(ours)
+
+
+def test_use_then_reset_gives_the_launcher_back_byte_for_byte(
+    default_kernel: Path, ours: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COLAB_WIZARD_HOST", "colab")
+    before = default_kernel.read_bytes()
+    stat = default_kernel.stat()
+    assert inplace.status() is None
+
+    assert cli.main(["use", ours]) == cli.EXIT_OK
+    assert "Restart session" in capsys.readouterr().out
+    text = default_kernel.read_text()
+    assert inplace.is_shim(text)
+    assert inplace.original_bytes(default_kernel) == before
+    switch = inplace.status()
+    assert switch is not None and switch.name == "mine" and switch.launcher == default_kernel
+    # The shim runs on the host's Python and is valid code there.
+    compile(text, str(default_kernel), "exec")
+    # colab_wizard itself, for show() in the switched kernel.
+    lib = inplace.state_dir() / "lib"
+    assert (lib / "colab_wizard" / "inplace_boot.py").is_file()
+
+    # A second use over the first keeps Colab's original, not the first shim.
+    assert cli.main(["use", ours]) == cli.EXIT_OK
+    assert inplace.original_bytes(default_kernel) == before
+
+    assert cli.main(["use"]) == cli.EXIT_OK
+    assert "My Python" in capsys.readouterr().out
+    assert cli.main(["use", "--reset"]) == cli.EXIT_OK
+    assert default_kernel.read_bytes() == before
+    after = default_kernel.stat()
+    assert (after.st_mode, after.st_mtime_ns) == (stat.st_mode, stat.st_mtime_ns)
+    assert inplace.reset() is None  # nothing left to undo
+    assert "already" in inplace.describe_reset(None)
+
+
+def test_unknown_or_foreign_kernel_names_the_field(
+    default_kernel: Path, ours: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COLAB_WIZARD_HOST", "colab")
+    before = digest(default_kernel)
+    with pytest.raises(SpecError) as err:
+        inplace.use("python3")  # Colab's own kernel is not one of ours
+    assert err.value.field == "name" and "mine" in err.value.message
+    assert cli.main(["use", "nope"]) == cli.EXIT_BAD_INPUT
+    assert "No kernel named 'nope'" in capsys.readouterr().err
+    assert digest(default_kernel) == before
+
+
+def test_a_kernel_whose_python_is_gone_is_refused_before_any_change(
+    default_kernel: Path, wizard_env: dict[str, Path], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLAB_WIZARD_HOST", "colab")
+    spec = kernels.kernel_json("gone", "Gone", tmp_path / "no-venv" / "bin" / "python",
+                               tmp_path / "gone", "3.x")
+    kernels.write_spec(wizard_env["jupyter"] / "kernels" / "gone", spec)
+    before = digest(default_kernel)
+    with pytest.raises(inplace.UseError, match="does not run"):
+        inplace.use("gone")
+    assert digest(default_kernel) == before
+
+
+def test_the_shim_falls_back_to_the_original_when_the_python_is_gone(
+    default_kernel: Path, ours: str, wizard_env: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run the shim as the default kernel's argv would; the kernel's Python vanished."""
+    monkeypatch.setenv("COLAB_WIZARD_HOST", "colab")
+    before = default_kernel.read_bytes()
+    inplace.use(ours)
+    text = default_kernel.read_text()
+    target, _ = inplace._shim_values(text)
+    broken = text.replace(repr(target), repr({**target, "python": "/nonexistent/python"}))
+    default_kernel.write_text(broken)
+    env = {**os.environ, "PYTHONPATH": str(default_kernel.parent)}
+    done = subprocess.run([sys.executable, "-m", "colab_kernel_launcher", "-f", "x.json"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "original launcher"  # Colab's own start, same argv
+    assert "could not start" in done.stderr
+    assert default_kernel.read_bytes() == before  # and the switch is undone
+    record = json.loads(inplace.fallback_record().read_text())
+    assert "/nonexistent/python" in record["problem"]
+    fell = inplace.last_fallback()
+    assert fell is not None and "My Python" in fell.sentence()
