@@ -188,12 +188,43 @@ def full_installed(venv: Path) -> bool:
 # -- the frontend: notebook, files, Drive (only reachable on a real Colab VM) -----------
 
 
-def read_current_notebook(timeout: float = 30.0) -> dict[str, Any]:
-    """The notebook open in this Colab tab, as nbformat JSON (asks the frontend)."""
+# Seconds to wait for the page to hand over the open notebook (it answers in well under one).
+PAGE_TIMEOUT = 30.0
+# Where to point the user when the page cannot be asked (from a click) or does not answer.
+BY_PATH = ("save the notebook to Drive (File > Save a copy in Drive), mount Drive, and give "
+           "its path: colab_wizard.switch_notebook(notebook_path='/content/drive/MyDrive/"
+           "Colab Notebooks/NAME.ipynb')")
+
+
+class PageError(Exception):
+    """The Colab page did not hand over what was asked; the message says what to do."""
+
+
+def read_current_notebook(timeout: Optional[float] = None) -> dict[str, Any]:
+    """The notebook open in this Colab tab, as nbformat JSON (asks the page).
+
+    ``blocking_request`` returns None when the page does not answer in time and
+    raises ``MessageError`` when it answers with an error: both become a
+    :class:`PageError` with a sentence, never a traceback.
+    """
     from google.colab import _message  # type: ignore[import-not-found]
 
-    reply = _message.blocking_request("get_ipynb", request="", timeout_sec=timeout)
-    notebook: dict[str, Any] = reply["ipynb"] if "ipynb" in reply else reply
+    wait = PAGE_TIMEOUT if timeout is None else timeout
+    refused = getattr(_message, "MessageError", None)
+    try:
+        reply = _message.blocking_request("get_ipynb", request="", timeout_sec=wait)
+    except Exception as exc:
+        if refused is None or not isinstance(exc, refused):
+            raise
+        raise PageError(f"The Colab page refused to hand over this notebook ({exc}). "
+                        f"Reload the page and try again, or {BY_PATH}.") from None
+    if reply is None:
+        raise PageError(f"The Colab page did not hand over this notebook within {wait:.0f} "
+                        f"seconds. Try again in a moment, or {BY_PATH}.")
+    notebook = reply.get("ipynb") if isinstance(reply, dict) else None
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+        raise PageError(f"The Colab page answered, but not with a notebook. {BY_PATH[0].upper()}"
+                        f"{BY_PATH[1:]}.")
     return notebook
 
 

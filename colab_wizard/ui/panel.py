@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional
 import ipywidgets as w
 from packaging.requirements import Requirement
 
-from .. import api, cache, index, notebook, ownership, pyproject, requirements_text
+from .. import api, cache, colab, index, notebook, ownership, paths, pyproject, requirements_text
 from ..events import Event, RunFinished, StageFailed
 from ..host import detect_host, notebook_path
 from ..spec import (
@@ -244,7 +244,10 @@ class Panel:
         self.install_button = _classes(w.Button(description="Install", icon="download",
                                                 button_style="success"), "cw-install")
         self.nav = _classes(w.HBox([self.back, self.next, self.install_button]), "cw-nav")
-        self.widget = _classes(w.VBox([self.title, self.steps, self.body, self.nav],
+        self.notice = _classes(w.HTML(""), "cw-notice")
+        _show(self.notice, False)
+        self.guarded: list[Callable[[Any], None]] = []
+        self.widget = _classes(w.VBox([self.title, self.steps, self.body, self.nav, self.notice],
                                       layout={"border": "1px solid rgba(128,128,128,0.4)",
                                               "padding": "8px", "max_width": "60em"}),
                                "cw-panel")
@@ -254,15 +257,57 @@ class Panel:
         self.kernel_name.observe(self._on_kernel_name, "value")
         self.requirements.observe(self._on_requirements, "value")
         self.pyproject_toggle.observe(self._on_toggle, "value")
-        self.back.on_click(lambda _: self.go(self.state.step - 1))
-        self.next.on_click(lambda _: self.go(self.state.step + 1))
-        self.install_button.on_click(lambda _: self.start())
-        self.retry.on_click(lambda _: self.start(retry=True))
-        self.cancel.on_click(lambda _: self.cancel_run())
-        self.show_log.on_click(lambda _: self._show_full_log())
-        self.restore_button.on_click(lambda _: self.start_restore())
-        self.save_button.on_click(lambda _: self.save())
-        self.copy_notebook.on_click(lambda _: self.copy_to_new_kernel())
+        self.on_click(self.back, lambda: self.go(self.state.step - 1))
+        self.on_click(self.next, lambda: self.go(self.state.step + 1))
+        self.on_click(self.install_button, self.start)
+        self.on_click(self.retry, lambda: self.start(retry=True))
+        self.on_click(self.cancel, self.cancel_run)
+        self.on_click(self.show_log, self._show_full_log)
+        self.on_click(self.restore_button, self.start_restore)
+        self.on_click(self.save_button, self.save)
+        self.on_click(self.copy_notebook, self.copy_to_new_kernel)
+
+    # -- the one guard every click handler runs in --------------------------------------
+
+    def on_click(self, button: w.Button, action: Callable[[], object]) -> None:
+        """Wire ``button`` to ``action`` through :meth:`guard` (never ``button.on_click``)."""
+        button.on_click(self.guard(action))
+
+    def guard(self, action: Callable[[], object]) -> Callable[[Any], None]:
+        """Whatever a click handler raises becomes a sentence in the panel (the traceback
+        goes to a log file), never an exception lost in the kernel's log."""
+
+        def handler(_: Any = None) -> None:
+            try:
+                action()
+            except KeyboardInterrupt:
+                self._notify("Stopped by the interrupt button.")
+            except Exception as exc:
+                self._notify_error(exc)
+
+        self.guarded.append(handler)
+        return handler
+
+    def _notify(self, text: str) -> None:
+        self.notice.value = (f"<div style='border-left:4px solid #d32f2f;padding:4px 8px'>"
+                             f"{_escape(text)}</div>")
+        _show(self.notice, True)
+
+    def _notify_error(self, exc: BaseException) -> None:
+        log = paths.logs_dir() / "panel-errors.log"
+        where = ""
+        try:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with open(log, "a", encoding="utf-8") as fh:
+                fh.write("".join(traceback.format_exception(type(exc), exc,
+                                                            exc.__traceback__)))
+            where = f" The details are in {log}."
+        except OSError:
+            pass
+        what = str(exc) or type(exc).__name__
+        self._notify(f"That did not work: {what}.{where} "
+                     "Try again; if it keeps failing, run colab_wizard.doctor() in a cell "
+                     "and include its report when you ask for help.")
 
     def _restore(self) -> None:
         state = self.state
@@ -695,22 +740,26 @@ class Panel:
         try:
             _, message = notebook.switch(self.job.spec.name, notebook_path(),
                                          cache_dir=self.cache_dir)
+        except colab.PageError as exc:
+            self.copy_result.value = (
+                f"<span style='color:#d32f2f'>{_escape(str(exc))}</span><br>Or run this in a "
+                f"new cell: <code>colab_wizard.switch_notebook({self.job.spec.name!r})</code>")
+            return
         except (OSError, ValueError, cache.CacheError) as exc:
             self.copy_result.value = f"<span style='color:#d32f2f'>{_escape(str(exc))}</span>"
             return
         self.copy_result.value = _escape(message)
 
-    @staticmethod
-    def _colab_download_button(path: Path) -> w.Button:
+    def _colab_download_button(self, path: Path) -> w.Button:
         button = _classes(w.Button(description=f"Download {path.name}", icon="download"),
                           f"cw-download-{path.stem}")
 
-        def download(_: Any) -> None:
+        def download() -> None:
             from google.colab import files  # type: ignore[import-not-found]
 
-            files.download(str(path))
+            files.download(str(path))  # streamed through the page: it may refuse too
 
-        button.on_click(download)
+        self.on_click(button, download)
         return button
 
 
