@@ -93,14 +93,15 @@ class StageError(Exception):
 
     def __str__(self) -> str:
         parts = [f"Stage '{self.stage}' failed: {self.message}"]
+        # What to do comes first, above the tool's own words (which may be long).
+        if self.hint:
+            parts.append("What to try: " + self.hint)
         if self.command:
             parts.append("Command: " + " ".join(self.command))
         if self.exit_code is not None:
             parts.append(f"Exit code: {self.exit_code}")
         if self.tail:
             parts.append("Last output:\n  " + "\n  ".join(self.tail))
-        if self.hint:
-            parts.append("What to try: " + self.hint)
         if self.log_path is not None:
             parts.append(f"Full log: {self.log_path}")
         return "\n".join(parts)

@@ -21,7 +21,18 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 from urllib.parse import quote
 
-from . import catalog, colab, download, index, interpreters, kernels, paths, pyproject, uvtool
+from . import (
+    catalog,
+    colab,
+    diagnose,
+    download,
+    index,
+    interpreters,
+    kernels,
+    paths,
+    pyproject,
+    uvtool,
+)
 from .events import StageError
 from .progress import PipProgress, PoetryInstallProgress, UvProgress
 from .runner import Stage, StageContext
@@ -396,7 +407,7 @@ async def lock(ws: Workspace, ctx: StageContext) -> str:
         )
     except StageError as error:
         reason = solver_reason(ctx.tail)
-        if reason:
+        if not explain(error, ws) and reason:
             error.message = f"the dependencies cannot be resolved: {reason}"
         raise
     ws.save_state(lock=_file_digest(ws.pyproject), exported=export_fingerprint(ws))
@@ -427,6 +438,17 @@ def export_fingerprint(ws: Workspace) -> str:
     return _digest(_file_digest(ws.lock_file), _file_digest(ws.requirements))
 
 
+def explain(error: StageError, ws: Workspace) -> bool:
+    """Put the plain-words cause of a failed command (diagnose.py) into ``error``."""
+    lines = diagnose.stage_output(error.log_path, error.stage) or list(error.tail)
+    finding = diagnose.explain(lines, diagnose.Context(
+        ws.spec.python.minor, ws.spec.index_url, tuple(ws.spec.dependencies), ws.lock_file))
+    if finding is None:
+        return False
+    error.message, error.hint = finding.problem, finding.fix
+    return True
+
+
 def solver_reason(lines: Iterable[str]) -> str:
     """Poetry's explanation of a failed resolution ("Because ... version solving failed.")."""
     text = list(lines)
@@ -446,16 +468,20 @@ def lock_ready(ws: Workspace) -> bool:
 async def install(ws: Workspace, ctx: StageContext) -> str:
     """Install exactly what poetry.lock says into the project's venv (and nothing else)."""
     hint = f"Check that the package index {ws.spec.index_url} can be reached, then retry."
-    if not uvtool.ready():
-        parser = PoetryInstallProgress()
-        await ctx.run(ws.poetry_argv("sync"), cwd=ws.project_dir, env=ws.poetry_env_vars(),
-                      parser=parser, hint=hint)
-        total = parser.total or 0
-    else:
-        uv_parser = UvProgress()
-        await ctx.run(uv_sync_argv(ws.venv_python, ws.requirements), cwd=ws.project_dir,
-                      env=ws.uv_env_vars(), parser=uv_parser, hint=hint)
-        total = uv_parser.total or 0
+    try:
+        if not uvtool.ready():
+            parser = PoetryInstallProgress()
+            await ctx.run(ws.poetry_argv("sync"), cwd=ws.project_dir,
+                          env=ws.poetry_env_vars(), parser=parser, hint=hint)
+            total = parser.total or 0
+        else:
+            uv_parser = UvProgress()
+            await ctx.run(uv_sync_argv(ws.venv_python, ws.requirements), cwd=ws.project_dir,
+                          env=ws.uv_env_vars(), parser=uv_parser, hint=hint)
+            total = uv_parser.total or 0
+    except StageError as error:
+        explain(error, ws)
+        raise
     ws.save_state(install=_digest(_file_digest(ws.lock_file), str(ws.venv_python)))
     return f"{total} packages"
 

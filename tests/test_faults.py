@@ -273,20 +273,21 @@ def test_kernel_failing_preflight(old: Old, other_python: str, tmp_path: Path,
     old.assert_intact()
 
 
-@pytest.mark.parametrize("deps,words", [
-    (["colab-wizard-no-such-package-zz"], "colab-wizard-no-such-package-zz (*) which doesn't "
-     "match any versions"),
-    (["requests==2.32.3", "charset-normalizer==1.4.1"], "charset-normalizer (1.4.1)"),
+@pytest.mark.parametrize("deps,words,hint", [
+    (["colab-wizard-no-such-package-zz"], "there is no package called "
+     "colab-wizard-no-such-package-zz on the index", "check the spelling"),
+    (["requests==2.32.3", "charset-normalizer==1.4.1"], "the dependencies cannot be resolved: "
+     "Because", "package names and version pins"),
 ], ids=["not-on-the-index", "conflicting-pins"])
 def test_unresolvable_dependencies(old: Old, other_python: str, deps: list[str],
-                                   words: str) -> None:
-    """Judged by Poetry (the index must be asked): the lock stage fails with its reason."""
+                                   words: str, hint: str) -> None:
+    """Judged by Poetry (the index must be asked): the lock stage fails with its reason
+    (in plain words where diagnose.py knows the cause, else Poetry's own)."""
     made, failed, _ = run_with(_spec(old, other_python, deps), lambda r, e: None)
     assert failed is not None and failed.error is not None, made
     assert failed.error.stage == "lock"
-    assert failed.error.message.startswith("the dependencies cannot be resolved: Because")
-    assert words in failed.error.message
-    assert "package names and version pins" in failed.error.hint
+    assert failed.error.message.startswith(words)
+    assert hint in failed.error.hint
     old.assert_intact(run_it=False)
 
 

@@ -301,5 +301,8 @@ def switch_sentence(host: str, display_name: str) -> str:
     if host == "vscode":
         return f"Click the kernel picker at the top right of the notebook and choose {name}."
     if host == "jupyter":
-        return f"Choose Kernel \u203a Change Kernel\u2026 and pick {name}."
+        # JupyterLab and Notebook 7 ask the server for new kernels about once a minute; a
+        # reload asks at once (seen in Notebook 7.6: missing for ~40 s after Done).
+        return (f"Choose Kernel \u203a Change Kernel\u2026 and pick {name}; if it is not "
+                "listed yet, reload this page first.")
     return f"Start Jupyter and pick the kernel {name} for your notebook."

@@ -1,0 +1,127 @@
+"""Failures in plain words: the real tools fail for real, diagnose.py names the package and
+the fix. Poetry runs against the package index, a loopback index that refuses, answers 503 or
+serves a wheel for another Python, and a real sdist whose C code does not compile."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+from typing import Optional
+
+import pytest
+from loopback_index import LoopbackIndex, closed_port, sdist, wheel
+
+from colab_wizard import api, plan
+from colab_wizard.events import StageError
+from colab_wizard.runner import Runner
+
+pytestmark = pytest.mark.slow
+
+
+def _failure(tmp_path: Path, python: str, deps: list[str],
+             index_url: Optional[str] = None) -> StageError:
+    spec = api.make_spec(python, deps, name="diagnosed", project_dir=tmp_path / "project",
+                         index_url=index_url)
+    with pytest.raises(api.CreateFailed) as info:
+        asyncio.run(api.run_spec(spec))
+    assert info.value.error is not None
+    return info.value.error
+
+
+def _poetry_installed(tmp_path: Path) -> None:
+    """Poetry's tool environment comes from the working index, before the index is broken."""
+    spec = api.make_spec("3.12", [], name="tools-only", project_dir=tmp_path / "tools-only")
+    runner = Runner(plan.plan(spec)[:2], tmp_path / "tools.log")
+    assert asyncio.run(runner.run()) == "done"
+
+
+@pytest.mark.parametrize(("python", "pin", "words", "fix"), [
+    ("3.12", "numpy==1.21.6", "numpy 1.21.6 supports Python 3.7\u20133.10, not Python 3.12",
+     "choose Python 3.10, or a newer numpy"),
+    ("3.9", "numpy==2.1.0", "numpy 2.1.0 supports Python 3.10 or later, not Python 3.9",
+     "choose Python 3.10, or an older numpy"),
+], ids=["too-new-python", "too-old-python"])
+def test_a_pin_for_other_pythons_names_its_range(wizard_env: dict[str, Path], tmp_path: Path,
+                                                 python: str, pin: str, words: str,
+                                                 fix: str) -> None:
+    error = _failure(tmp_path, python, [pin])
+    assert error.stage == "lock"
+    assert error.message == words
+    assert error.hint.startswith(fix)
+
+
+def test_the_cli_says_it_above_the_tools_output(wizard_env: dict[str, Path]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "colab_wizard", "create", "--python", "3.12", "--name",
+         "cli-diagnosed", "--dep", "numpy==1.21.6"],
+        capture_output=True, text=True, timeout=600, check=False)
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out
+    sentence = out.index("numpy 1.21.6 supports Python 3.7\u20133.10")
+    assert sentence < out.index("What to try: choose Python 3.10") < out.index("Last output")
+
+
+def test_unknown_name_and_impossible_pin(wizard_env: dict[str, Path], tmp_path: Path) -> None:
+    error = _failure(tmp_path / "a", "3.12", ["colab-wizard-no-such-package-zz"])
+    assert error.message.startswith("there is no package called colab-wizard-no-such-package-zz"
+                                    " on the index")
+    assert error.hint == "check the spelling of its name"
+    error = _failure(tmp_path / "b", "3.12", ["six==99.0"])
+    assert error.message == "no version of six on the index matches 99.0"
+
+
+def test_index_refusing_or_failing(wizard_env: dict[str, Path], tmp_path: Path) -> None:
+    _poetry_installed(tmp_path)
+    dead = f"http://127.0.0.1:{closed_port()}/simple/"
+    error = _failure(tmp_path / "refused", "3.12", ["six"], index_url=dead)
+    assert error.message == f"the package index {dead} could not be reached (it did not answer)"
+    assert dead in error.hint
+    with LoopbackIndex(status=503) as broken:
+        error = _failure(tmp_path / "503", "3.12", ["six"], index_url=broken.index_url)
+    assert error.message == (f"the package index {broken.index_url} could not be reached "
+                             "(it answered 503 Service Unavailable)")
+
+
+def test_git_and_url_dependencies_offline(wizard_env: dict[str, Path], tmp_path: Path) -> None:
+    repo = f"https://127.0.0.1:{closed_port()}/team/mylib.git"
+    error = _failure(tmp_path / "git", "3.12", [f"mylib @ git+{repo}"])
+    assert error.message == (f"the git repository {repo} of mylib could not be reached "
+                             "(the connection was refused)")
+    with LoopbackIndex() as server:
+        url = f"{server.url}files/mylib-1.0.tar.gz"
+        error = _failure(tmp_path / "url", "3.12", [f"mylib @ {url}"])
+    assert error.message == (f"the file {url} for mylib could not be downloaded "
+                             "(it answered 404 Not Found)")
+
+
+def test_build_from_source_names_the_compilers_first_error(wizard_env: dict[str, Path],
+                                                           tmp_path: Path) -> None:
+    name, data = sdist("cwbrokenext", "1.0", {
+        "setup.py": ("from setuptools import Extension, setup\n"
+                     "setup(name='cwbrokenext', version='1.0',\n"
+                     "      ext_modules=[Extension('cwbrokenext', ['cwbrokenext.c'])])\n"),
+        # Enough lines after the error that it is far from the last lines of the output.
+        "cwbrokenext.c": "#include <Python.h>\n#include <cw_missing_header.h>\n"
+                         + "".join(f"int x{i} = {i};\n" for i in range(40)),
+    })
+    archive = tmp_path / name
+    archive.write_bytes(data)
+    error = _failure(tmp_path, "3.12", [f"cwbrokenext @ {archive.as_uri()}"])
+    assert error.stage == "install"
+    assert error.message.startswith("cwbrokenext 1.0 had to be built from source for "
+                                    "Python 3.12, and the build failed: ")
+    assert error.message.endswith("cwbrokenext.c:2:10: fatal error: cw_missing_header.h: "
+                                  "No such file or directory")
+    assert error.hint.startswith("install the system package that provides cw_missing_header.h")
+
+
+def test_no_wheel_for_this_python(wizard_env: dict[str, Path], tmp_path: Path) -> None:
+    name, data = wheel("cwnowheel", "1.0", "cp39-cp39-manylinux_2_17_x86_64")
+    with LoopbackIndex({"cwnowheel": {name: data}}) as index:
+        error = _failure(tmp_path, "3.12", ["cwnowheel==1.0"], index_url=index.index_url)
+    assert error.stage == "install"
+    assert error.message == ("cwnowheel 1.0 has no wheel for Python 3.12 on this platform "
+                             "(its wheels are for 3.9), and no source to build it from")
+    assert error.hint == "choose Python 3.9, or another version of cwnowheel"
