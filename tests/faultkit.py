@@ -17,6 +17,14 @@ UPSTREAM_INDEX = "https://pypi.org/simple/"
 UPSTREAM_FILES = "https://files.pythonhosted.org/"
 
 
+def serve_loopback(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
+    """An HTTP server on a free 127.0.0.1 port, served from a daemon thread; and its URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
 class IndexProxy:
     """A simple-API index on 127.0.0.1 that forwards to PyPI and serves files through itself.
 
@@ -69,12 +77,8 @@ class IndexProxy:
                     return
                 self.wfile.write(body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        self.server, self.url = serve_loopback(Handler)
         self.index_url = self.url + "simple/"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
         self.dead = False
 
     def die(self) -> None:

@@ -7,12 +7,11 @@ import hashlib
 import io
 import socket
 import tarfile
-import threading
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Optional
 
-UPSTREAM_INDEX = "https://pypi.org/simple/"
+from faultkit import UPSTREAM_INDEX, serve_loopback
 
 
 class LoopbackIndex:
@@ -62,12 +61,8 @@ class LoopbackIndex:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        self.server, self.url = serve_loopback(Handler)
         self.index_url = self.url + "simple/"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
 
     def close(self) -> None:
         self.server.shutdown()
