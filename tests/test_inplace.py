@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -154,3 +155,82 @@ def test_the_shim_falls_back_to_the_original_when_the_python_is_gone(
     assert "/nonexistent/python" in record["problem"]
     fell = inplace.last_fallback()
     assert fell is not None and "My Python" in fell.sentence()
+
+
+# -- the panel: Done step's button, and the status show() opens on in a switched kernel ----
+
+
+def done_panel(tmp_path: Path, host: str) -> Any:
+    from ui_plans import quick_plan
+
+    from colab_wizard.ui import Panel
+
+    panel = Panel(mode="foreground", plan_factory=quick_plan(tmp_path / "marks"),
+                  versions=lambda: [("3.12", "3.12")], host=host, check_index=False)
+    panel.kernel_name.value = "mine"
+    panel.next.click()
+    panel.install_button.click()
+    assert panel.install.outcome == "done" and panel.state.step == 3
+    return panel
+
+
+def test_done_step_uses_the_kernel_in_this_notebook_on_colab_only(
+    default_kernel: Path, ours: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = default_kernel.read_bytes()
+    elsewhere = done_panel(tmp_path / "jupyter", "jupyter")
+    assert elsewhere.use_here.layout.display == "none"
+    assert "Change Kernel" in elsewhere.switch.value
+
+    panel = done_panel(tmp_path / "colab", "colab")
+    assert panel.use_here.layout.display != "none"
+    assert panel.copy_notebook.layout.display != "none"  # the second choice stays
+    monkeypatch.setenv("COLAB_WIZARD_HOST", "colab")
+    panel.use_here.click()  # not in a kernel here: switched, nothing to restart
+    assert "Restarting this notebook's kernel" in panel.use_result.value
+    switch = inplace.status()
+    assert switch is not None and switch.name == "mine"
+    inplace.reset()
+    assert default_kernel.read_bytes() == before
+
+
+def test_show_in_a_switched_kernel_opens_on_its_status_and_goes_back(
+    default_kernel: Path, ours: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from colab_wizard import ui
+    from colab_wizard.ui.status import StatusView
+
+    monkeypatch.setenv("COLAB_WIZARD_HOST", "colab")
+    before = default_kernel.read_bytes()
+    inplace.use(ours)
+    # What the shim hands the switched kernel: its settings, in the environment.
+    target, _ = inplace._shim_values(default_kernel.read_text())
+    monkeypatch.setenv(inplace.CONFIG_ENV, json.dumps(
+        {**target, "host_python": sys.executable, "saved_env": {}}))
+    panel = ui.show(display=False, check_index=False)
+    assert panel is not None
+    opening = ui.opening_widget(panel)
+    status = opening.children[0]
+    assert "cw-status" in status._dom_classes
+    text = status.children[1].value
+    assert "My Python" in text and "mine" in text and "projects/mine" in text
+    view = StatusView(lambda: panel.widget, inplace.running_switch(), None)
+    view.back.click()
+    assert "Colab's own launcher is back" in view.result.value
+    assert default_kernel.read_bytes() == before
+    view.show_wizard()
+    assert view.widget.children == (panel.widget,)
+    assert ui.opening_widget(panel, reset=True) is panel.widget
+
+
+def test_show_after_a_fallback_says_what_happened(monkeypatch: pytest.MonkeyPatch) -> None:
+    from colab_wizard import ui
+    from colab_wizard.ui.status import StatusView
+
+    monkeypatch.setenv(inplace.FELL_BACK_ENV, json.dumps(
+        {"name": "mine", "display_name": "My Python", "problem": "its Python /x is gone"}))
+    view = StatusView(lambda: ui.show(display=False, check_index=False).widget,
+                      None, inplace.fell_back())
+    assert "could not start: its Python /x is gone" in view.text.value
+    assert "Colab's own Python again" in view.text.value
+    assert view.back.layout.display == "none"

@@ -124,7 +124,7 @@ def test_default_version_and_switch_sentence() -> None:
     assert model.default_version(options, host_minor=13) == "3.12"
     assert model.default_version(options, host_minor=12) == "3.13"
     assert model.default_version([("3.14 \u2014 download", "3.14")], host_minor=12) == "3.14"
-    assert "Runtime \u203a Change runtime type" in model.switch_sentence("colab", "Py")
+    assert "Use it in this notebook" in model.switch_sentence("colab", "Py")
     assert "Kernel \u203a Change Kernel" in model.switch_sentence("jupyter", "Py")
     assert "reload this page" in model.switch_sentence("jupyter", "Py")
     assert "kernel picker" in model.switch_sentence("vscode", "Py")

@@ -8,7 +8,7 @@ never loses what was typed.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from .job import PlanFactory
 from .model import FormState, VersionOptions
@@ -43,9 +43,22 @@ def show(
     if display:
         from IPython.display import display as ipy_display
 
-        ipy_display(panel.widget)
+        ipy_display(opening_widget(panel, reset))
         return None
     return panel
+
+
+def opening_widget(panel: Panel, reset: bool = False) -> Any:
+    """The wizard, or first a short status in a kernel that "Use it in this notebook" switched
+    (or whose switch fell back): which kernel, its project, the way back."""
+    from .. import inplace
+
+    switch, fell_back = inplace.running_switch(), inplace.fell_back()
+    if reset or (switch is None and fell_back is None):
+        return panel.widget
+    from .status import StatusView
+
+    return StatusView(lambda: panel.widget, switch, fell_back).widget
 
 
 __all__ = ["Panel", "show", "LAST_STATE"]

@@ -296,8 +296,8 @@ def switch_sentence(host: str, display_name: str) -> str:
     """How to start using the new kernel on this host, in one sentence."""
     name = f"\u201c{display_name}\u201d"
     if host == "colab":
-        return (f"Reload this page, then choose Runtime \u203a Change runtime type \u203a {name} "
-                "and press Save.")
+        return (f"\u201cUse it in this notebook\u201d restarts this notebook's kernel on {name}; "
+                "or copy the notebook onto it.")
     if host == "vscode":
         return f"Click the kernel picker at the top right of the notebook and choose {name}."
     if host == "jupyter":

@@ -20,7 +20,18 @@ from typing import Any, Callable, Optional
 import ipywidgets as w
 from packaging.requirements import Requirement
 
-from .. import api, cache, colab, index, notebook, ownership, paths, pyproject, requirements_text
+from .. import (
+    api,
+    cache,
+    colab,
+    index,
+    inplace,
+    notebook,
+    ownership,
+    paths,
+    pyproject,
+    requirements_text,
+)
 from ..events import Event, RunFinished, StageFailed
 from ..host import detect_host, notebook_path
 from ..spec import (
@@ -230,9 +241,18 @@ class Panel:
                     "on a fresh VM"), "cw-copy-notebook")
         self.copy_result = _classes(w.HTML(""), "cw-copy-result")
         _show(self.copy_notebook, self.host == "colab" or notebook_path() is not None)
+        # Colab: the notebook's own kernel restarts on the new one (inplace.py); the copy
+        # above stays as the second choice.
+        self.use_here = _classes(w.Button(
+            description="Use it in this notebook", icon="play", button_style="success",
+            layout={"width": "auto"},
+            tooltip="This notebook's kernel restarts on the new Python; show() then offers "
+                    "the way back to Colab's Python"), "cw-use-here")
+        self.use_result = _classes(w.HTML(""), "cw-use-result")
+        _show(self.use_here, self.host == "colab")
         self.page_done = _classes(w.VBox([
-            self.done_summary, self.switch, self.downloads, self.download_buttons,
-            self.copy_notebook, self.copy_result,
+            self.done_summary, self.switch, self.use_here, self.use_result,
+            self.downloads, self.download_buttons, self.copy_notebook, self.copy_result,
             w.HBox([self.save_folder, self.save_button]), self.save_result,
         ]), "cw-step-done", "cw-page")
 
@@ -266,6 +286,7 @@ class Panel:
         self.on_click(self.restore_button, self.start_restore)
         self.on_click(self.save_button, self.save)
         self.on_click(self.copy_notebook, self.copy_to_new_kernel)
+        self.on_click(self.use_here, self.use_in_this_notebook)
 
     # -- the one guard every click handler runs in --------------------------------------
 
@@ -749,6 +770,23 @@ class Panel:
             self.copy_result.value = f"<span style='color:#d32f2f'>{_escape(str(exc))}</span>"
             return
         self.copy_result.value = _escape(message)
+
+    def use_in_this_notebook(self) -> None:
+        """Switch Colab's default kernel to the new one and restart this kernel onto it."""
+        if self.job is None:
+            return
+        try:
+            switch = inplace.use(self.job.spec.name)
+        except (inplace.UseError, SpecError, OSError) as exc:
+            self.use_result.value = f"<span style='color:#d32f2f'>{_escape(str(exc))}</span>"
+            return
+        self.use_here.disabled = True
+        self.use_result.value = (
+            f"Restarting this notebook's kernel on <b>{html.escape(switch.display_name)}</b> "
+            f"(Python {html.escape(switch.python)})\u2026 When it is back, run your cells "
+            "again; <code>show()</code> there offers the way back to Colab's Python.")
+        if inplace.in_kernel():
+            inplace.restart_kernel()
 
     def _colab_download_button(self, path: Path) -> w.Button:
         button = _classes(w.Button(description=f"Download {path.name}", icon="download"),

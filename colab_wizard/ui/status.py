@@ -1,0 +1,82 @@
+"""What ``show()`` opens on in a switched kernel (or after a switch that fell back).
+
+A short status: which kernel this notebook runs, its project folder, a
+"Back to Colab's Python" button, and the way on to the wizard itself. The
+switch and its undoing are :mod:`colab_wizard.inplace`'s; this only shows them.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Callable, Optional
+
+import ipywidgets as w
+
+from .. import inplace
+from ..spec import SpecError
+
+BOX = {"border": "1px solid rgba(128,128,128,0.4)", "padding": "8px", "max_width": "60em"}
+
+
+def _classes(widget: w.Widget, *names: str) -> w.Widget:
+    for name in names:
+        widget.add_class(name)
+    return widget
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=False).replace("\n", "<br>")
+
+
+class StatusView:
+    """``StatusView(open_wizard).widget``; ``open_wizard()`` returns the wizard's widget."""
+
+    def __init__(self, open_wizard: Callable[[], w.Widget],
+                 switch: Optional[inplace.Switch] = None,
+                 fell_back: Optional[inplace.FellBack] = None) -> None:
+        self.open_wizard = open_wizard
+        self.switch = switch
+        self.fell_back = fell_back
+        self.text = _classes(w.HTML(self._text()), "cw-status-text")
+        self.back = _classes(w.Button(
+            description="Back to Colab's Python", icon="undo", button_style="warning",
+            layout={"width": "auto"},
+            tooltip="Colab's own launcher back in place, then this kernel restarts on it"),
+            "cw-use-back")
+        self.wizard = _classes(w.Button(description="New kernel\u2026", icon="plus",
+                                        layout={"width": "auto"}), "cw-open-wizard")
+        self.result = _classes(w.HTML(""), "cw-use-result")
+        self.back.layout.display = None if switch is not None else "none"
+        self.back.on_click(lambda _: self.go_back())
+        self.wizard.on_click(lambda _: self.show_wizard())
+        self.card = _classes(w.VBox([
+            w.HTML("<b style='font-size:1.15em'>colab_wizard</b>"), self.text,
+            w.HBox([self.back, self.wizard]), self.result], layout=BOX), "cw-status")
+        self.widget = w.VBox([self.card])
+
+    def _text(self) -> str:
+        if self.switch is not None:
+            s = self.switch
+            return (f"This notebook runs on <b>{_esc(s.display_name)}</b> (kernel "
+                    f"<code>{_esc(s.name)}</code>, Python {_esc(inplace.running_python())}) "
+                    f"instead of Colab's own Python.<br>Project folder: "
+                    f"<code>{_esc(str(s.project_dir))}</code>")
+        if self.fell_back is not None:
+            return ("<div style='border-left:4px solid #d32f2f;padding:4px 8px'>"
+                    f"{_esc(self.fell_back.sentence())}</div>")
+        return "This notebook runs on Colab's own Python."
+
+    def go_back(self) -> None:
+        try:
+            inplace.reset()
+        except (inplace.UseError, SpecError, OSError) as exc:
+            self.result.value = f"<span style='color:#d32f2f'>{_esc(str(exc))}</span>"
+            return
+        self.back.disabled = True
+        self.result.value = ("Colab's own launcher is back. Restarting this kernel on Colab's "
+                             "Python now\u2026 run your cells again when it is back.")
+        if inplace.in_kernel():
+            inplace.restart_kernel()
+
+    def show_wizard(self) -> None:
+        self.widget.children = (self.open_wizard(),)
