@@ -10,7 +10,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional, Union
 
 from . import cache
-from .api import Busy, Created, CreateFailed, create, create_async, list_kernels, remove_kernel
+from .api import (
+    Busy,
+    Created,
+    CreateFailed,
+    adopt,
+    adopt_async,
+    create,
+    create_async,
+    list_kernels,
+    remove_kernel,
+)
 from .cache import Saved
 from .events import StageError
 from .spec import EnvSpec, SpecError
@@ -29,6 +39,8 @@ __all__ = [
     "EnvSpec",
     "SpecError",
     "StageError",
+    "adopt",
+    "adopt_async",
     "create",
     "create_async",
     "list_kernels",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional, Union
 
-from . import colab, kernels, ownership, paths, pyproject
+from . import adoption, colab, kernels, ownership, paths, pyproject
 from .events import Listener, StageError
 from .plan import STATE_DIR, Workspace, plan
 from .runner import Runner
@@ -134,9 +134,13 @@ class RunLock:
 
 
 def build_runner(spec: EnvSpec, listeners: Iterable[Listener] = (),
-                 profile: Optional[str] = None) -> tuple[Runner, Workspace]:
-    """``profile``: "full", "plain", "none" or None/"auto" (full on Colab, else none)."""
-    ws = Workspace(spec, profile=colab.choose_profile(profile))
+                 profile: Optional[str] = None, adopted: Optional[adoption.Adoption] = None
+                 ) -> tuple[Runner, Workspace]:
+    """``profile``: "full", "plain", "none" or None/"auto" (full on Colab, else none).
+    ``adopted``: the user's own project (:func:`adoption.prepare`), marked adopted here."""
+    ws = Workspace(spec, profile=colab.choose_profile(profile), adopted=adopted)
+    if adopted is not None:
+        adoption.mark(adopted)
     return Runner(plan(spec, ws), paths.new_log_path(spec.name), listeners), ws
 
 
@@ -177,15 +181,57 @@ async def create_async(
     index_url: Optional[str] = None,
     listeners: Iterable[Listener] = (),
     profile: Optional[str] = None,
+    adopt: bool = False,
 ) -> Created:
     """Build (or update) a Poetry environment and register it as a Jupyter kernel.
 
     ``profile`` picks how the kernel copes with Colab's IPython config: "full"
     (google.colab copied in), "plain" (overrides, no google.colab), "none"; by
     default "full" on Colab (falling back to "plain" if it cannot start), else "none".
+    ``adopt=True``: ``project_dir`` is the user's own Poetry project, used as it is
+    (see :func:`adopt_async`); ``python`` must fit its requires-python.
     """
+    if adopt:
+        if project_dir is None:
+            raise SpecError("project_dir", "Give the project folder to adopt (project_dir=...).")
+        if list(dependencies or ()):
+            raise SpecError("dependencies", "An adopted project's dependencies are the ones in "
+                            "its pyproject.toml; add them there (poetry add), not here.")
+        return await adopt_async(project_dir, python or None, name, display_name,
+                                 index_url=index_url, listeners=listeners, profile=profile)
     spec = make_spec(python, dependencies, name, display_name, project_dir, index_url)
     return await run_spec(spec, listeners, profile=profile)
+
+
+async def adopt_async(
+    source: Union[str, Path],
+    python: Optional[str] = None,
+    name: Optional[str] = None,
+    display_name: Optional[str] = None,
+    project_dir: Union[str, Path, None] = None,
+    index_url: Optional[str] = None,
+    relock: bool = False,
+    listeners: Iterable[Listener] = (),
+    profile: Optional[str] = None,
+    commit: Optional[str] = None,
+) -> Created:
+    """Make the user's own Poetry project (a folder, or a git URL cloned shallow into
+    ``project_dir`` or the projects folder) a kernel, with its locked versions.
+
+    ``python`` defaults to the newest version the project's requires-python allows;
+    ``relock=True`` resolves again when poetry.lock no longer matches pyproject.toml;
+    ``commit`` clones that commit (a restore). See :mod:`colab_wizard.adoption`.
+    """
+    adopted = adoption.prepare(source, python, name, display_name, project_dir, index_url,
+                               relock, profile, commit)
+    return await run_adoption(adopted, listeners, profile)
+
+
+async def run_adoption(adopted: adoption.Adoption, listeners: Iterable[Listener] = (),
+                       profile: Optional[str] = None) -> Created:
+    """Run the plan for a prepared adoption (what :func:`adoption.prepare` showed)."""
+    runner, ws = build_runner(adopted.spec, listeners, profile, adopted)
+    return await run_spec(adopted.spec, runner=runner, workspace=ws)
 
 
 def create(
@@ -197,10 +243,28 @@ def create(
     index_url: Optional[str] = None,
     listeners: Iterable[Listener] = (),
     profile: Optional[str] = None,
+    adopt: bool = False,
 ) -> Created:
     """Blocking :func:`create_async`, for scripts and notebook cells alike."""
     return run_sync(create_async(python, dependencies, name, display_name, project_dir,
-                                 index_url, listeners, profile))
+                                 index_url, listeners, profile, adopt))
+
+
+def adopt(
+    source: Union[str, Path],
+    python: Optional[str] = None,
+    name: Optional[str] = None,
+    display_name: Optional[str] = None,
+    project_dir: Union[str, Path, None] = None,
+    index_url: Optional[str] = None,
+    relock: bool = False,
+    listeners: Iterable[Listener] = (),
+    profile: Optional[str] = None,
+    commit: Optional[str] = None,
+) -> Created:
+    """Blocking :func:`adopt_async`."""
+    return run_sync(adopt_async(source, python, name, display_name, project_dir, index_url,
+                                relock, listeners, profile, commit))
 
 
 def list_kernels() -> list[kernels.KernelInfo]:

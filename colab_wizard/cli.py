@@ -12,7 +12,7 @@ import signal
 import sys
 from typing import Optional, Sequence
 
-from . import api, defaults, download, pythons
+from . import adoption, api, defaults, download, pythons
 from .spec import SpecError
 from .sync import run_sync
 from .views.terminal import TerminalView
@@ -41,6 +41,22 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--profile", choices=("auto", "full", "plain", "none"), default="auto",
                         help="how the kernel copes with Colab's IPython config (default: full "
                         "on Colab, falling back to plain; none elsewhere)")
+    adopt = commands.add_parser(
+        "adopt", help="make your own Poetry project (a folder or a git URL) a kernel")
+    adopt.add_argument("source", metavar="PATH-OR-GIT-URL",
+                       help="the folder holding pyproject.toml, or a repository to clone")
+    adopt.add_argument("--python", help="version (default: the newest the project allows)")
+    adopt.add_argument("--name", help="kernelspec name (default: from the project's name)")
+    adopt.add_argument("--display-name", help="name shown in the kernel menu")
+    adopt.add_argument("--project-dir", help="where a git repository is cloned "
+                       "(default: the projects folder)")
+    adopt.add_argument("--index-url", help="package index (simple API); default: pip's")
+    adopt.add_argument("--relock", action="store_true",
+                       help="resolve again when poetry.lock does not match pyproject.toml")
+    adopt.add_argument("--dry-run", action="store_true",
+                       help="only say what would change (a git URL is still cloned)")
+    adopt.add_argument("--profile", choices=("auto", "full", "plain", "none"), default="auto")
+    adopt.add_argument("--verbose", "-v", action="store_true", help="echo the tools' output")
     demo = commands.add_parser(
         "demo", help="create the embedded example: " + defaults.DEMO_SUMMARY
     )
@@ -73,19 +89,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def _run_with_signals(spec: api.EnvSpec, view: TerminalView,
-                            profile: Optional[str] = None) -> api.Created:
-    runner, _ = api.build_runner(spec, [view], profile)
+                            profile: Optional[str] = None,
+                            adopted: Optional[adoption.Adoption] = None) -> api.Created:
+    runner, ws = api.build_runner(spec, [view], profile, adopted)
     loop = asyncio.get_running_loop()
     # Ctrl-C cancels the runner (which kills the children) instead of tearing the loop down.
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, runner.cancel)
-    return await api.run_spec(spec, runner=runner)
+    return await api.run_spec(spec, runner=runner, workspace=ws)
 
 
-def run_create(spec: api.EnvSpec, verbose: bool, profile: Optional[str] = None) -> int:
+def run_create(spec: api.EnvSpec, verbose: bool, profile: Optional[str] = None,
+               adopted: Optional[adoption.Adoption] = None) -> int:
     view = TerminalView(verbose=verbose)
     try:
-        made = run_sync(_run_with_signals(spec, view, profile))
+        made = run_sync(_run_with_signals(spec, view, profile, adopted))
     except api.Busy as exc:
         print(exc, file=sys.stderr)
         return EXIT_FAILED
@@ -105,6 +123,18 @@ def cmd_create(args: argparse.Namespace) -> int:
     spec = api.make_spec(args.python, args.dep, args.name, args.display_name,
                          args.project_dir, args.index_url)
     return run_create(spec, args.verbose, args.profile)
+
+
+def cmd_adopt(args: argparse.Namespace) -> int:
+    adopted = adoption.prepare(args.source, args.python, args.name, args.display_name,
+                               args.project_dir, args.index_url, args.relock, args.profile)
+    spec = adopted.spec
+    print(f"Adopting {spec.project_dir} as kernel '{spec.name}' ({spec.display_name}):")
+    for line in adopted.changes:
+        print(f"  - {line}")
+    if args.dry_run:
+        return EXIT_OK
+    return run_create(spec, args.verbose, args.profile, adopted)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -205,7 +235,8 @@ def cmd_use(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"create": cmd_create, "demo": cmd_demo, "list": cmd_list, "remove": cmd_remove,
+COMMANDS = {"create": cmd_create, "adopt": cmd_adopt, "demo": cmd_demo, "list": cmd_list,
+            "remove": cmd_remove,
             "pythons": cmd_pythons, "save": cmd_save, "restore": cmd_restore,
             "doctor": cmd_doctor, "switch": cmd_switch, "use": cmd_use}
 

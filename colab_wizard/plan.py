@@ -22,6 +22,7 @@ from typing import Any, Iterable, Optional
 from urllib.parse import quote
 
 from . import (
+    adoption,
     catalog,
     colab,
     diagnose,
@@ -73,6 +74,8 @@ class Workspace:
     interpreter: Optional[Path] = None
     # Colab kernel profile (colab.FULL / colab.PLAIN) or None for a plain Jupyter host.
     profile: Optional[str] = None
+    # The user's own project, edited in place instead of written from the spec (adoption.py).
+    adopted: Optional[adoption.Adoption] = None
 
     @property
     def project_dir(self) -> Path:
@@ -159,6 +162,8 @@ class Workspace:
 
     def wanted_pyproject(self) -> str:
         current = self.pyproject.read_text(encoding="utf-8") if self.pyproject.exists() else ""
+        if self.adopted is not None:
+            return adoption.wanted_pyproject(current, self.spec.index_url, self.profile)
         text = pyproject.update(current, self.spec)
         extra = colab.full_requirements() if self.profile == colab.FULL else []
         return pyproject.set_group(text, "colab", extra)
@@ -355,11 +360,16 @@ def poetry_ready(ws: Workspace) -> bool:
 async def write_project(ws: Workspace, ctx: StageContext) -> str:
     """Write pyproject.toml and poetry.toml, and create the in-project venv on our Python."""
     ws.project_dir.mkdir(parents=True, exist_ok=True)
+    if ws.adopted is not None:  # before anything is written: the lock must still fit
+        await adoption.check_lock(ws, ctx, ws.adopted.relock)
     text = ws.wanted_pyproject()
     if not ws.pyproject.exists() or ws.pyproject.read_text(encoding="utf-8") != text:
         ws.pyproject.write_text(text, encoding="utf-8")
         ctx.line(f"Wrote {ws.pyproject}")
-    (ws.project_dir / "poetry.toml").write_text(pyproject.POETRY_TOML, encoding="utf-8")
+    if ws.adopted is not None:
+        adoption.write_poetry_toml(ws, ctx)
+    else:
+        (ws.project_dir / "poetry.toml").write_text(pyproject.POETRY_TOML, encoding="utf-8")
     assert ws.interpreter is not None
     if uvtool.ready():
         if not (ws.venv_python.exists() and ws.load_state().get("venv_for") == str(
@@ -384,7 +394,7 @@ def project_ready(ws: Workspace) -> bool:
     state = ws.load_state()
     return (
         same
-        and (ws.project_dir / "poetry.toml").exists()
+        and adoption.poetry_toml_ready(ws.project_dir, ws.adopted is not None)
         and ws.venv_python.exists()
         and state.get("venv_for") == str(ws.interpreter)
     )
@@ -399,6 +409,9 @@ async def lock(ws: Workspace, ctx: StageContext) -> str:
         argv = poetry_batch_argv(ws, ["lock"], export_argv(ws))
     else:
         argv = ws.poetry_argv("lock")
+    before = adoption.locked_versions(ws.lock_file)
+    if ws.adopted is not None:  # a re-run after the user changed their dependencies
+        await adoption.check_lock(ws, ctx, ws.adopted.relock)
     try:
         await ctx.run(
             argv, cwd=ws.project_dir, env=ws.poetry_env_vars(),
@@ -411,6 +424,8 @@ async def lock(ws: Workspace, ctx: StageContext) -> str:
             error.message = f"the dependencies cannot be resolved: {reason}"
         raise
     ws.save_state(lock=_file_digest(ws.pyproject), exported=export_fingerprint(ws))
+    if ws.adopted is not None and before:
+        return adoption.describe_relock(before, adoption.locked_versions(ws.lock_file), ctx)
     return "poetry.lock written"
 
 
@@ -479,6 +494,12 @@ async def install(ws: Workspace, ctx: StageContext) -> str:
             await ctx.run(uv_sync_argv(ws.venv_python, ws.requirements), cwd=ws.project_dir,
                           env=ws.uv_env_vars(), parser=uv_parser, hint=hint)
             total = uv_parser.total or 0
+            if ws.adopted is not None and ws.adopted.package:
+                # The export lists the dependencies only; an adopted package is installed
+                # as Poetry would (editable), so the kernel imports the project's own code.
+                await ctx.run([str(uvtool.binary()), "pip", "install", "--python",
+                               str(ws.venv_python), "--no-deps", "-e", str(ws.project_dir)],
+                              cwd=ws.project_dir, env=ws.uv_env_vars(), hint=hint)
     except StageError as error:
         explain(error, ws)
         raise

@@ -90,6 +90,13 @@ def update(text: str, spec: EnvSpec) -> str:
 
     poetry = _table(_table(doc, "tool"), "poetry")
     poetry["package-mode"] = False
+    set_source(doc, spec.index_url)
+    return tomlkit.dumps(doc)
+
+
+def set_source(doc: Any, index_url: str) -> None:
+    """Make ``[tool.poetry]`` name ``index_url`` as the wizard's primary source."""
+    poetry = _table(_table(doc, "tool"), "poetry")
     sources = poetry.get("source")
     if sources is None:
         sources = tomlkit.aot()
@@ -103,11 +110,10 @@ def update(text: str, spec: EnvSpec) -> str:
     ours = [s for s in sources if s.get("name") == SOURCE_NAME]
     entry = ours[0] if ours else tomlkit.table()
     entry["name"] = SOURCE_NAME
-    entry["url"] = spec.index_url
+    entry["url"] = index_url
     entry["priority"] = "primary"
     if not ours:
         sources.append(entry)
-    return tomlkit.dumps(doc)
 
 
 def set_group(text: str, group: str, requirements: list[str]) -> str:

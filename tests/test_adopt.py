@@ -10,7 +10,7 @@ from pathlib import Path
 import adopt_project
 import pytest
 
-from colab_wizard import api, cli, ownership
+from colab_wizard import adoption, api, cli, ownership, pythons
 from colab_wizard.spec import SpecError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -62,3 +62,83 @@ def test_an_adopted_project_is_not_recreated(wizard_env: dict[str, Path],
     with pytest.raises(SpecError) as raised:
         api.make_spec("3.12", ["six"], name="k", project_dir=folder)
     assert raised.value.field == "project_dir" and "adopt" in raised.value.message
+
+
+@pytest.mark.parametrize("constraint,version,allowed", [
+    (">=3.9", "3.13.0", True), (">=3.10,<3.13", "3.13.0", False), ("^3.9", "3.12.1", True),
+    ("^3.9", "4.0.0", False), ("~3.10", "3.11.2", False), ("~3.10", "3.10.13", True),
+    ("3.11", "3.11.7", True), ("3.11", "3.12.1", False), (">=3.8 <3.11", "3.10.13", True),
+    (">=3.8 <3.11", "3.11.7", False), ("^3.8 || ^3.12", "3.12.1", True), ("*", "3.9.18", True),
+    ("", "3.13.0", True),
+])
+def test_requires_python_in_pep440_and_poetry_syntax(constraint: str, version: str,
+                                                     allowed: bool) -> None:
+    assert adoption.allows(constraint, version) is allowed
+
+
+OFFERS = [pythons.Offer("3.10", installed="3.10.13"), pythons.Offer("3.12", installed="3.12.1"),
+          pythons.Offer("3.13", installed="3.13.0"), pythons.Offer("3.14", download="3.14.1"),
+          pythons.Offer("3.13t", download="3.13.5")]
+
+
+def test_python_is_the_newest_that_fits_unless_picked() -> None:
+    assert adoption.choose_python(">=3.10,<3.13", None, OFFERS) == "3.12"
+    assert adoption.choose_python("", None, OFFERS) == "3.13", "installed before downloadable"
+    assert adoption.choose_python(">=3.14", None, OFFERS) == "3.14"
+    assert adoption.choose_python(">=3.10,<3.13", "3.10", OFFERS) == "3.10"
+    with pytest.raises(SpecError) as raised:
+        adoption.choose_python(">=3.10,<3.13", "3.13", OFFERS)
+    message = raised.value.message
+    assert raised.value.field == "python" and "3.13" in message and ">=3.10,<3.13" in message
+    assert "3.12 is the newest here that fits" in message
+    with pytest.raises(SpecError):
+        adoption.choose_python(">=3.15", None, OFFERS)
+
+
+def test_prepare_says_what_will_change_and_writes_nothing(wizard_env: dict[str, Path],
+                                                          tmp_path: Path) -> None:
+    folder = adopt_project.write(tmp_path / "mine")
+    before = adopt_project.snapshot(folder)
+    adopted = adoption.prepare(folder, index_url="https://mirror.example/simple/")
+    assert adopt_project.snapshot(folder) == before
+    assert adopted.spec.name == "myproj" and adopted.package == "myproj"
+    assert "myproj" in adopted.spec.dependencies and "requests>=2" in adopted.spec.dependencies
+    text = adopted.summary()
+    for words in ("dependency group 'colab-wizard' (ipykernel)", "mirror.example",
+                  "poetry.toml: add [virtualenvs] in-project = true",
+                  "none yet", "('myproj') is installed too"):
+        assert words in text, text
+    assert len(adopted.changes) <= 8, "a few lines"
+    # The additions are idempotent and leave every user line where it was.
+    wanted = adoption.wanted_pyproject(adopt_project.PYPROJECT, adopted.spec.index_url, None)
+    assert adoption.wanted_pyproject(wanted, adopted.spec.index_url, None) == wanted
+    assert adoption.wanted_poetry_toml(adopt_project.POETRY_TOML).startswith(
+        adopt_project.POETRY_TOML.split("\n[installer]")[0])
+    # A user's own in-project setting is theirs, even when it says false.
+    mine = "[virtualenvs]\nin-project = false\n"
+    assert adoption.wanted_poetry_toml(mine) == mine
+
+
+def test_prepare_refuses_what_it_cannot_adopt(wizard_env: dict[str, Path],
+                                              tmp_path: Path) -> None:
+    with pytest.raises(SpecError) as raised:
+        adoption.prepare(tmp_path)
+    assert raised.value.field == "source" and "no pyproject.toml" in raised.value.message
+    with pytest.raises(SpecError) as raised:
+        adoption.prepare(tmp_path / "nowhere")
+    assert raised.value.field == "source" and "does not exist" in raised.value.message
+    folder = adopt_project.write(tmp_path / "mine", pyproject=adopt_project.PYPROJECT.replace(
+        '">=3.9"', '">=3.10,<3.11"'))
+    with pytest.raises(SpecError) as raised:
+        adoption.prepare(folder, python="3.12")
+    assert raised.value.field == "python" and ">=3.10,<3.11" in raised.value.message
+
+
+def test_cli_dry_run_shows_the_changes(wizard_env: dict[str, Path], tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    folder = adopt_project.write(tmp_path / "mine")
+    before = adopt_project.snapshot(folder)
+    assert cli.main(["adopt", str(folder), "--dry-run", "--name", "mine-k"]) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert "kernel 'mine-k'" in out and "colab-wizard" in out and "in-project" in out
+    assert adopt_project.snapshot(folder) == before

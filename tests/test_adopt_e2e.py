@@ -1,0 +1,169 @@
+"""Adopting for real: the issue's folder and a git repository, real Poetry, real kernels."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import adopt_project
+import pytest
+from faultkit import run_in_kernel
+
+import colab_wizard
+from colab_wizard import adoption, api, paths, plan
+from colab_wizard.events import Event, StageDone
+from colab_wizard.runner import Runner
+from colab_wizard.spec import SpecError
+
+pytestmark = pytest.mark.slow
+
+# What the wizard may add to the user's files, and nothing else.
+ADDED_PYPROJECT = {"[tool.poetry.group.colab-wizard.dependencies]", 'ipykernel = "*"', ""}
+ADDED_POETRY_TOML = {"in-project = true"}
+
+
+def poetry(folder: Path, *args: str) -> str:
+    env_vars = {"POETRY_VIRTUALENVS_IN_PROJECT": "true", "NO_COLOR": "1"}
+    out = subprocess.run([str(paths.tools_dir() / "poetry" / "bin" / "poetry"), "--no-ansi",
+                          *args], cwd=folder, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, **env_vars}, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout
+
+
+def assert_kept(original: str, now: str, allowed: set[str]) -> None:
+    """Every line of the user's file is still there, in order; the rest are our additions."""
+    lines = now.splitlines()
+    position = 0
+    for line in original.splitlines():
+        assert line in lines[position:], f"lost or moved: {line!r}\n{now}"
+        position = lines.index(line, position) + 1
+    extra = list(lines)
+    for line in original.splitlines():
+        extra.remove(line)
+    assert set(extra) <= allowed, f"unexpected lines {set(extra) - allowed}\n{now}"
+
+
+def kernel_versions(name: str) -> dict[str, str]:
+    return json.loads(run_in_kernel(name, (
+        "import json, importlib.metadata as m\n"
+        "print(json.dumps({d.metadata['Name'].lower().replace('_', '-'): d.version"
+        " for d in m.distributions()}))")))
+
+
+def shown_versions(folder: Path) -> dict[str, str]:
+    """``poetry show``: what Poetry says the project has installed."""
+    found = {}
+    for line in poetry(folder, "show").splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and not parts[1].startswith("("):
+            found[parts[0].lower()] = parts[1]
+    return found
+
+
+def test_adopt_the_issue_folder(wizard_env: dict[str, Path], tmp_path: Path) -> None:
+    folder = adopt_project.write(tmp_path / "mine")
+    events: list[Event] = []
+    made = colab_wizard.create("", project_dir=folder, adopt=True, listeners=[events.append])
+    assert made.name == "myproj" and made.project_dir == folder
+
+    assert_kept(adopt_project.PYPROJECT, (folder / "pyproject.toml").read_text(),
+                ADDED_PYPROJECT)
+    assert_kept(adopt_project.POETRY_TOML, (folder / "poetry.toml").read_text(),
+                ADDED_POETRY_TOML)
+    assert "All set!" in poetry(folder, "check", "--lock")
+    out = run_in_kernel("myproj", "import requests, myproj, sys\n"
+                        "print(myproj.VALUE, requests.__name__, sys.prefix)")
+    assert out == f"mine requests {folder / '.venv'}"
+
+    # Adopted once: a re-run changes nothing and skips every stage; create still refuses.
+    before = adopt_project.snapshot(folder)
+    events.clear()
+    colab_wizard.adopt(folder, listeners=[events.append])
+    assert all(e.skipped for e in events if isinstance(e, StageDone))
+    with pytest.raises(SpecError) as raised:
+        colab_wizard.create("3.12", ["six"], project_dir=folder)
+    assert raised.value.field == "project_dir"
+    assert {k: v for k, v in adopt_project.snapshot(folder).items()
+            if not k.startswith((".venv", ".colab_wizard"))} == {
+        k: v for k, v in before.items() if not k.startswith((".venv", ".colab_wizard"))}
+
+
+def _ensure_poetry(wizard_env: dict[str, Path], tmp_path: Path) -> None:
+    spec = api.make_spec("3.12", [], name="poetry-only", project_dir=tmp_path / "unused")
+    stages = [s for s in plan.plan(spec) if s.key == "poetry"]
+    assert colab_wizard.api.run_sync(Runner(stages, tmp_path / "poetry.log").run()) == "done"
+
+
+def _old_lock(folder: Path) -> None:
+    """A poetry.lock made when requests 2.31.0 was current: locked with that pin, then the
+    pin relaxed to ``>=2`` with Poetry's content hash updated, as a months-old lock looks."""
+    pinned = adopt_project.PYPROJECT.replace('"requests>=2"', '"requests==2.31.0"')
+    (folder / "pyproject.toml").write_text(pinned)
+    poetry(folder, "lock")
+    (folder / "pyproject.toml").write_text(adopt_project.PYPROJECT)
+    python = paths.tools_dir() / "poetry" / "bin" / "python"
+    subprocess.run([str(python), "-c", (
+        "import sys, tomllib, re; from pathlib import Path\n"
+        "from poetry.packages.locker import Locker\n"
+        "data = tomllib.loads(Path('pyproject.toml').read_text())\n"
+        "h = Locker(Path('poetry.lock'), data)._get_content_hash()\n"
+        "lock = Path('poetry.lock')\n"
+        "lock.write_text(re.sub(r'content-hash = \"[0-9a-f]+\"', f'content-hash = \"{h}\"',"
+        " lock.read_text()))\n")], cwd=folder, check=True, timeout=60)
+    assert "All set!" in poetry(folder, "check", "--lock")
+
+
+def test_adopt_a_repository_by_url_runs_its_locked_versions(
+        wizard_env: dict[str, Path], tmp_path: Path) -> None:
+    _ensure_poetry(wizard_env, tmp_path)
+    source = adopt_project.write(tmp_path / "upstream")
+    _old_lock(source)
+    commit = adopt_project.make_repo(source)
+    url = f"file://{source}"
+
+    made = colab_wizard.adopt(url, name="from-git", project_dir=tmp_path / "clone")
+    clone = tmp_path / "clone"
+    assert made.project_dir == clone
+    assert adopt_project.git(clone, "rev-parse", "HEAD") == commit
+    assert adopt_project.git(clone, "rev-list", "--count", "HEAD") == "1", "not shallow"
+    state = json.loads((clone / ".colab_wizard" / "state.json").read_text())
+    assert state["adopted"] == {"path": str(clone), "url": url, "commit": commit,
+                                "relock": False}
+
+    shown = shown_versions(clone)
+    assert shown["requests"] == "2.31.0", "the lock's version, not the newest"
+    running = kernel_versions("from-git")
+    assert {n: running.get(n) for n in shown} == shown
+
+    # The user changes a dependency and forgets to lock: the run stops and says so.
+    text = (clone / "pyproject.toml").read_text()
+    (clone / "pyproject.toml").write_text(text.replace('"requests>=2"', '"requests>=2", "six"'))
+    before = adopt_project.snapshot(clone)
+    with pytest.raises(api.CreateFailed) as failed:
+        colab_wizard.adopt(clone)
+    assert failed.value.error is not None
+    assert "poetry.lock does not match" in failed.value.error.message
+    assert "--relock" in failed.value.error.hint
+    assert {k: v for k, v in adopt_project.snapshot(clone).items() if k == "poetry.lock"} == {
+        "poetry.lock": before["poetry.lock"]}
+    colab_wizard.adopt(clone, relock=True)
+    assert run_in_kernel("from-git", "import six, requests; print(requests.__version__)") \
+        == "2.31.0", "a re-lock keeps the locked versions it can"
+
+
+def test_clone_at_a_commit(wizard_env: dict[str, Path], tmp_path: Path) -> None:
+    """What a restore cell does: the same commit again, though the branch moved on."""
+    source = adopt_project.write(tmp_path / "upstream")
+    first = adopt_project.make_repo(source)
+    (source / "NEWS").write_text("later\n")
+    adopt_project.git(source, "add", "-A")
+    adopt_project.git(source, "commit", "-q", "-m", "later")
+    assert adoption.clone(f"file://{source}", tmp_path / "again", first) == first
+    assert not (tmp_path / "again" / "NEWS").exists()
+    with pytest.raises(SpecError) as raised:
+        adoption.clone(f"file://{tmp_path}/missing", tmp_path / "nothing")
+    assert raised.value.field == "source" and "could not fetch" in raised.value.message
+    assert not (tmp_path / "nothing").exists()
