@@ -538,3 +538,18 @@ def describe_relock(before: dict[str, str], after: dict[str, str], ctx: StageCon
     if moved or gone:
         return f"kept {kept} locked versions, changed {len(moved) + len(gone)}"
     return f"kept all {kept} locked versions, added {len(after) - len(before)}"
+
+
+def rebuild_call(spec: EnvSpec, profile: Optional[str] = None) -> Optional[str]:
+    """The ``colab_wizard.adopt(...)`` call that rebuilds an adopted project's kernel on a
+    fresh machine (the repository cloned again at the same commit), or None if not adopted."""
+    origin = ownership.read_state(spec.project_dir).get(ownership.ADOPTED)
+    if not isinstance(origin, dict):
+        return None
+    args = [repr(origin.get("url") or str(spec.project_dir)), f"python={str(spec.python)!r}",
+            f"name={spec.name!r}", f"display_name={spec.display_name!r}"]
+    if origin.get("url"):
+        args += [f"project_dir={str(spec.project_dir)!r}", f"commit={origin.get('commit')!r}"]
+    if profile:
+        args.append(f"profile={profile!r}")
+    return f"colab_wizard.adopt({', '.join(args)}, listeners=[TerminalView()])"

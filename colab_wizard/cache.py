@@ -31,7 +31,7 @@ from typing import Any, Iterable, Optional, Union
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from . import colab, interpreters, kernels, paths, pyproject, selfwheel
+from . import colab, interpreters, kernels, ownership, paths, pyproject, selfwheel
 from .events import Listener
 from .plan import STATE_DIR, Workspace, _digest, _file_digest, bin_dir, plan
 from .runner import Runner, Stage, StageContext
@@ -141,7 +141,10 @@ def spec_of(name: Optional[str] = None) -> tuple[EnvSpec, Optional[str], kernels
     sources = doc.get("tool", {}).get("poetry", {}).get("source", [])
     ours = [s for s in sources if s.get("name") == pyproject.SOURCE_NAME]
     # The bare ipykernel the engine appends is not the user's: the spec gets it back the same way.
-    deps = [d for d in pyproject.dependencies(text) if d != pyproject.KERNEL_PACKAGE]
+    # An adopted project's dependencies are its own pyproject's business (it may have no
+    # [project] table at all).
+    deps = [] if ownership.owner(project) == ownership.ADOPTED_OWNER else [
+        d for d in pyproject.dependencies(text) if d != pyproject.KERNEL_PACKAGE]
     spec = EnvSpec.make(info.python, deps, info.name, info.display_name, project,
                         str(ours[0]["url"]) if ours else None)
     mark = (kernels.read_spec(info.resource_dir) or {}).get("metadata", {}).get(kernels.MARK, {})

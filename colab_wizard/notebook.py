@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from . import colab, paths, selfwheel
+from . import adoption, colab, paths, selfwheel
 from .host import detect_host
 from .spec import EnvSpec
 from .version import DISTRIBUTION, __version__
@@ -63,7 +63,10 @@ def restore_source(spec: EnvSpec, cache_dir: Optional[Path] = None,
     if profile:
         args.append(f"profile={profile!r}")
     create = f"colab_wizard.create({', '.join(args)}, listeners=[TerminalView()])"
-    if saved is not None:
+    adopt_call = adoption.rebuild_call(spec, profile)
+    if adopt_call is not None:  # the user's own project: cloned (or found) and adopted again
+        saved, build = None, [adopt_call]
+    elif saved is not None:
         build = [f"if os.path.isfile(os.path.join({str(saved)!r}, 'manifest.json')):",
                  f"    colab_wizard.restore({str(saved)!r})",
                  "else:",
@@ -71,7 +74,8 @@ def restore_source(spec: EnvSpec, cache_dir: Optional[Path] = None,
     else:
         build = [create]
     body = [
-        *colab.mount_lines(saved),
+        # An adopted folder on Drive needs Drive before it can be found.
+        *colab.mount_lines(spec.project_dir if adopt_call is not None else saved),
         *_install_lines(saved),
         "import colab_wizard",
         "from colab_wizard.views.terminal import TerminalView",

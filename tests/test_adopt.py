@@ -142,3 +142,22 @@ def test_cli_dry_run_shows_the_changes(wizard_env: dict[str, Path], tmp_path: Pa
     out = capsys.readouterr().out
     assert "kernel 'mine-k'" in out and "colab-wizard" in out and "in-project" in out
     assert adopt_project.snapshot(folder) == before
+
+
+def test_restore_cell_adopts_the_repository_again_at_its_commit(
+        wizard_env: dict[str, Path], tmp_path: Path) -> None:
+    from colab_wizard import notebook
+    from colab_wizard.spec import EnvSpec
+
+    folder = adopt_project.write(tmp_path / "clone")
+    spec = EnvSpec.make("3.12", ["requests>=2", "myproj"], "myproj", "myproj (Python 3.12)",
+                        folder)
+    assert adoption.rebuild_call(spec) is None, "not adopted: no adopt call"
+    origin = adoption.Origin(folder, "https://git.example/me/myproj.git", "ab" * 20)
+    adoption.mark(adoption.Adoption(spec, origin, "myproj", ">=3.9", "myproj"))
+    cell = notebook.restore_source(spec)
+    compile(cell, "cell", "exec")
+    assert ("colab_wizard.adopt('https://git.example/me/myproj.git', python='3.12', "
+            "name='myproj'") in cell
+    assert f"project_dir={str(folder)!r}, commit='{'ab' * 20}'" in cell
+    assert "colab_wizard.create(" not in cell.split("TerminalView\n")[-1]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from .. import api, cache, paths
+from .. import adoption, api, cache, paths
 from ..events import Listener
 from ..plan import Workspace
 from ..runner import Runner, Stage
@@ -37,6 +37,12 @@ class Job:
             return cls(spec, runner, workspace)
         runner = Runner(list(plan_factory(spec)), paths.new_log_path(spec.name), [listener])
         return cls(spec, runner, engine=False)
+
+    @classmethod
+    def adopt(cls, adopted: adoption.Adoption, listener: Listener) -> Job:
+        """The user's own project, prepared (and shown) by :func:`adoption.prepare`."""
+        runner, workspace = api.build_runner(adopted.spec, [listener], adopted=adopted)
+        return cls(adopted.spec, runner, workspace)
 
     @classmethod
     def restore(cls, folder: Path, listener: Listener) -> Job:

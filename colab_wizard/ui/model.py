@@ -108,6 +108,10 @@ class FormState:
     pyproject: str = ""
     pyproject_mode: bool = False
     step: int = 0
+    # "Use a project folder or repository" (adoption.py): the folder or git URL typed.
+    adopt_mode: bool = False
+    adopt_source: str = ""
+    adopt_relock: bool = False
 
 
 STEPS = ("Python", "Dependencies", "Install", "Done")

@@ -44,6 +44,7 @@ from ..spec import (
     parse_python,
 )
 from . import model
+from .adopt_box import AdoptBox
 from .driver import Driver, default_mode
 from .job import Job, PlanFactory
 
@@ -183,10 +184,11 @@ class Panel:
         self.deps_error = _classes(w.HTML(""), "cw-deps-error")
         self.deps_warnings = _classes(w.HTML(""), "cw-deps-warnings")
         self.index_warning = _classes(w.HTML(""), "cw-index-warning")
-        self.page_deps = _classes(w.VBox([
-            self.deps_help, self.pyproject_toggle, self.requirements, self.deps_error,
-            self.deps_warnings, self.index_warning,
-        ]), "cw-step-deps", "cw-page")
+        self.adopt = AdoptBox(self.state)
+        self.deps_list = w.VBox([self.deps_help, self.pyproject_toggle, self.requirements,
+                                 self.deps_error, self.deps_warnings, self.index_warning])
+        self.page_deps = _classes(w.VBox([self.adopt.choice, self.deps_list, self.adopt.box]),
+                                  "cw-step-deps", "cw-page")
 
         # 3. Install
         self.summary = _classes(w.HTML(""), "cw-install-summary")
@@ -277,6 +279,9 @@ class Panel:
         self.kernel_name.observe(self._on_kernel_name, "value")
         self.requirements.observe(self._on_requirements, "value")
         self.pyproject_toggle.observe(self._on_toggle, "value")
+        self.adopt.choice.observe(self._on_deps_choice, "value")
+        self.adopt.source.observe(lambda _: self._update_nav(), "value")
+        self.on_click(self.adopt.check, self._prepare_adoption)
         self.on_click(self.back, lambda: self.go(self.state.step - 1))
         self.on_click(self.next, lambda: self.go(self.state.step + 1))
         self.on_click(self.install_button, self.start)
@@ -374,7 +379,11 @@ class Panel:
         _show(self.next, step == 0)
         self.next.disabled = step == 0 and bool(self.python_error.value)
         _show(self.install_button, step == 1)
-        self.install_button.disabled = not self.parsed.ok or running
+        adopting = self.adopt.active
+        _show(self.deps_list, not adopting)
+        _show(self.adopt.box, adopting)
+        ready = bool(self.adopt.source.value.strip()) if adopting else self.parsed.ok
+        self.install_button.disabled = not ready or running
         help_text = ("The whole <code>pyproject.toml</code>: edit freely; the wizard changes "
                      "only the keys it owns." if self.state.pyproject_mode else
                      "One requirement per line, like <code>numpy&gt;=1.26</code>; "
@@ -528,6 +537,11 @@ class Panel:
         start_at = None
         if retry and self.job is not None and self.install.error is not None:
             start_at = self.install.error.stage
+        elif self.adopt.active:
+            adopted = self._prepare_adoption()
+            if adopted is None:
+                return
+            self.job = Job.adopt(adopted, self._on_event)
         else:
             if not self._validate_python() or not self._validate_deps():
                 return
@@ -548,6 +562,20 @@ class Panel:
             self._write_user_pyproject(spec)
             self.job = Job.create(spec, self._on_event, self.plan_factory)
         self._launch(start_at)
+
+    def _on_deps_choice(self, change: dict[str, Any]) -> None:
+        self.state.adopt_mode = change["new"] == "project"
+        self._update_nav()
+
+    def _prepare_adoption(self) -> Any:
+        """Read (clone) the project and show what will change; the step-1 choices apply
+        where the user made them (else the project's name and newest fitting Python)."""
+        python = self.version.value
+        shown = self.display_name.value
+        default_shown = default_display_name(parse_python(python)) if python else ""
+        return self.adopt.prepare(
+            python, self.kernel_name.value if self.state.name_edited else None,
+            None if shown == default_shown else shown)
 
     def start_restore(self) -> None:
         """Rebuild the chosen saved kernel from its cache, shown like any install."""
