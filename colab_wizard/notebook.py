@@ -58,8 +58,10 @@ def restore_source(spec: EnvSpec, cache_dir: Optional[Path] = None,
     kernel from its save when one exists (mounting Drive first when it is there), else
     from the spec. ``cache_dir`` is where saves go; a save is used only if it has one."""
     saved = saved_folder(spec, cache_dir)
+    # The same project folder as on the first VM: the kernelspec and the guard above name it.
+    where = f"project_dir={str(spec.project_dir)!r}"
     args = [repr(str(spec.python)), repr(list(spec.dependencies)), f"name={spec.name!r}",
-            f"display_name={spec.display_name!r}"]
+            f"display_name={spec.display_name!r}", where]
     if profile:
         args.append(f"profile={profile!r}")
     create = f"colab_wizard.create({', '.join(args)}, listeners=[TerminalView()])"
@@ -68,7 +70,7 @@ def restore_source(spec: EnvSpec, cache_dir: Optional[Path] = None,
         saved, build = None, [adopt_call]
     elif saved is not None:
         build = [f"if os.path.isfile(os.path.join({str(saved)!r}, 'manifest.json')):",
-                 f"    colab_wizard.restore({str(saved)!r})",
+                 f"    colab_wizard.restore({str(saved)!r}, {where})",
                  "else:",
                  f"    {create}"]
     else:

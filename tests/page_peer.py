@@ -84,7 +84,9 @@ class HostKernel:
         self.stderr_path = root / f"{name}.stderr"
         self._stderr = open(self.stderr_path, "w")  # noqa: SIM115 - closed in close()
         self.km = KernelManager(kernel_name=name)
-        self.km.start_kernel(env=host.env(**env), stderr=self._stderr, stdout=self._stderr)
+        # Started in a folder of its own (Colab's is /content): a kernel imports from its cwd.
+        self.km.start_kernel(env=host.env(**env), stderr=self._stderr, stdout=self._stderr,
+                             cwd=str(root))
         self.client = self.km.client()
         self.client.start_channels()
         self.client.wait_for_ready(timeout=120)

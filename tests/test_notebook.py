@@ -78,7 +78,8 @@ def test_switched_copy_is_valid_names_the_kernel_and_leaves_the_original(
     assert sum(notebook.RESTORE_TAG in t for t in tags) == 1
     restore = "".join(nb2["cells"][0]["source"])
     assert f"drive.mount({str(drive.parent)!r})" in restore
-    assert f"colab_wizard.restore({str(drive / 'colab_wizard' / spec.name)!r})" in restore
+    assert (f"colab_wizard.restore({str(drive / 'colab_wizard' / spec.name)!r}, "
+            f"project_dir={str(spec.project_dir)!r})") in restore
     nbformat.validate(nbformat.reads(again.read_text(), as_version=4))
     # No save in the folder: no Drive, no restore, only create.
     (drive / "colab_wizard" / spec.name / cache.MANIFEST).unlink()
