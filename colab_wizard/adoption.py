@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Optional, Union
+from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence, Union
 
 import tomlkit
 from packaging.requirements import InvalidRequirement, Requirement
@@ -299,9 +299,10 @@ def choose_python(constraint: str, pick: Optional[str] = None,
 # -- the wizard's additions ------------------------------------------------------------------
 
 
-def kernel_requirements(profile: Optional[str]) -> list[str]:
-    """What the kernel needs beyond the project: its own group, never the main dependencies."""
-    extra = colab.full_requirements() if profile == colab.FULL else []
+def kernel_requirements(extra: Optional[Sequence[str]]) -> list[str]:
+    """What the kernel needs beyond the project: its own group, never the main dependencies.
+    ``extra``: the *full* profile's requirements (Workspace.colab_group), if any."""
+    extra = list(extra or ())
     names = {canonicalize_name(Requirement(r).name) for r in extra}
     return extra if pyproject.KERNEL_PACKAGE in names else [pyproject.KERNEL_PACKAGE, *extra]
 
@@ -311,9 +312,9 @@ def needs_source(index_url: str) -> bool:
     return index.normalize_index_url(index_url) != index.PYPI_SIMPLE
 
 
-def wanted_pyproject(text: str, index_url: str, profile: Optional[str]) -> str:
+def wanted_pyproject(text: str, index_url: str, extra: Optional[Sequence[str]]) -> str:
     """The user's pyproject.toml plus the wizard's group (and source), edited in place."""
-    doc = pyproject.parse(pyproject.set_group(text, GROUP, kernel_requirements(profile)))
+    doc = pyproject.parse(pyproject.set_group(text, GROUP, kernel_requirements(extra)))
     group = doc["tool"]["poetry"]["group"][GROUP]["dependencies"]
     if not group.as_string().endswith("\n\n"):
         group.add(tomlkit.nl())  # a blank line before whatever table the user has next
@@ -342,7 +343,10 @@ def wanted_poetry_toml(text: str) -> str:
 
 
 def _group_added(text: str, profile: Optional[str]) -> str:
-    names = ", ".join(Requirement(r).name for r in kernel_requirements(profile))
+    # The *full* profile's list is derived on the host during the run (colab.py); named here.
+    names = pyproject.KERNEL_PACKAGE + (
+        " and what the host's IPython config makes every kernel import" if profile == colab.FULL
+        else "")
     if GROUP in (_tool_poetry(pyproject.parse(text)).get("group") or {}):
         return f"pyproject.toml: keep the dependency group '{GROUP}' ({names})."
     return (f"pyproject.toml: add the dependency group '{GROUP}' ({names}); your own "

@@ -33,6 +33,8 @@ class Created:
     log_path: Path
     # The Colab kernel profile the kernel was registered with ("full", "plain" or None).
     profile: Optional[str] = None
+    # One sentence when *full* fell back to *plain*: what the kernel could not import.
+    notice: Optional[str] = None
 
 
 class CreateFailed(Exception):
@@ -148,7 +150,7 @@ def created(ws: Workspace, runner: Runner) -> Created:
     spec = ws.spec
     return Created(spec.name, spec.display_name, str(spec.python), spec.project_dir,
                    kernels.user_kernels_dir() / spec.name, ws.venv_python, runner.log_path,
-                   ws.effective_profile())
+                   ws.effective_profile(), ws.fallback_notice())
 
 
 async def run_spec(

@@ -111,6 +111,8 @@ def run_create(spec: api.EnvSpec, verbose: bool, profile: Optional[str] = None,
         return EXIT_CANCELLED if exc.outcome == "cancelled" else EXIT_FAILED
     print(f"Kernel '{made.name}' ({made.display_name}) is ready: Python {made.python}, "
           f"project {made.project_dir}")
+    if made.notice:
+        print(made.notice)
     return EXIT_OK
 
 
@@ -192,6 +194,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
     except api.CreateFailed as exc:
         return EXIT_CANCELLED if exc.outcome == "cancelled" else EXIT_FAILED
     print(f"Kernel '{made.name}' ({made.display_name}) restored: project {made.project_dir}")
+    if made.notice:
+        print(made.notice)
     return EXIT_OK
 
 

@@ -11,12 +11,17 @@ here too; the rest of the package never imports ``google.colab``.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
+import re
 import shutil
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
+from . import imports, ipyconfig, wheels
 from .host import detect_host
 
 FULL, PLAIN = "full", "plain"
@@ -33,25 +38,51 @@ PLAIN_ARGV = (
 # Colab exports PYTHONPATH=/env/python for its own Python; a kernel of another
 # version must not import compiled modules from there.
 KERNEL_ENV = {"PYTHONPATH": ""}
-# Pinned exactly as the host has them: the frontend talks to these.
-KERNEL_STACK = {"ipython", "ipykernel", "ipywidgets", "jupyter-client"}
-# Server-side parts of google-colab's requirements a kernel never imports.
-_SERVER_ONLY = {"notebook", "jupyter-server", "ipyparallel"}
-# When the host's google-colab metadata cannot be read: what Colab's kernel stack needs.
-FALLBACK_REQUIREMENTS = (
-    "ipython==7.34.0", "ipykernel==6.17.1", "ipywidgets==7.7.1", "ipython-genutils",
-    "portpicker", "pandas", "google-auth", "requests", "tornado",
-)
+# What Colab's system config makes every kernel import (kernel class, extension).
+COLAB_MODULES = ("google.colab._kernel", "google.colab")
+# Pinned exactly as the host has them: the frontend talks to these, and they are pure
+# Python, so the host's release installs on every version the wizard builds.
+KERNEL_STACK = ("ipython", "ipykernel", "ipywidgets", "jupyter-client", "traitlets")
+# Copied from the host rather than installed (see install_full).
+CARRIED = "google-colab"
+# Loaded by the probe's interpreter, not needed by a kernel: installers (setuptools'
+# .pth hook), the wizard itself, and the server side of google-colab's requirements.
+_NOT_REQUIRED = {"pip", "setuptools", "wheel", "colab-wizard", CARRIED,
+                 "notebook", "jupyter-server", "ipyparallel"}
 PLAIN_LACKS = (
     "google.colab (drive.mount, files.upload/download, auth, output, userdata) and "
     "Colab's own widget and form integration"
 )
 
 
+# The last line of a traceback: "ModuleNotFoundError: No module named 'numpy'".
+_ERROR_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception)): (.+)$")
+
+
+def fallback_reason(lines: Iterable[str]) -> str:
+    """Why *full* fell back to *plain*, in one sentence, from the failed kernel's output."""
+    errors = [m.group(0).strip() for m in map(_ERROR_LINE.match, lines) if m]
+    cause = f" ({errors[-1]})" if errors else ""
+    modules = list(demanded_modules()) or ["google.colab"]
+    what = ", ".join(modules[:-1]) + (" and " if len(modules) > 1 else "") + modules[-1]
+    return (f"The new kernel could not import {what}{cause}, which this host's IPython config "
+            "loads into every kernel, so it runs without them (profile 'plain').")
+
+
+def demanded_modules() -> tuple[str, ...]:
+    """What a kernel on this host must import to start: what the host's IPython config
+    names, or on a Colab without a readable config, what Colab's config names."""
+    modules = ipyconfig.read().modules
+    if not modules and detect_host() == "colab" and host_file("google.colab") is not None:
+        return COLAB_MODULES
+    return modules
+
+
 def choose_profile(requested: Optional[str] = None) -> Optional[str]:
-    """The profile to build: the request, else *full* on Colab, else none (plain Jupyter)."""
+    """The profile to build: the request; else *full* (falling back to *plain*) when the
+    host's IPython config demands a kernel class or extension, or on Colab; else none."""
     if requested in (None, "", "auto"):
-        return FULL if detect_host() == "colab" else None
+        return FULL if demanded_modules() or detect_host() == "colab" else None
     if requested == "none":
         return None
     if requested not in PROFILES:
@@ -59,15 +90,22 @@ def choose_profile(requested: Optional[str] = None) -> Optional[str]:
     return requested
 
 
-def kernel_extras(profile: Optional[str]) -> tuple[tuple[str, ...], dict[str, str], str]:
-    """(extra argv, env, launcher module) for a kernelspec of ``profile``."""
+def kernel_extras(profile: Optional[str],
+                  venv: Path) -> tuple[tuple[str, ...], dict[str, str], str]:
+    """(extra argv, env, launcher module) for a kernelspec of ``profile``.
+
+    Every profile puts the venv's ``bin`` first on PATH (jupyter_client expands
+    ``${PATH}``), so ``!pip`` and Colab's ``%pip`` (a shell ``pip``) install into the
+    kernel's own venv, not the host's Python.
+    """
+    env = {"PATH": f"{venv / 'bin'}{os.pathsep}${{PATH}}"}
     if profile == PLAIN:
-        return PLAIN_ARGV, dict(KERNEL_ENV), "ipykernel_launcher"
+        return PLAIN_ARGV, {**env, **KERNEL_ENV}, "ipykernel_launcher"
     if profile == FULL:
         launcher = "colab_kernel_launcher" if host_file("colab_kernel_launcher") else (
             "ipykernel_launcher")
-        return (), dict(KERNEL_ENV), launcher
-    return (), {}, "ipykernel_launcher"
+        return (), {**env, **KERNEL_ENV}, launcher
+    return (), env, "ipykernel_launcher"
 
 
 def host_file(module: str) -> Optional[Path]:
@@ -83,64 +121,78 @@ def host_file(module: str) -> Optional[Path]:
     return Path(found.origin) if found.origin else None
 
 
-def _host_versions() -> dict[str, str]:
+def _carried_requirements() -> list[str]:
+    """What the copied google-colab declares it needs at run time (no extras)."""
     from importlib import metadata
 
-    versions = {}
-    for name in ("ipython", "ipykernel", "ipywidgets"):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return versions
+    from packaging.requirements import Requirement
+
+    try:
+        declared = metadata.requires(CARRIED) or []
+    except metadata.PackageNotFoundError:
+        return []
+    return [text for text in declared
+            if Requirement(text).marker is None or "extra" not in str(Requirement(text).marker)]
 
 
-def full_requirements() -> list[str]:
-    """google.colab's runtime requirements, as the host's google-colab declares them.
+def full_requirements(minor: int, index_url: str, skip: Iterable[str] = (),
+                      auth: Optional[tuple[str, str]] = None,
+                      free_threaded: bool = False) -> list[str]:
+    """What a kernel of Python 3.<minor> needs to start under the host's IPython config.
 
-    Exact pins (Colab pins IPython 7.34 and ipykernel 6.17) support Python 3.7+, so
-    they hold for every version the wizard builds; ipywidgets follows the host's so
-    the kernel matches the page's widget manager.
+    The distributions importing the demanded modules loads on the host, plus what the
+    copied google-colab declares: the kernel stack pinned to the host's releases, the
+    rest at the host's release or the nearest one with a wheel for 3.<minor>. Names in
+    ``skip`` (the user's own dependencies) are left to the user's constraints.
     """
     from importlib import metadata
 
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
+    loaded = imports.loaded_distributions(demanded_modules())
+    versions: dict[str, tuple[str, str]] = {
+        canonicalize_name(n): (n, v) for n, v in loaded.dists.items()}
+    loose = []
+    for text in _carried_requirements():
+        req = Requirement(text)
+        key = canonicalize_name(req.name)
+        if key in versions:
+            continue
+        try:
+            versions[key] = (req.name, metadata.version(req.name))
+        except metadata.PackageNotFoundError:
+            loose.append(req)
+    versions.setdefault("ipykernel", ("ipykernel", _host_version("ipykernel")))
+    dropped = _NOT_REQUIRED | {canonicalize_name(n) for n in skip}
+    wanted = {k: nv for k, nv in versions.items() if k not in dropped and nv[1]}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        chosen = dict(zip(wanted, pool.map(
+            lambda key: wanted[key][1] if key in KERNEL_STACK else wheels.release_for(
+                wanted[key][0], wanted[key][1], minor, index_url, auth=auth,
+                free_threaded=free_threaded),
+            list(wanted))))
+    result = [f"{wanted[k][0]}=={chosen[k]}" for k in sorted(wanted)]
+    result += [str(r) for r in loose if canonicalize_name(r.name) not in dropped]
+    return result
+
+
+def host_fingerprint() -> str:
+    """Changes when the host's Python, its installed releases or its IPython config do."""
+    from importlib import metadata
+
+    dists = sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions())
+    text = "\n".join([sys.executable, *demanded_modules(), *dists])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _host_version(name: str) -> str:
+    from importlib import metadata
+
     try:
-        declared = metadata.requires("google-colab")
+        return metadata.version(name)
     except metadata.PackageNotFoundError:
-        declared = None
-    if declared is None:
-        wanted = list(FALLBACK_REQUIREMENTS)
-    else:
-        wanted = []
-        for text in declared:
-            req = Requirement(text)
-            if req.marker is not None and "extra" in str(req.marker):
-                continue
-            if canonicalize_name(req.name) not in _SERVER_ONLY:
-                wanted.append(_relaxed(req))
-    names = {canonicalize_name(Requirement(r).name) for r in wanted}
-    for name, version in _host_versions().items():
-        if name not in names:
-            wanted.append(f"{name}=={version}")
-    if "ipywidgets" in {canonicalize_name(Requirement(r).name) for r in wanted}:
-        if "ipython-genutils" not in names:
-            wanted.append("ipython-genutils")
-    return wanted
-
-
-def _relaxed(req: Any) -> str:
-    """Keep Colab's exact pins for the kernel stack (pure Python, any 3.x); turn the others'
-    ``==X`` into ``>=X`` so a Python that X has no wheels for gets a newer release."""
-    from packaging.utils import canonicalize_name
-
-    specs = list(req.specifier)
-    if canonicalize_name(req.name) in KERNEL_STACK or len(specs) != 1 or specs[0].operator != "==":
-        return str(req)
-    marker = f"; {req.marker}" if req.marker is not None else ""
-    return f"{req.name}>={specs[0].version}{marker}"
+        return ""
 
 
 def site_packages(venv: Path) -> Path:

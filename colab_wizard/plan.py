@@ -16,7 +16,7 @@ import os
 import re
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional
 from urllib.parse import quote
@@ -76,6 +76,9 @@ class Workspace:
     profile: Optional[str] = None
     # The user's own project, edited in place instead of written from the spec (adoption.py).
     adopted: Optional[adoption.Adoption] = None
+    # The *full* profile's requirements, derived once per run (it imports on the host).
+    _full_requirements: Optional[list[str]] = field(default=None, repr=False, compare=False)
+    _full_key: Optional[str] = field(default=None, repr=False, compare=False)
 
     @property
     def project_dir(self) -> Path:
@@ -163,13 +166,43 @@ class Workspace:
     def wanted_pyproject(self) -> str:
         current = self.pyproject.read_text(encoding="utf-8") if self.pyproject.exists() else ""
         if self.adopted is not None:
-            return adoption.wanted_pyproject(current, self.spec.index_url, self.profile)
+            return adoption.wanted_pyproject(current, self.spec.index_url, self.colab_group())
         text = pyproject.update(current, self.spec)
-        extra = colab.full_requirements() if self.profile == colab.FULL else []
-        return pyproject.set_group(text, "colab", extra)
+        return pyproject.set_group(text, "colab", self.colab_group())
+
+    def colab_group(self) -> list[str]:
+        """What the kernel needs for the host's IPython config (profile *full*), else none."""
+        return self.full_requirements() if self.profile == colab.FULL else []
+
+    def full_requirements(self) -> list[str]:
+        """The *full* profile's requirements: derived on the host once, then reused while
+        the host's packages, the Python and the index stay the same."""
+        if self._full_requirements is None:
+            from packaging.requirements import Requirement
+
+            python = self.spec.python
+            skip = sorted(Requirement(d).name for d in self.spec.dependencies)
+            key = _digest(colab.host_fingerprint(), str(python), self.spec.index_url, *skip)
+            saved = self.load_state().get("full_requirements")
+            if isinstance(saved, dict) and saved.get("key") == key:
+                self._full_requirements = list(saved["value"])
+            else:
+                self._full_requirements = colab.full_requirements(
+                    python.minor, self.spec.index_url, skip=skip, auth=self.spec.index_auth,
+                    free_threaded=python.free_threaded)
+                self._full_key = key
+        return self._full_requirements
+
+    def keep_full_requirements(self) -> None:
+        """Remember freshly derived requirements for the next run (see full_requirements)."""
+        if self._full_key is not None and self._full_requirements is not None:
+            self.save_state(full_requirements={"key": self._full_key,
+                                               "value": self._full_requirements})
 
     def _fallback_key(self) -> str:
-        return _digest(str(self.profile), _file_digest(self.lock_file))
+        # A changed host config (another kernel class or extension) is worth a new try.
+        return _digest(str(self.profile), _file_digest(self.lock_file),
+                       *colab.demanded_modules())
 
     def effective_profile(self) -> Optional[str]:
         """The requested profile, or *plain* when *full* failed pre-flight on this lock."""
@@ -178,9 +211,15 @@ class Workspace:
             return colab.PLAIN
         return self.profile
 
+    def fallback_notice(self) -> Optional[str]:
+        """One sentence saying why the kernel has profile *plain* instead of *full*."""
+        if self.profile != colab.FULL or self.effective_profile() != colab.PLAIN:
+            return None
+        return str(self.load_state().get("profile_fallback_reason") or colab.fallback_reason(()))
+
     def kernel_spec(self) -> dict[str, Any]:
         profile = self.effective_profile()
-        extra_argv, env, launcher = colab.kernel_extras(profile)
+        extra_argv, env, launcher = colab.kernel_extras(profile, self.venv_python.parent.parent)
         spec = kernels.kernel_json(
             self.spec.name, self.spec.display_name, self.venv_python, self.project_dir,
             str(self.spec.python), extra_argv, env, launcher,
@@ -191,7 +230,9 @@ class Workspace:
 
     def verify_fingerprint(self) -> str:
         spec_text = json.dumps(self.kernel_spec(), sort_keys=True)
-        return _digest(spec_text, _file_digest(self.lock_file), *self.spec.dependencies)
+        # What the host's IPython config makes every kernel import is part of "does it start".
+        return _digest(spec_text, _file_digest(self.lock_file), *self.spec.dependencies,
+                       *colab.demanded_modules())
 
 
 # -- stage actions: one sentence each -------------------------------------------------
@@ -382,6 +423,7 @@ async def write_project(ws: Workspace, ctx: StageContext) -> str:
         await ctx.run(ws.poetry_argv("env", "use", str(ws.interpreter)), cwd=ws.project_dir,
                       env=ws.poetry_env_vars())
     ws.save_state(venv_for=str(ws.interpreter))
+    ws.keep_full_requirements()
     # Short: the panel shows it beside a bar; the paths are in the log and the Done step.
     return f"{ws.project_dir.name}/pyproject.toml and .venv"
 
@@ -585,14 +627,15 @@ async def verify(ws: Workspace, ctx: StageContext) -> str:
     except StageError:
         if ws.effective_profile() != colab.FULL:
             raise
-        ctx.line("The kernel with google.colab (profile 'full') did not start; "
-                 "trying profile 'plain' (no google.colab) ...")
-        ws.save_state(profile_fallback=ws._fallback_key())
+        reason = colab.fallback_reason(ctx.tail)
+        ctx.line(reason)
+        ctx.line("Trying profile 'plain' (the host's kernel class and extensions left out) ...")
+        ws.save_state(profile_fallback=ws._fallback_key(), profile_fallback_reason=reason)
         kernels.write_spec(ws.staged_kernel, ws.kernel_spec())
         await ctx.run(preflight_argv(ws), env=preflight_env(), hint=hint)
     ws.save_state(verify=ws.verify_fingerprint())
-    if ws.profile == colab.FULL and ws.effective_profile() == colab.PLAIN:
-        return f"kernel started with profile 'plain' (fallback); it lacks {colab.PLAIN_LACKS}"
+    if ws.fallback_notice():
+        return "kernel started with profile 'plain' instead of 'full'"
     return "kernel started and answered"
 
 

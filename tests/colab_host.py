@@ -110,7 +110,6 @@ KERNELSPEC = {
 STANDIN_INIT = '''\
 """Stand-in for Colab's google.colab (see tests/colab_host.py)."""
 import anywidget
-import google.auth
 import httplib2
 import IPython
 import ipykernel.ipkernel
@@ -118,9 +117,9 @@ import ipython_genutils
 import ipywidgets
 import jupyter_client
 import numpy
-import PIL.Image
+import PIL
 import psutil
-import tornado.web
+import tornado.ioloop
 import traitlets
 import zmq
 
@@ -204,9 +203,8 @@ def colabtools_commit(checkout: Path) -> str:
     return done.stdout.strip() if done.returncode == 0 else "unknown"
 
 
-def _flavour() -> str:
+def _flavour(checkout: Optional[Path]) -> str:
     """What google.colab the host gets: the checkout's commit, or the stand-in's digest."""
-    checkout = colabtools()
     if checkout is not None:
         return "real-" + colabtools_commit(checkout)[:12]
     text = STANDIN_INIT + "".join(STANDIN_MODULES.values()) + STANDIN_METADATA
@@ -219,20 +217,22 @@ def cache_root() -> Path:
 
 
 @functools.cache
-def ensure_image() -> Path:
-    """The host's installed files (venv and system config dir), built once and cached."""
+def ensure_image(checkout: Optional[Path]) -> Path:
+    """The host's installed files (venv and system config dir), built once and cached;
+    google.colab from ``checkout``, else the stand-in."""
     python = host_python()
+    flavour = _flavour(checkout)
     key = hashlib.sha256("\n".join(
-        [str(python), *STACK, *WIZARD_EXTRAS, IPYTHON_CONFIG, LAUNCHER, _flavour()]
+        [str(python), *STACK, *WIZARD_EXTRAS, IPYTHON_CONFIG, LAUNCHER, flavour]
     ).encode()).hexdigest()[:12]
-    image = cache_root() / f"colab-host-{COLAB_MINOR}-{_flavour()}-{key}"
+    image = cache_root() / f"colab-host-{COLAB_MINOR}-{flavour}-{key}"
     if (image / "READY").exists():
         return image
     image.parent.mkdir(parents=True, exist_ok=True)
     with open(image.parent / (image.name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (image / "READY").exists():
-            _build_image(image, python)
+            _build_image(image, python, checkout)
     return image
 
 
@@ -244,7 +244,7 @@ def _run(argv: list[str]) -> str:
     return done.stdout
 
 
-def _build_image(image: Path, python: Path) -> None:
+def _build_image(image: Path, python: Path, checkout: Optional[Path]) -> None:
     shutil.rmtree(image, ignore_errors=True)
     venv = image / "venv"
     _run([sys.executable, "-m", "virtualenv", "-q", "-p", str(python), str(venv)])
@@ -252,7 +252,6 @@ def _build_image(image: Path, python: Path) -> None:
     _run([*pip, *STACK, *WIZARD_EXTRAS])
     site = Path(_run([str(venv / "bin" / "python"), "-c",
                       "import sysconfig; print(sysconfig.get_path('purelib'))"]).strip())
-    checkout = colabtools()
     if checkout is not None:
         # As on Colab: google-colab installed without its pins (Colab's own freeze
         # differs from setup.py's, e.g. jupyter-server 2.20 vs 2.14).
@@ -371,6 +370,17 @@ class Host:
     def python_code(self, code: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         return self.run([str(self.python), "-c", code], timeout=timeout)
 
+    def add_env_module(self, name: str, text: str) -> None:
+        """A module only the host's Python finds (on its ``PYTHONPATH``, like /env/python)."""
+        (self.env_python / f"{name}.py").write_text(text)
+
+    def set_profile_config(self, text: str) -> None:
+        """Add to the IPython profile config every kernel on the host reads (it ranks above
+        the system's)."""
+        path = self.root / "ipython" / "profile_default" / "ipython_config.py"
+        before = path.read_text() if path.exists() else "c = get_config()\n"
+        path.write_text(before + text)
+
 
 # Puts this tree's colab_wizard on the host's path, then runs the CLI with the rest of argv.
 BOOTSTRAP = ("import os, sys; sys.path.insert(0, os.environ['COLAB_WIZARD_SOURCE']); "
@@ -379,9 +389,10 @@ BOOTSTRAP = ("import os, sys; sys.path.insert(0, os.environ['COLAB_WIZARD_SOURCE
 CELL_BOOTSTRAP = "import os, sys; sys.path.insert(0, os.environ['COLAB_WIZARD_SOURCE'])\n"
 
 
-def make_host(root: Path) -> Host:
-    """A Colab VM rooted at ``root`` (the cached image is built on first use)."""
-    image = ensure_image()
+def make_host(root: Path, standin: bool = False) -> Host:
+    """A Colab VM rooted at ``root`` (the cached image is built on first use), with the real
+    google.colab when ``COLAB_WIZARD_COLABTOOLS`` names a checkout, unless ``standin``."""
+    image = ensure_image(None if standin else colabtools())
     root.mkdir(parents=True, exist_ok=True)
     env_python = root / "env" / "python"
     env_python.mkdir(parents=True)

@@ -7,10 +7,12 @@ name through the real kernel gateway, the way Colab's backend starts it.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import colab_host
 import gateway
+import pytest
 
 HOST_PROBE = r"""
 import json, os, sys
@@ -78,3 +80,24 @@ def test_default_kernel_is_colabs_started_by_name_through_the_gateway(
         assert again["pid"] != got["pid"]
         assert again["kernel_class"] == got["kernel_class"]
         gw.shutdown(kernel)
+
+
+MEASURE = colab_host.CELL_BOOTSTRAP + (
+    "import json\n"
+    "from colab_wizard.imports import loaded_distributions\n"
+    "print(json.dumps(loaded_distributions(('google.colab._kernel', 'google.colab')).dists))\n")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(colab_host.colabtools() is None, reason="needs COLAB_WIZARD_COLABTOOLS")
+def test_the_standin_loads_what_the_real_google_colab_loads(
+    wizard_env: dict[str, Path], tmp_path: Path
+) -> None:
+    """CI runs on the stand-in; it is only as good as this match with the real package."""
+    measured = {}
+    for label, standin in (("real", False), ("standin", True)):
+        host = colab_host.make_host(tmp_path / label, standin=standin)
+        done = host.python_code(MEASURE)
+        assert done.returncode == 0, done.stderr
+        measured[label] = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert measured["real"] - {"google-colab"} == measured["standin"]

@@ -752,6 +752,9 @@ class Panel:
             f"<li>Kernel <b>{html.escape(spec.display_name)}</b> "
             f"(<code>{html.escape(spec.name)}</code>)</li>"
             f"<li>Project folder <code>{html.escape(str(spec.project_dir))}</code></li></ul>")
+        notice = self.job.workspace.fallback_notice() if self.job.workspace else None
+        if notice:
+            self.done_summary.value += f"<p class='cw-done-notice'>{html.escape(notice)}</p>"
         self.switch.value = html.escape(model.switch_sentence(self.host, spec.display_name))
         files = [spec.project_dir / "pyproject.toml", spec.project_dir / "poetry.lock"]
         links = []

@@ -1,0 +1,80 @@
+"""Which installed distributions importing some modules loads, measured on a Python.
+
+Declared metadata is not enough: Colab's ``google.colab`` imports anywidget, PIL,
+numpy and httplib2 when it loads and declares none of them. So the modules are
+imported in a fresh process of the host's Python, with the host's environment, and
+every module that ends up in ``sys.modules`` is traced back to the distribution
+that installed its files.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from typing import Optional
+
+# Runs in the measured Python (3.8+): imports argv's modules, then maps each loaded
+# module to a distribution. Top-level names shared by several distributions (the
+# ``google`` namespace) are told apart by which one holds the module's second level.
+_PROBE = r"""
+import importlib, json, sys
+failed = {}
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+    except BaseException as exc:
+        failed[name] = "%s: %s" % (type(exc).__name__, exc)
+from importlib import metadata
+owners = metadata.packages_distributions()
+files = {}
+def holds(dist, parts):
+    if dist not in files:
+        try:
+            found = metadata.distribution(dist).files or []
+        except Exception:
+            found = []
+        files[dist] = {tuple(str(f).replace("\\", "/").split("/")[:2]) for f in found}
+    wanted = tuple(parts[:2])
+    return wanted in files[dist] or any(f[0] == parts[0] + ".py" for f in files[dist])
+dists = {}
+for name in list(sys.modules):
+    parts = name.split(".")
+    candidates = owners.get(parts[0], [])
+    if len(candidates) > 1 and len(parts) > 1:
+        candidates = [d for d in candidates if holds(d, parts)] or []
+    elif len(candidates) > 1:
+        continue
+    for dist in candidates:
+        if dist not in dists:
+            try:
+                dists[dist] = metadata.version(dist)
+            except Exception:
+                pass
+print(json.dumps({"dists": dists, "failed": failed}))
+"""
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """Distribution name -> installed version, and the modules that failed to import."""
+
+    dists: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    error: Optional[str] = None
+
+
+def loaded_distributions(modules: tuple[str, ...], python: str = sys.executable,
+                         timeout: float = 120) -> Loaded:
+    """Import ``modules`` in a fresh ``python`` and list the distributions that loads."""
+    try:
+        done = subprocess.run([python, "-c", _PROBE, *modules], capture_output=True,
+                              text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Loaded(error=f"could not run {python}: {exc}")
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        return Loaded(error=(done.stderr.strip().splitlines() or ["no output"])[-1])
+    data = json.loads(lines[-1])
+    return Loaded(dict(data["dists"]), dict(data["failed"]))

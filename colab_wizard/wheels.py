@@ -1,0 +1,132 @@
+"""Which release of a distribution installs on another Python: the host's, or the nearest.
+
+A kernel of Python 3.9 cannot take numpy 2.1.3 from a Colab host on 3.13 (no wheel,
+requires 3.10). The host's release is kept when one of its wheels fits the target
+Python (judged from the tags the host installed it with, no index needed); else the
+package index's simple API is asked which releases have a wheel that fits, and the
+nearest one is taken: the newest not newer than the host's, else the oldest newer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from email.parser import HeaderParser
+from importlib import metadata
+from typing import Any, Iterable, Optional
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.tags import Tag, compatible_tags, cpython_tags, parse_tag
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
+
+SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+_ANCHOR = re.compile(r"<a\s([^>]*)>([^<]+)</a>", re.IGNORECASE)
+_ATTR = re.compile(r'([\w-]+)="([^"]*)"')
+
+
+def target_tags(minor: int, free_threaded: bool = False) -> set[Tag]:
+    """The wheel tags CPython 3.<minor> accepts on this platform."""
+    version = (3, minor)
+    abi = f"cp3{minor}t" if free_threaded else f"cp3{minor}"
+    tags = set(cpython_tags(version, abis=[abi, "abi3", "none"]))
+    tags.update(compatible_tags(version, interpreter=f"cp3{minor}"))
+    return tags
+
+
+def python_fits(requires_python: Optional[str], minor: int) -> bool:
+    """Whether a ``Requires-Python`` admits 3.<minor> (any patch release of it)."""
+    if not requires_python:
+        return True
+    try:
+        spec = SpecifierSet(requires_python)
+    except InvalidSpecifier:
+        return True
+    return any(spec.contains(f"3.{minor}.{patch}") for patch in (0, 99))
+
+
+def installed_fits(name: str, minor: int, free_threaded: bool = False) -> Optional[bool]:
+    """Whether the host's installed release of ``name`` also installs on 3.<minor>;
+    None when its wheel tags are unknown (not installed from a wheel)."""
+    try:
+        dist = metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        return None
+    if not python_fits(dist.metadata["Requires-Python"], minor):
+        return False
+    wheel = dist.read_text("WHEEL")
+    if not wheel:
+        return None
+    tags: set[Tag] = set()
+    for value in HeaderParser().parsestr(wheel).get_all("Tag") or []:
+        tags.update(parse_tag(value))
+    return bool(tags & target_tags(minor, free_threaded)) if tags else None
+
+
+def _index_files(name: str, index_url: str, session: Any, timeout: float) -> list[dict[str, Any]]:
+    """The files the index lists for ``name``: PEP 691 JSON, else PEP 503 HTML."""
+    url = f"{index_url.rstrip('/')}/{canonicalize_name(name)}/"
+    reply = session.get(url, headers={"Accept": f"{SIMPLE_JSON}, text/html;q=0.1"},
+                        timeout=timeout)
+    reply.raise_for_status()
+    if reply.headers.get("Content-Type", "").startswith(SIMPLE_JSON):
+        files: list[dict[str, Any]] = json.loads(reply.text).get("files", [])
+        return files
+    found = []
+    for attrs, text in _ANCHOR.findall(reply.text):
+        values = dict(_ATTR.findall(attrs))
+        found.append({"filename": text.strip(),
+                      "requires-python": _unescape(values.get("data-requires-python", "")),
+                      "yanked": "data-yanked" in attrs})
+    return found
+
+
+def _unescape(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def fitting_releases(files: Iterable[dict[str, Any]], minor: int,
+                     free_threaded: bool = False) -> set[Version]:
+    """Releases with a wheel for 3.<minor> on this platform (yanked ones left out)."""
+    tags = target_tags(minor, free_threaded)
+    found = set()
+    for entry in files:
+        if entry.get("yanked") or not python_fits(entry.get("requires-python"), minor):
+            continue
+        try:
+            _, version, _, wheel_tags = parse_wheel_filename(str(entry.get("filename", "")))
+        except (InvalidWheelFilename, InvalidVersion):
+            continue
+        if not version.is_prerelease and wheel_tags & tags:
+            found.add(version)
+    return found
+
+
+def nearest(host: Version, candidates: set[Version]) -> Optional[Version]:
+    """The host's release if it fits, else the newest older one, else the oldest newer."""
+    if host in candidates:
+        return host
+    older = [v for v in candidates if v < host]
+    if older:
+        return max(older)
+    newer = [v for v in candidates if v > host]
+    return min(newer) if newer else None
+
+
+def release_for(name: str, host_version: str, minor: int, index_url: str,
+                auth: Optional[tuple[str, str]] = None, free_threaded: bool = False,
+                timeout: float = 15.0) -> str:
+    """The release of ``name`` to install on 3.<minor>: the host's when it fits there,
+    else the nearest with a wheel for it; the host's when the index cannot tell."""
+    if installed_fits(name, minor, free_threaded):
+        return host_version
+    import requests
+
+    with requests.Session() as session:
+        session.auth = auth
+        try:
+            files = _index_files(name, index_url, session, timeout)
+        except (requests.RequestException, ValueError):
+            return host_version
+    chosen = nearest(Version(host_version), fitting_releases(files, minor, free_threaded))
+    return str(chosen) if chosen is not None else host_version
