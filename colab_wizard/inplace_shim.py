@@ -17,6 +17,7 @@ import base64
 import hashlib
 import json
 import os
+import string
 import subprocess
 import sys
 import time
@@ -56,6 +57,15 @@ def _previous_start_died():
     return "its last start stopped before the kernel was ready (see the runtime's log)"
 
 
+def _kernel_env():
+    """The kernelspec's env over ours, ``${VAR}`` expanded as jupyter_client does (the
+    venv's bin goes before ``${PATH}``)."""
+    env = dict(os.environ)
+    for key, value in TARGET["env"].items():
+        env[key] = string.Template(value).safe_substitute(os.environ)
+    return env
+
+
 def _python_problem():
     python = TARGET["python"]
     if not os.path.exists(python):
@@ -64,8 +74,7 @@ def _python_problem():
         return f"its Python {python} cannot be run"
     if not os.path.exists(TARGET["boot"]):
         return "colab_wizard's start-up file {} is gone".format(TARGET["boot"])
-    env = dict(os.environ)
-    env.update(TARGET["env"])
+    env = _kernel_env()
     try:
         probe = subprocess.run([python, "-c", "import encodings, site"], env=env,
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -96,9 +105,8 @@ def _clear_marker():
 
 def start_target():
     """Become the switched kernel: the boot module on the environment's Python."""
-    env = dict(os.environ)
+    env = _kernel_env()
     saved = {key: os.environ.get(key) for key in TARGET["env"]}
-    env.update(TARGET["env"])
     config = dict(TARGET, saved_env=saved, host_python=sys.executable)
     env[CONFIG_ENV] = json.dumps(config)
     _write_marker()
