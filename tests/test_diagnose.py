@@ -37,19 +37,24 @@ def _poetry_installed(tmp_path: Path) -> None:
     assert asyncio.run(runner.run()) == "done"
 
 
-@pytest.mark.parametrize(("python", "pin", "words", "fix"), [
+@pytest.mark.parametrize(("python", "pin", "words", "fix", "fits"), [
     ("3.12", "numpy==1.21.6", "numpy 1.21.6 supports Python 3.7\u20133.10, not Python 3.12",
-     "choose Python 3.10, or a newer numpy"),
+     "choose Python 3.10, or a newer numpy", "numpy 1.26.0 is the first with a wheel for "
+     "Python 3.12"),
     ("3.9", "numpy==2.1.0", "numpy 2.1.0 supports Python 3.10 or later, not Python 3.9",
-     "choose Python 3.10, or an older numpy"),
+     "choose Python 3.10, or an older numpy", "numpy 2.0.2 is the last with a wheel for "
+     "Python 3.9"),
 ], ids=["too-new-python", "too-old-python"])
 def test_a_pin_for_other_pythons_names_its_range(wizard_env: dict[str, Path], tmp_path: Path,
                                                  python: str, pin: str, words: str,
-                                                 fix: str) -> None:
+                                                 fix: str, fits: str) -> None:
+    """The range is Poetry's; the version to move to comes from the index's files (wheel
+    tags and requires-python)."""
     error = _failure(tmp_path, python, [pin])
     assert error.stage == "lock"
     assert error.message == words
     assert error.hint.startswith(fix)
+    assert error.hint.endswith(fits)
 
 
 def test_the_cli_says_it_above_the_tools_output(wizard_env: dict[str, Path]) -> None:

@@ -141,6 +141,7 @@ class Lab:
     dirs: dict[str, Path]
     env: dict[str, str]
     log: Path
+    tree: str = "/lab/tree/"  # where the front end opens a notebook ("/notebooks/" in 7)
 
     def api(self, path: str, method: str = "GET", body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
@@ -173,7 +174,7 @@ class Lab:
 
     def open_notebook(self, page: Any, name: str) -> None:
         """Open ``name`` in a fresh workspace and wait until its kernel is idle."""
-        page.goto(f"{self.url}/lab/tree/{name}?reset&token={self.token}")
+        page.goto(f"{self.url}{self.tree}{name}?reset&token={self.token}")
         page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell")
         page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
         self.wait_kernel_idle(page)
@@ -186,6 +187,13 @@ class Lab:
         widget = self.cell_output(page, 0).locator(selector)
         widget.wait_for(state="visible")
         return widget
+
+    def reload(self, page: Any) -> None:
+        """Reload the page and wait until the notebook's kernel is back and idle."""
+        page.reload()
+        page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell")
+        page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
+        self.wait_kernel_idle(page)
 
     @staticmethod
     def wait_kernel_idle(page: Any, timeout: float = 60_000) -> None:
@@ -230,14 +238,14 @@ class Lab:
             timeout=timeout,
         )
 
-    @staticmethod
-    def change_kernel(page: Any, display_name: str) -> None:
-        """Kernel > Change Kernel..., pick ``display_name`` in the dialog, wait for it to be idle.
+    def change_kernel(self, page: Any, display_name: str) -> None:
+        """Reload, then Kernel > Change Kernel..., pick ``display_name`` in the dialog, wait
+        for it to be idle.
 
-        JupyterLab polls the server for new kernelspecs only every minute or so;
-        the test asks for the list again right away instead of waiting.
+        JupyterLab asks the server for new kernelspecs only about once a minute; a reload
+        asks at once, and it is what the Done step tells a person to do.
         """
-        page.evaluate("() => window.jupyterapp.serviceManager.kernelspecs.refreshSpecs()")
+        self.reload(page)
         page.evaluate("() => { window.jupyterapp.commands.execute('notebook:change-kernel'); }")
         dialog = page.locator(".jp-Dialog")
         dialog.locator("select").select_option(label=display_name)
@@ -278,9 +286,11 @@ def _wait_for_server(lab: Lab, process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def serve_lab(python: str, base: Path, shared_dirs: dict[str, Path]) -> Iterator[Lab]:
-    """JupyterLab run by ``python`` on a free loopback port, with isolated Jupyter/wizard/Poetry
-    dirs; the notebooks' default kernel is that same Python."""
+def serve_lab(python: str, base: Path, shared_dirs: dict[str, Path],
+              app: str = "jupyterlab") -> Iterator[Lab]:
+    """JupyterLab (or Notebook 7: ``app="notebook"``) run by ``python`` on a free loopback
+    port, with isolated Jupyter/wizard/Poetry dirs; the notebooks' default kernel is that same
+    Python."""
     names = ("root", "jupyter-config", "jupyter-runtime", "lab-settings", "lab-workspaces",
              "ipython", "poetry-config")
     dirs = {name: base / name for name in names}
@@ -320,19 +330,26 @@ def serve_lab(python: str, base: Path, shared_dirs: dict[str, Path]) -> Iterator
     port = _free_port()
     log = base / "jupyter-lab.log"
     argv = [
-        python, "-m", "jupyterlab", "--no-browser", "--allow-root",
+        python, "-m", app, "--no-browser", "--allow-root",
         f"--ServerApp.token={token}", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
         "--ServerApp.port_retries=0", f"--ServerApp.root_dir={dirs['root']}",
-        "--LabApp.expose_app_in_browser=True",
+        "--JupyterNotebookApp.expose_app_in_browser=True" if app == "notebook"
+        else "--LabApp.expose_app_in_browser=True",
         "--ServerApp.disable_check_xsrf=True",
     ]
+    if python == sys.executable and sys.prefix != sys.base_prefix:
+        # A virtualenv's server looks for front-end extensions (the widget manager) in the
+        # venv only, though a --system-site-packages venv has them in the base Python.
+        shared = Path(sys.base_prefix) / "share" / "jupyter" / "labextensions"
+        app_class = "JupyterNotebookApp" if app == "notebook" else "LabApp"
+        argv.append(f"--{app_class}.extra_labextensions_path={shared}")
     with log.open("wb") as log_file:
         process = subprocess.Popen(
             argv, cwd=dirs["root"], env=env, stdout=log_file, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )
     server = Lab(url=f"http://127.0.0.1:{port}", token=token, root=dirs["root"], dirs=dirs,
-                 env=env, log=log)
+                 env=env, log=log, tree="/notebooks/" if app == "notebook" else "/lab/tree/")
     try:
         _wait_for_server(server, process)
         yield server
@@ -347,6 +364,16 @@ def lab(tmp_path_factory: pytest.TempPathFactory,
     """JupyterLab 4 with ipywidgets 8: the test runner's own Python."""
     _require("jupyterlab")
     with serve_lab(sys.executable, tmp_path_factory.mktemp("lab"), shared_dirs) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def notebook7(tmp_path_factory: pytest.TempPathFactory,
+              shared_dirs: dict[str, Path]) -> Iterator[Lab]:
+    """Notebook 7 (on JupyterLab 4's components) with ipywidgets 8: the test runner's Python."""
+    _require("notebook")
+    with serve_lab(sys.executable, tmp_path_factory.mktemp("notebook7"), shared_dirs,
+                   app="notebook") as server:
         yield server
 
 
