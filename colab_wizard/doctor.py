@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from . import colab, kernels, paths
+from . import colab, ipyconfig, kernels, paths
 from .cache import MANIFEST, poetry_cache_dir
 from .host import detect_host
 from .plan import preflight_command, preflight_env
@@ -96,6 +96,7 @@ def report(check_kernels: bool = True, cache_dirs: tuple[Path, ...] = ()) -> str
     ]
     lines += [f"{name}: {_version(name)}" for name in _PACKAGES]
     lines.append(f"kernel profile default here: {colab.choose_profile() or 'none'}")
+    lines.append(f"every kernel here must import: {ipyconfig.read().describe()}")
     lines.append("")
     ours = kernels.list_ours()
     lines.append(f"kernels made by colab_wizard: {len(ours)}")

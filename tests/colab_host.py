@@ -420,103 +420,17 @@ def iter_kernel_names(host: Host) -> Iterator[str]:
     yield from done.stdout.split()
 
 
-# -- the in-process stand-in the older tests still use (moving to make_host) ------------
-
-# The shape of Colab's real /etc/ipython/ipython_config.py (2024-2026).
-LEGACY_IPYTHON_CONFIG = IPYTHON_CONFIG
-
-LEGACY_COLAB_INIT = '''\
-"""Stand-in for Colab's google.colab package."""
-import portpicker  # a runtime requirement, as Colab's package has
-{extra_import}
-
-def load_ipython_extension(ipython):
-    ipython.user_ns["_colab_extension_loaded"] = True
-'''
-
-LEGACY_COLAB_KERNEL = '''\
-from ipykernel import ipkernel
+# -- the frontend calls alone, in this process (notebook.switch's own tests) --------------
 
 
-class Kernel(ipkernel.IPythonKernel):
-    """Stand-in for google.colab._kernel.Kernel."""
-
-    colab_standin = True
-'''
-
-LEGACY_LAUNCHER = '''\
-"""Stand-in for Colab's colab_kernel_launcher."""
-import sys
-
-if __name__ == "__main__":
-    if sys.path[0] == "":
-        del sys.path[0]
-    from ipykernel import kernelapp as app
-    app.launch_new_instance()
-'''
-
-# The frontend side, as far as a kernel sees it: a request answered by the page, a download.
-LEGACY_MESSAGE = '''\
-import json, os
-
-
-def blocking_request(request_type, request="", timeout_sec=5, parent=None):
-    assert request_type == "get_ipynb"
-    with open(os.environ["COLAB_STANDIN_NOTEBOOK"]) as fh:
-        return {"ipynb": json.load(fh)}
-'''
-
-LEGACY_FILES = '''\
-import os, shutil
-
-
-def download(filename):
-    shutil.copy(filename, os.environ["COLAB_STANDIN_DOWNLOADS"])
-'''
-
-LEGACY_METADATA = """\
-Metadata-Version: 2.1
-Name: google-colab
-Version: 1.0.0
-Requires-Dist: ipykernel==6.17.1
-Requires-Dist: ipython==7.34.0
-Requires-Dist: portpicker==1.5.2
-Requires-Dist: notebook
-Requires-Dist: pytest ; extra == "tests"
-"""
-
-
-def build(root: Path, host_only_dependency: bool = False) -> dict[str, Path]:
-    """Write the host's pieces under ``root``; returns their paths.
-
-    ``host_only_dependency``: google.colab imports a module only the host has, so a
-    copy of it cannot be imported in another environment (the *full* profile fails).
-    """
+def build(root: Path) -> dict[str, Path]:
+    """A stand-in ``google.colab`` with only the page's side (``_message.blocking_request``
+    answering get_ipynb from a file, ``files.download`` copying), to put on *this*
+    process's path. Kernels and profiles are tested on the host (``make_host``)."""
     site = root / "dist-packages"
     package = site / "google" / "colab"
     package.mkdir(parents=True)
-    extra = "import _colab_host_only" if host_only_dependency else ""
-    (package / "__init__.py").write_text(LEGACY_COLAB_INIT.format(extra_import=extra))
-    (package / "_kernel.py").write_text(LEGACY_COLAB_KERNEL)
-    (package / "_message.py").write_text(LEGACY_MESSAGE)
-    (package / "files.py").write_text(LEGACY_FILES)
-    (site / "_colab_host_only.py").write_text("VALUE = 1\n")
-    # The host has google.colab's requirements installed (a stand-in for the one it imports).
-    (site / "portpicker.py").write_text("def pick_unused_port():\n    return 0\n")
-    (site / "colab_kernel_launcher.py").write_text(LEGACY_LAUNCHER)
-    dist = site / "google_colab-1.0.0.dist-info"
-    dist.mkdir()
-    (dist / "LEGACY_METADATA").write_text(LEGACY_METADATA)
-    ipython_dir = root / "ipython"
-    (ipython_dir / "profile_default").mkdir(parents=True)
-    (ipython_dir / "profile_default" / "ipython_config.py").write_text(LEGACY_IPYTHON_CONFIG)
-    env_python = root / "env" / "python"
-    env_python.mkdir(parents=True)
-    (env_python / "colab_env_marker.py").write_text("LEAKED = True\n")
-    constraint = root / "uv-constraints.txt"
-    constraint.write_text(textwrap.dedent("""\
-        # Colab pins its own stack for uv; a new environment must not inherit this.
-        ipykernel==6.17.1
-    """))
-    return {"site": site, "ipython_dir": ipython_dir, "env_python": env_python,
-            "constraint": constraint}
+    (package / "__init__.py").write_text('"""In-process stand-in: frontend calls only."""\n')
+    for name in ("_message.py", "files.py"):
+        (package / name).write_text(STANDIN_MODULES[name])
+    return {"site": site}

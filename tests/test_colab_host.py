@@ -101,3 +101,15 @@ def test_the_standin_loads_what_the_real_google_colab_loads(
         assert done.returncode == 0, done.stderr
         measured[label] = set(json.loads(done.stdout.strip().splitlines()[-1]))
     assert measured["real"] - {"google-colab"} == measured["standin"]
+
+
+def test_the_wizard_on_the_host_reads_colabs_config_as_every_kernel_does(
+    colab_vm: colab_host.Host
+) -> None:
+    done = colab_vm.wizard("doctor", "--no-start")
+    assert done.returncode == 0, done.stderr
+    assert "host: colab" in done.stdout
+    assert "kernel profile default here: full" in done.stdout
+    config = "/usr/local/etc/ipython" if colab_vm.namespaced else str(colab_vm.root / "ipython")
+    assert "every kernel here must import: google.colab._kernel and google.colab (from " + (
+        config) in done.stdout
