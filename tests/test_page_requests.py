@@ -15,6 +15,7 @@ import pytest
 from page_peer import STANDIN_SETUP, HostKernel, Page
 
 from colab_wizard.ui import Panel
+from colab_wizard.ui.status import StatusView
 
 
 def all_widgets(panel: Panel) -> list[w.Widget]:
@@ -36,7 +37,12 @@ def test_every_button_of_the_panel_runs_in_the_guard(wizard_env: dict[str, Path]
     assert len(buttons) >= 9
     for button in buttons:
         handlers = button._click_handlers.callbacks
-        assert handlers and all(h in panel.guarded for h in handlers), button.description
+        assert handlers and all(h in panel.clicks.handlers for h in handlers), button.description
+    # The status view a switched kernel's show() opens on, too.
+    status = StatusView(lambda: w.HTML("wizard"))
+    for button in (x for x in vars(status).values() if isinstance(x, w.Button)):
+        handlers = button._click_handlers.callbacks
+        assert handlers and all(h in status.clicks.handlers for h in handlers)
 
 
 def test_a_handler_that_raises_becomes_a_sentence(wizard_env: dict[str, Path],
@@ -65,6 +71,7 @@ from pathlib import Path
 from colab_wizard import colab, kernels, paths, pyproject
 from colab_wizard.spec import EnvSpec
 from colab_wizard.ui import Panel
+from colab_wizard.ui.status import StatusView
 from colab_wizard.ui.job import Job
 colab.PAGE_TIMEOUT = 3  # the "never answers" case waits this long
 paths.COLAB_CONTENT = Path({content!r})

@@ -24,6 +24,7 @@ import signal
 from typing import Any, Awaitable, Callable, Iterable, Optional
 
 from ..host import detect_host
+from ..sync import private_loop
 from .pump import INTERVAL, KernelPump
 
 MODES = ("background", "foreground")
@@ -66,7 +67,7 @@ class Driver:
             self.task = asyncio.ensure_future(make())
             self.task.add_done_callback(self._finished)
             return
-        self._foreground(make, cancel, children, outer=loop)
+        self._foreground(make, cancel, children)
 
     def _finished(self, task: asyncio.Future[Any]) -> None:
         if task.cancelled():
@@ -76,52 +77,43 @@ class Driver:
             self.on_error(error)
 
     def _foreground(self, make: Callable[[], Awaitable[Any]], cancel: Callable[[], None],
-                    children: Callable[[], Iterable[int]],
-                    outer: Optional[asyncio.AbstractEventLoop]) -> None:
-        # The kernel's own loop is running this click handler; step aside for a private
-        # loop (asyncio refuses to nest one loop in another in the same thread).
-        loop = asyncio.new_event_loop()
-        if outer is not None:
-            asyncio.events._set_running_loop(None)
+                    children: Callable[[], Iterable[int]]) -> None:
+        # The kernel's own loop is running this click handler: a private loop in this
+        # thread (sync.private_loop) runs the job, so every update goes out in this request.
         self.pump = KernelPump.attach()
-        pumping: Optional[asyncio.Task[None]] = None
         try:
-            task = loop.create_task(_as_coroutine(make))
-            self.task = task
-            if self.pump is not None:
-                pumping = loop.create_task(_pump_until(self.pump, task))
-            while True:
+            with private_loop() as loop:
                 try:
-                    loop.run_until_complete(task)
-                    break
-                except KeyboardInterrupt:
-                    # The interrupt button: stop the run, then let it clean up.
-                    cancel()
-                    if task.done():
-                        break
-                except BaseException as exc:  # noqa: B036 - surfaced in the panel, never lost
-                    self.on_error(exc)
-                    break
-            if task.done() and not task.cancelled():
-                error = task.exception()
-                if error is not None and not isinstance(error, KeyboardInterrupt):
-                    self.on_error(error)
+                    self._run_until_done(loop, make, cancel)
+                finally:
+                    _kill_leftovers(children())
         finally:
-            _kill_leftovers(children())
+            if self.pump is not None:
+                self.pump.close()
+                self.pump = None
+
+    def _run_until_done(self, loop: asyncio.AbstractEventLoop,
+                        make: Callable[[], Awaitable[Any]], cancel: Callable[[], None]) -> None:
+        task = loop.create_task(_as_coroutine(make))
+        self.task = task
+        if self.pump is not None:  # cancelled with the loop's other leftovers on the way out
+            loop.create_task(_pump_until(self.pump, task))
+        while True:
             try:
-                if pumping is not None:
-                    pumping.cancel()
-                    loop.run_until_complete(asyncio.wait({pumping}))
-                    if not pumping.cancelled():
-                        pumping.exception()  # an interrupt that landed in it: handled above
-                loop.run_until_complete(loop.shutdown_asyncgens())
-            finally:
-                loop.close()
-                if self.pump is not None:
-                    self.pump.close()
-                    self.pump = None
-                if outer is not None:
-                    asyncio.events._set_running_loop(outer)
+                loop.run_until_complete(task)
+                break
+            except KeyboardInterrupt:
+                # The interrupt button: stop the run, then let it clean up.
+                cancel()
+                if task.done():
+                    break
+            except BaseException as exc:  # noqa: B036 - surfaced in the panel, never lost
+                self.on_error(exc)
+                break
+        if task.done() and not task.cancelled():
+            error = task.exception()
+            if error is not None and not isinstance(error, KeyboardInterrupt):
+                self.on_error(error)
 
 
 async def _pump_until(pump: KernelPump, task: asyncio.Future[Any]) -> None:

@@ -28,7 +28,6 @@ from .. import (
     inplace,
     notebook,
     ownership,
-    paths,
     pyproject,
     requirements_text,
 )
@@ -46,6 +45,7 @@ from ..spec import (
 from . import model
 from .adopt_box import AdoptBox
 from .driver import Driver, default_mode
+from .guard import ClickGuard
 from .job import Job, PlanFactory
 
 FULL_LOG_LINES = 2000
@@ -268,7 +268,7 @@ class Panel:
         self.nav = _classes(w.HBox([self.back, self.next, self.install_button]), "cw-nav")
         self.notice = _classes(w.HTML(""), "cw-notice")
         _show(self.notice, False)
-        self.guarded: list[Callable[[Any], None]] = []
+        self.clicks = ClickGuard(self._notify)
         self.widget = _classes(w.VBox([self.title, self.steps, self.body, self.nav, self.notice],
                                       layout={"border": "1px solid rgba(128,128,128,0.4)",
                                               "padding": "8px", "max_width": "60em"}),
@@ -296,44 +296,13 @@ class Panel:
     # -- the one guard every click handler runs in --------------------------------------
 
     def on_click(self, button: w.Button, action: Callable[[], object]) -> None:
-        """Wire ``button`` to ``action`` through :meth:`guard` (never ``button.on_click``)."""
-        button.on_click(self.guard(action))
-
-    def guard(self, action: Callable[[], object]) -> Callable[[Any], None]:
-        """Whatever a click handler raises becomes a sentence in the panel (the traceback
-        goes to a log file), never an exception lost in the kernel's log."""
-
-        def handler(_: Any = None) -> None:
-            try:
-                action()
-            except KeyboardInterrupt:
-                self._notify("Stopped by the interrupt button.")
-            except Exception as exc:
-                self._notify_error(exc)
-
-        self.guarded.append(handler)
-        return handler
+        """Wire ``button`` to ``action`` through the panel's one guard (never directly)."""
+        self.clicks.on_click(button, action)
 
     def _notify(self, text: str) -> None:
         self.notice.value = (f"<div style='border-left:4px solid #d32f2f;padding:4px 8px'>"
                              f"{_escape(text)}</div>")
         _show(self.notice, True)
-
-    def _notify_error(self, exc: BaseException) -> None:
-        log = paths.logs_dir() / "panel-errors.log"
-        where = ""
-        try:
-            log.parent.mkdir(parents=True, exist_ok=True)
-            with open(log, "a", encoding="utf-8") as fh:
-                fh.write("".join(traceback.format_exception(type(exc), exc,
-                                                            exc.__traceback__)))
-            where = f" The details are in {log}."
-        except OSError:
-            pass
-        what = str(exc) or type(exc).__name__
-        self._notify(f"That did not work: {what}.{where} "
-                     "Try again; if it keeps failing, run colab_wizard.doctor() in a cell "
-                     "and include its report when you ask for help.")
 
     def _restore(self) -> None:
         state = self.state

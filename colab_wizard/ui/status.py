@@ -14,6 +14,7 @@ import ipywidgets as w
 
 from .. import inplace
 from ..spec import SpecError
+from .guard import ClickGuard
 
 BOX = {"border": "1px solid rgba(128,128,128,0.4)", "padding": "8px", "max_width": "60em"}
 
@@ -47,12 +48,16 @@ class StatusView:
                                         layout={"width": "auto"}), "cw-open-wizard")
         self.result = _classes(w.HTML(""), "cw-use-result")
         self.back.layout.display = None if switch is not None else "none"
-        self.back.on_click(lambda _: self.go_back())
-        self.wizard.on_click(lambda _: self.show_wizard())
+        self.clicks = ClickGuard(self._notify)
+        self.clicks.on_click(self.back, self.go_back)
+        self.clicks.on_click(self.wizard, self.show_wizard)
         self.card = _classes(w.VBox([
             w.HTML("<b style='font-size:1.15em'>colab_wizard</b>"), self.text,
             w.HBox([self.back, self.wizard]), self.result], layout=BOX), "cw-status")
         self.widget = w.VBox([self.card])
+
+    def _notify(self, text: str) -> None:
+        self.result.value = f"<span style='color:#d32f2f'>{_esc(text)}</span>"
 
     def _text(self) -> str:
         if self.switch is not None:
