@@ -20,6 +20,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
+from . import wheels
+
 # The versions the wizard offers: a fix may only suggest one of these.
 OFFERED_MINORS = range(9, 15)
 
@@ -121,71 +123,26 @@ def _python_range(lines: Sequence[str], ctx: Context) -> Optional[Finding]:
     return None
 
 
-def _wheel_fits(filename: str, minor: int) -> bool:
-    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-
-    try:
-        tags = parse_wheel_filename(filename)[3]
-    except InvalidWheelFilename:
-        return False
-    for tag in tags:
-        if tag.interpreter == f"cp3{minor}" or tag.interpreter in ("py3", "py2.py3"):
-            return True
-        found = re.fullmatch(r"cp3(\d+)", tag.interpreter)
-        if found and tag.abi == "abi3" and int(found.group(1)) <= minor:
-            return True
-    return False
-
-
-def index_files(name: str, index_url: str, timeout: float = 15.0) -> list[dict[str, object]]:
-    """The files the index lists for ``name`` (PEP 691 JSON: filename, requires-python,
-    yanked); empty when it cannot say."""
-    import requests
-
-    try:
-        reply = requests.get(f"{index_url}{canonicalize_name(name)}/", timeout=timeout,
-                             headers={"Accept": "application/vnd.pypi.simple.v1+json"})
-        reply.raise_for_status()
-        files = reply.json().get("files", [])
-    except (requests.RequestException, ValueError, AttributeError):
-        return []
-    return [f for f in files if isinstance(f, dict)]
-
-
 def version_with_wheel(files: Iterable[dict[str, object]], minor: int, pinned: str,
                        newer: bool) -> str:
     """The first release after ``pinned`` (``newer``), else the last one before it, with a
     ready-made wheel for Python 3.``minor`` that it says it supports; empty if none."""
-    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
     from packaging.version import InvalidVersion, Version
 
     try:
         pin = Version(pinned)
     except InvalidVersion:
         return ""
-    fitting: set[Version] = set()
-    for entry in files:
-        filename = str(entry.get("filename", ""))
-        if entry.get("yanked") or not filename.endswith(".whl") or not _wheel_fits(filename,
-                                                                                    minor):
-            continue
-        requires = str(entry.get("requires-python") or "")
-        try:
-            version = parse_wheel_filename(filename)[1]
-            if requires and not SpecifierSet(requires).contains(f"3.{minor}.0", True):
-                continue
-        except (InvalidWheelFilename, InvalidSpecifier):
-            continue
-        if not version.is_prerelease and (version > pin if newer else version < pin):
-            fitting.add(version)
+    fitting = [v for v in wheels.fitting_releases(files, minor)
+               if (v > pin if newer else v < pin)]
     if not fitting:
         return ""
     return str(min(fitting) if newer else max(fitting))
 
 
 def _nearest_fit(name: str, pinned: str, newer: bool, ctx: Context) -> str:
-    found = version_with_wheel(index_files(name, ctx.index_url), ctx.python_minor, pinned,
-                               newer)
+    found = version_with_wheel(wheels.index_files(name, ctx.index_url), ctx.python_minor,
+                               pinned, newer)
     if not found:
         return ""
     which = "first" if newer else "last"

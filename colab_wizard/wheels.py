@@ -63,15 +63,22 @@ def installed_fits(name: str, minor: int, free_threaded: bool = False) -> Option
     return bool(tags & target_tags(minor, free_threaded)) if tags else None
 
 
-def _index_files(name: str, index_url: str, session: Any, timeout: float) -> list[dict[str, Any]]:
-    """The files the index lists for ``name``: PEP 691 JSON, else PEP 503 HTML."""
+def index_files(name: str, index_url: str, auth: Optional[tuple[str, str]] = None,
+                timeout: float = 15.0) -> list[dict[str, Any]]:
+    """The files the index lists for ``name`` (filename, requires-python, yanked): PEP 691
+    JSON, else PEP 503 HTML; empty when the index cannot say."""
+    import requests
+
     url = f"{index_url.rstrip('/')}/{canonicalize_name(name)}/"
-    reply = session.get(url, headers={"Accept": f"{SIMPLE_JSON}, text/html;q=0.1"},
-                        timeout=timeout)
-    reply.raise_for_status()
-    if reply.headers.get("Content-Type", "").startswith(SIMPLE_JSON):
-        files: list[dict[str, Any]] = json.loads(reply.text).get("files", [])
-        return files
+    try:
+        reply = requests.get(url, headers={"Accept": f"{SIMPLE_JSON}, text/html;q=0.1"},
+                             timeout=timeout, auth=auth)
+        reply.raise_for_status()
+        if reply.headers.get("Content-Type", "").startswith(SIMPLE_JSON):
+            files = json.loads(reply.text).get("files", [])
+            return [f for f in files if isinstance(f, dict)]
+    except (requests.RequestException, ValueError, AttributeError):
+        return []
     found = []
     for attrs, text in _ANCHOR.findall(reply.text):
         values = dict(_ATTR.findall(attrs))
@@ -120,13 +127,6 @@ def release_for(name: str, host_version: str, minor: int, index_url: str,
     else the nearest with a wheel for it; the host's when the index cannot tell."""
     if installed_fits(name, minor, free_threaded):
         return host_version
-    import requests
-
-    with requests.Session() as session:
-        session.auth = auth
-        try:
-            files = _index_files(name, index_url, session, timeout)
-        except (requests.RequestException, ValueError):
-            return host_version
+    files = index_files(name, index_url, auth, timeout)
     chosen = nearest(Version(host_version), fitting_releases(files, minor, free_threaded))
     return str(chosen) if chosen is not None else host_version
