@@ -744,6 +744,8 @@ class Panel:
         """Save what a fresh VM needs to restore this kernel into the chosen folder."""
         if self.job is None:
             return
+        # Sent at once, also from inside a click: the wheels take a few seconds to fetch.
+        self.save_result.value = "Saving the kernel's files and colab_wizard's own wheels\u2026"
         try:
             saved = cache.save(self.save_folder.value.strip(), self.job.spec.name)
         except (cache.CacheError, OSError) as exc:
@@ -752,7 +754,7 @@ class Panel:
         self.save_result.value = (
             f"Saved to <code>{html.escape(str(saved.folder))}</code>: {saved.wheels} wheels, "
             f"{saved.size / 1e6:.1f} MB. On a fresh VM, <code>show()</code> offers to restore "
-            "it.")
+            "it, and a copy of this notebook made now restores it in its first cell.")
 
     def copy_to_new_kernel(self) -> None:
         """Write (and on Colab offer) a copy of this notebook that opens on the new kernel."""
