@@ -506,6 +506,18 @@ def explain(error: StageError, ws: Workspace) -> bool:
     return True
 
 
+def explained(action: Any) -> Any:
+    """``action`` whose StageError carries the plain-words cause where one is found."""
+    async def run(ws: Workspace, ctx: StageContext) -> Any:
+        try:
+            return await action(ws, ctx)
+        except StageError as error:
+            explain(error, ws)
+            raise
+
+    return run
+
+
 def solver_reason(lines: Iterable[str]) -> str:
     """Poetry's explanation of a failed resolution ("Because ... version solving failed.")."""
     text = list(lines)
@@ -664,7 +676,7 @@ def plan(spec: EnvSpec, workspace: Optional[Workspace] = None) -> list[Stage]:
 
     return [
         stage("python", f"Find Python {spec.python}", 1, find_python, python_known, 1800),
-        stage("poetry", "Install Poetry", 3, install_poetry, poetry_ready, 900),
+        stage("poetry", "Install Poetry", 3, explained(install_poetry), poetry_ready, 900),
         stage("project", "Write the project", 1, write_project, project_ready, 300),
         stage("lock", "Resolve dependencies", 3, lock, lock_ready),
         stage("install", "Install packages", 6, install, install_ready),

@@ -124,3 +124,37 @@ def test_no_wheel_for_this_python(wizard_env: dict[str, Path], tmp_path: Path) -
     assert error.message == ("cwnowheel 1.0 has no wheel for Python 3.12 on this platform "
                              "(its wheels are for 3.9), and no source to build it from")
     assert error.hint == "choose Python 3.9, or another version of cwnowheel"
+
+
+def test_index_refusing_while_poetry_is_installed(wizard_env: dict[str, Path],
+                                                  tmp_path: Path) -> None:
+    """A first run (no tool environment yet): pip retries, then gives up; the sentence is the
+    same as Poetry's stage would give."""
+    tools = wizard_env["home"] / "tools"
+    tools.unlink()  # this run's own, empty tool folder instead of the shared one
+    tools.mkdir()
+    dead = f"http://127.0.0.1:{closed_port()}/simple/"
+    error = _failure(tmp_path, "3.12", ["six"], index_url=dead)
+    assert error.stage == "poetry"
+    assert error.message == (f"the package index {dead} could not be reached "
+                             "(the connection was refused)")
+
+
+def test_the_panels_banner_says_it(wizard_env: dict[str, Path]) -> None:
+    """The same failure through the panel (the real engine, run inside the click): the
+    banner above the log names the package, the Python range and the fix."""
+    pytest.importorskip("ipywidgets")
+    from colab_wizard.ui import Panel
+
+    panel = Panel(mode="foreground", host="jupyter", versions=lambda: [("3.12", "3.12")],
+                  check_index=False)
+    panel.next.click()
+    panel.requirements.value = "numpy==1.21.6"
+    panel.install_button.click()
+    assert panel.install.outcome == "failed"
+    banner = panel.banner.value
+    assert "numpy 1.21.6 supports Python 3.7\u20133.10, not Python 3.12" in banner
+    assert "What to try: choose Python 3.10, or a newer numpy" in banner
+    assert panel.banner.layout.display != "none"
+    page = list(panel.page_install.children)
+    assert page.index(panel.banner) < page.index(panel.log)
