@@ -274,6 +274,12 @@ _INSTALLING = re.compile(r"(?:Installing|Updating|issues with) (?P<name>[A-Za-z0
 _COMPILER_ERROR = re.compile(r"^\S+:\d+(?::\d+)?: (?:fatal )?error: .+")
 _ANY_ERROR = re.compile(r"\b(?:fatal )?error: .+", re.IGNORECASE)
 _HEADER = re.compile(r"fatal error: (?P<header>[\w./+-]+\.h(?:pp)?): No such file")
+# uv: "Failed to build `name @ file:///.../name-1.0.tar.gz`" or "`name==1.0`"
+_UV_BUILD = re.compile(r"Failed to build `(?P<name>[A-Za-z0-9][\w.-]*)"
+                       r"(?:==(?P<version>[^\s`]+)| @ (?P<url>[^`]+))?`")
+# uv: "... but we only found wheels for `name` (v1.0) with the following Python ABI tag: `cp39`"
+_UV_WHEELS = re.compile(r"only found wheels for `(?P<name>[^`]+)` \(v(?P<version>[^)]+)\) with "
+                        r"the following Python (?:ABI|implementation) tags?: (?P<tags>.+)")
 _CANDIDATES = re.compile(r"Unable to find installation candidates for (?P<name>[A-Za-z0-9][\w.-]*)"
                          r" \((?P<version>[^)]+)\)")
 
@@ -284,12 +290,27 @@ def _unpiped(line: str) -> str:
 
 
 def _package(lines: Sequence[str]) -> str:
+    """"name version" of the package whose build failed (Poetry's or uv's words)."""
     label = ""
     for line in lines:
         found = _INSTALLING.search(line)
         if found:
             label = f"{found.group('name')} {found.group('version')}"
+        built = _UV_BUILD.search(line)
+        if built:
+            return f"{built.group('name')} {_uv_version(built)}".strip()
     return label
+
+
+def _uv_version(found: re.Match[str]) -> str:
+    if found.group("version"):
+        return found.group("version")
+    from packaging.utils import InvalidSdistFilename, parse_sdist_filename
+
+    try:
+        return str(parse_sdist_filename(Path(urlsplit(found.group("url") or "").path).name)[1])
+    except InvalidSdistFilename:
+        return ""
 
 
 def first_compiler_error(lines: Iterable[str]) -> str:
@@ -348,11 +369,12 @@ def wheel_pythons(lock_file: Optional[Path], name: str) -> list[int]:
 
 def _no_wheel(lines: Sequence[str], ctx: Context) -> Optional[Finding]:
     for line in lines:
-        found = _CANDIDATES.search(line)
+        found = _CANDIDATES.search(line) or _UV_WHEELS.search(line)
         if found is None:
             continue
         name, version = found.group("name"), found.group("version")
-        minors = wheel_pythons(ctx.lock_file, name)
+        minors = wheel_pythons(ctx.lock_file, name) or sorted(
+            {int(m) for m in re.findall(r"cp3(\d+)", found.groupdict().get("tags") or "")})
         has = (f" (its wheels are for {', '.join(f'3.{m}' for m in minors)})"
                if minors else "")
         offered = [m for m in minors if m in OFFERED_MINORS]

@@ -95,8 +95,16 @@ def test_git_and_url_dependencies_offline(wizard_env: dict[str, Path], tmp_path:
                              "(it answered 404 Not Found)")
 
 
+# Poetry's installer (the default), and uv (COLAB_WIZARD_UV=1) which says it in other words.
+INSTALLERS = pytest.mark.parametrize("installer", ["0", "1"], ids=["poetry", "uv"])
+
+
+@INSTALLERS
 def test_build_from_source_names_the_compilers_first_error(wizard_env: dict[str, Path],
-                                                           tmp_path: Path) -> None:
+                                                           tmp_path: Path, installer: str,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    monkeypatch.setenv("COLAB_WIZARD_UV", installer)
     name, data = sdist("cwbrokenext", "1.0", {
         "setup.py": ("from setuptools import Extension, setup\n"
                      "setup(name='cwbrokenext', version='1.0',\n"
@@ -116,7 +124,10 @@ def test_build_from_source_names_the_compilers_first_error(wizard_env: dict[str,
     assert error.hint.startswith("install the system package that provides cw_missing_header.h")
 
 
-def test_no_wheel_for_this_python(wizard_env: dict[str, Path], tmp_path: Path) -> None:
+@INSTALLERS
+def test_no_wheel_for_this_python(wizard_env: dict[str, Path], tmp_path: Path, installer: str,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLAB_WIZARD_UV", installer)
     name, data = wheel("cwnowheel", "1.0", "cp39-cp39-manylinux_2_17_x86_64")
     with LoopbackIndex({"cwnowheel": {name: data}}) as index:
         error = _failure(tmp_path, "3.12", ["cwnowheel==1.0"], index_url=index.index_url)
