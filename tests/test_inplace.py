@@ -234,3 +234,25 @@ def test_show_after_a_fallback_says_what_happened(monkeypatch: pytest.MonkeyPatc
     assert "could not start: its Python /x is gone" in view.text.value
     assert "Colab's own Python again" in view.text.value
     assert view.back.layout.display == "none"
+
+
+def test_a_start_that_died_before_the_kernel_was_ready_makes_the_next_one_fall_back(
+    default_kernel: Path, ours: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard for what no check can catch (a crash in the new Python after the handover):
+    the shim's marker of that start is still there, its process gone."""
+    monkeypatch.setenv("COLAB_WIZARD_HOST", "colab")
+    before = default_kernel.read_bytes()
+    inplace.use(ours)
+    target, _ = inplace._shim_values(default_kernel.read_text())
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    Path(target["marker"]).parent.mkdir(parents=True, exist_ok=True)
+    Path(target["marker"]).write_text(json.dumps({"pid": dead.pid, "time": 0}))
+    env = {**os.environ, "PYTHONPATH": str(default_kernel.parent)}
+    done = subprocess.run([sys.executable, "-m", "colab_kernel_launcher", "-f", "x.json"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "original launcher"
+    assert "stopped before the kernel was ready" in done.stderr
+    assert default_kernel.read_bytes() == before
+    assert not Path(target["marker"]).exists()

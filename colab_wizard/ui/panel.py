@@ -253,7 +253,7 @@ class Panel:
         self.use_result = _classes(w.HTML(""), "cw-use-result")
         _show(self.use_here, self.host == "colab")
         self.page_done = _classes(w.VBox([
-            self.done_summary, self.switch, self.use_here, self.use_result,
+            self.done_summary, self.switch, w.HBox([self.use_here]), self.use_result,
             self.downloads, self.download_buttons, self.copy_notebook, self.copy_result,
             w.HBox([self.save_folder, self.save_button]), self.save_result,
         ]), "cw-step-done", "cw-page")

@@ -25,7 +25,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
 import pytest
 
@@ -287,10 +287,11 @@ def _wait_for_server(lab: Lab, process: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def serve_lab(python: str, base: Path, shared_dirs: dict[str, Path],
-              app: str = "jupyterlab") -> Iterator[Lab]:
+              app: str = "jupyterlab",
+              extra_env: Optional[dict[str, str]] = None) -> Iterator[Lab]:
     """JupyterLab (or Notebook 7: ``app="notebook"``) run by ``python`` on a free loopback
     port, with isolated Jupyter/wizard/Poetry dirs; the notebooks' default kernel is that same
-    Python."""
+    Python. ``extra_env`` is added to its environment last."""
     names = ("root", "jupyter-config", "jupyter-runtime", "lab-settings", "lab-workspaces",
              "ipython", "poetry-config")
     dirs = {name: base / name for name in names}
@@ -326,6 +327,7 @@ def serve_lab(python: str, base: Path, shared_dirs: dict[str, Path],
         ),
     })
     env.pop("COLAB_WIZARD_HOST", None)
+    env.update(extra_env or {})
     token = secrets.token_hex(16)
     port = _free_port()
     log = base / "jupyter-lab.log"
