@@ -39,6 +39,7 @@ DEFAULT_KERNEL = "python3"
 CONFIG_ENV = "COLAB_WIZARD_INPLACE"
 FELL_BACK_ENV = "COLAB_WIZARD_FELL_BACK"
 SHIM_MARK = "# colab_wizard in-place switch"
+RESTART_DELAY = 0.5  # seconds
 COLAB_ONLY = ("Using a kernel in this notebook works on Colab only, where the notebook's "
               "kernel can be restarted on another Python; nothing was changed. Here, pick "
               "the kernel with Kernel \u203a Change Kernel\u2026 instead.")
@@ -411,7 +412,12 @@ def restart_kernel() -> None:
     if kernel is None:
         raise UseError("Not running in a notebook kernel: restart it with Runtime \u203a "
                        "Restart session.")
-    kernel.do_shutdown(True)
+    loop = getattr(kernel, "io_loop", None)
+    if loop is None:
+        kernel.do_shutdown(True)
+        return
+    # A moment later, so the sentence saying so reaches the page before the kernel goes.
+    loop.call_later(RESTART_DELAY, kernel.do_shutdown, True)
 
 
 def running_python() -> str:

@@ -163,7 +163,10 @@ def test_use_it_in_this_notebook_restarts_the_kernel_on_the_new_python_and_back(
     _shot(panel, "step4-done-colab.png")
 
     use.click()
-    panel.get_by_text("Restarting this notebook's kernel").wait_for(timeout=30_000)
+    said = panel.locator(".cw-use-result")
+    page.wait_for_function("el => el.textContent.trim() !== ''", arg=said.element_handle(),
+                           timeout=30_000)
+    assert "Restarting this notebook's kernel" in said.inner_text(), said.inner_text()
     _restarted(lab, page)
     lab.run_cell(page, 1, timeout=90_000)
     after = lab.cell_output(page, 1).inner_text()
