@@ -226,6 +226,17 @@ def declared_requirements(doc: Any) -> list[str]:
     return found
 
 
+def kernel_checks(doc: Any, folder: Path) -> list[str]:
+    """What pre-flight checks in the kernel: the PEP 621 dependencies and, in package mode,
+    the project itself (so ``import theproject`` is known to work before registering)."""
+    requirements = declared_requirements(doc)
+    package = project_name(doc, folder) if package_mode(doc) else None
+    if package and canonicalize_name(package) not in {
+            canonicalize_name(Requirement(r).name) for r in requirements}:
+        requirements.append(package)
+    return requirements
+
+
 def _poetry_term(term: str) -> str:
     """One term of a Poetry constraint (``^3.9``, ``~3.10``, ``3.11``) as PEP 440."""
     if term.startswith("^") or (term.startswith("~") and not term.startswith("~=")):
@@ -369,6 +380,9 @@ def describe_changes(folder: Path, index_url: str, profile: Optional[str], reloc
         lines.append("poetry.toml: create it with [virtualenvs] in-project = true.")
     elif wanted_poetry_toml(current) != current:
         lines.append("poetry.toml: add [virtualenvs] in-project = true; your settings stay.")
+    elif tomlkit.parse(current).get("virtualenvs", {}).get("in-project") is False:
+        lines.append("poetry.toml: unchanged (it says in-project = false; the wizard's own "
+                     "runs still put the virtualenv in the project).")
     else:
         lines.append("poetry.toml: unchanged.")
     if relock:
@@ -410,11 +424,8 @@ def prepare(
     package = title if package_mode(doc) else None
     shown = display_name if display_name is not None else f"{title} (Python {chosen})"
     kernel_name = name if name is not None else name_from_display_name(title)
-    requirements = declared_requirements(doc)
-    if package and canonicalize_name(package) not in {
-            canonicalize_name(Requirement(r).name) for r in requirements}:
-        requirements.append(package)
-    spec = EnvSpec.make(chosen, requirements, kernel_name, shown, folder, index_url)
+    spec = EnvSpec.make(chosen, kernel_checks(doc, folder), kernel_name, shown, folder,
+                        index_url)
     try:
         kernels.check_name_free(spec.name)
     except kernels.KernelError as exc:
@@ -435,9 +446,14 @@ def _read(path: Path) -> str:
 
 def mark(adoption: Adoption) -> None:
     """Record in the project's state that it is adopted (before the first stage runs)."""
-    path = ownership.state_path(adoption.spec.project_dir)
-    state = ownership.read_state(adoption.spec.project_dir)
-    state[ownership.ADOPTED] = {**adoption.origin.as_state(), "relock": adoption.relock}
+    record(adoption.spec.project_dir, {**adoption.origin.as_state(), "relock": adoption.relock})
+
+
+def record(folder: Path, origin: dict[str, Any]) -> None:
+    """Write the adopted mark (where the project came from) into the project's state."""
+    path = ownership.state_path(folder)
+    state = ownership.read_state(folder)
+    state[ownership.ADOPTED] = origin
     path.parent.mkdir(parents=True, exist_ok=True)
     (path.parent / ".gitignore").write_text("*\n", encoding="utf-8")
     tmp = path.with_suffix(".tmp")
@@ -557,3 +573,83 @@ def rebuild_call(spec: EnvSpec, profile: Optional[str] = None) -> Optional[str]:
     if profile:
         args.append(f"profile={profile!r}")
     return f"colab_wizard.adopt({', '.join(args)}, listeners=[TerminalView()])"
+
+
+# -- save and restore (cache.py): the project's own files and its installed root ------------
+
+# Never part of a saved project: the venv, the wizard's state, git's objects, bytecode.
+SKIPPED = {".venv", ownership.STATE_DIR, ".git", "__pycache__"}
+
+
+def adopted_origin(folder: Path) -> Optional[dict[str, Any]]:
+    origin = ownership.read_state(folder).get(ownership.ADOPTED)
+    return origin if isinstance(origin, dict) else None
+
+
+def project_members(folder: Path) -> list[tuple[Path, str]]:
+    """The adopted project's own files (its code too: the kernel imports it), for a tar."""
+    members = []
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if SKIPPED & set(relative.parts) or not path.is_file() or path.suffix == ".pyc":
+            continue
+        members.append((path, str(relative)))
+    return members
+
+
+def site_packages(venv: Path) -> Path:
+    found = sorted((venv / "lib").glob("python3*/site-packages"))
+    if not found:
+        raise FileNotFoundError(f"{venv} has no lib/python3.X/site-packages")
+    return found[0]
+
+
+def root_members(venv: Path, package: str) -> list[tuple[Path, str]]:
+    """The files an (editable) install of the project's root put into the venv: its
+    dist-info and the .pth pointing at the project, as its RECORD lists them (Poetry
+    writes absolute paths there, installers following the spec relative ones)."""
+    site = site_packages(venv).resolve()
+    wanted = canonicalize_name(package)
+    for info in site.glob("*.dist-info"):
+        if canonicalize_name(info.name[:-len(".dist-info")].rsplit("-", 1)[0]) != wanted:
+            continue
+        members = []
+        for line in (info / "RECORD").read_text(encoding="utf-8").splitlines():
+            path = (site / line.split(",")[0]).resolve()
+            if line and path.is_file() and path.is_relative_to(site):
+                members.append((path, str(path.relative_to(site))))
+        return members
+    return []
+
+
+def relocate_root(venv: Path, relatives: Iterable[str], old: str, new: str) -> None:
+    """A restored root install names the project folder (its .pth, direct_url.json,
+    RECORD): the new one, and the new venv."""
+    site = site_packages(venv)
+    for relative in relatives:
+        path = site / relative
+        if path.suffix in (".pth", ".json") or path.name == "RECORD":
+            path.write_text(path.read_text(encoding="utf-8").replace(old, new),
+                            encoding="utf-8")
+
+
+def root_package(folder: Path) -> Optional[str]:
+    """The distribution Poetry installs for the project itself (package mode), if any."""
+    doc = read_pyproject(folder)
+    return project_name(doc, folder) if package_mode(doc) else None
+
+
+def restore_spec(manifest: dict[str, Any], project_dir: Union[str, Path, None]) -> EnvSpec:
+    """The spec that restores a saved adopted project: into an empty folder or its own."""
+    origin = manifest["adopted"]
+    folder = check_project_dir(Path(project_dir or origin["path"]))
+    if ownership.owner(folder) not in (ownership.EMPTY, ownership.ADOPTED_OWNER):
+        raise SpecError("project_dir", f"{folder} holds another project; restore the adopted "
+                        "project into an empty folder (--project-dir).")
+    spec = EnvSpec.make(manifest["python"], manifest["dependencies"], manifest["name"],
+                        manifest["display_name"], folder, manifest.get("index_url"))
+    try:
+        kernels.check_name_free(spec.name)
+    except kernels.KernelError as exc:
+        raise SpecError("name", str(exc)) from None
+    return spec

@@ -31,7 +31,7 @@ from typing import Any, Iterable, Optional, Union
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from . import colab, interpreters, kernels, ownership, paths, pyproject, selfwheel
+from . import adoption, colab, interpreters, kernels, ownership, paths, pyproject, selfwheel
 from .events import Listener
 from .plan import STATE_DIR, Workspace, _digest, _file_digest, bin_dir, plan
 from .runner import Runner, Stage, StageContext
@@ -43,6 +43,8 @@ MANIFEST = "manifest.json"
 PROJECT_TAR = "project.tar"
 WHEELS_TAR = "wheels.tar"
 PYTHON_TAR = "python.tar.gz"
+# An adopted project's root package as installed (editable: its dist-info and .pth).
+ROOT_TAR = "root.tar"
 PROJECT_FILES = ("pyproject.toml", "poetry.lock", "poetry.toml")
 FORMAT = 1
 
@@ -142,9 +144,11 @@ def spec_of(name: Optional[str] = None) -> tuple[EnvSpec, Optional[str], kernels
     ours = [s for s in sources if s.get("name") == pyproject.SOURCE_NAME]
     # The bare ipykernel the engine appends is not the user's: the spec gets it back the same way.
     # An adopted project's dependencies are its own pyproject's business (it may have no
-    # [project] table at all).
-    deps = [] if ownership.owner(project) == ownership.ADOPTED_OWNER else [
-        d for d in pyproject.dependencies(text) if d != pyproject.KERNEL_PACKAGE]
+    # [project] table at all): the spec holds what pre-flight checks, as adopt made it.
+    if ownership.owner(project) == ownership.ADOPTED_OWNER:
+        deps = adoption.kernel_checks(doc, project)
+    else:
+        deps = [d for d in pyproject.dependencies(text) if d != pyproject.KERNEL_PACKAGE]
     spec = EnvSpec.make(info.python, deps, info.name, info.display_name, project,
                         str(ours[0]["url"]) if ours else None)
     mark = (kernels.read_spec(info.resource_dir) or {}).get("metadata", {}).get(kernels.MARK, {})
@@ -173,10 +177,18 @@ def save(folder: Union[str, Path], name: Optional[str] = None) -> Saved:
         state_data = {}
     dest = Path(folder) / info.name
     dest.mkdir(parents=True, exist_ok=True)
-    files = [
-        _atomic_tar(dest / PROJECT_TAR, [(project / f, f) for f in PROJECT_FILES
-                                         if (project / f).exists()], "w")
-    ]
+    adopted = adoption.adopted_origin(project)
+    if adopted is None:
+        members = [(project / f, f) for f in PROJECT_FILES if (project / f).exists()]
+    else:  # the user's project: its code too, and its root as installed
+        members = adoption.project_members(project)
+        package = adoption.root_package(project)
+        root = adoption.root_members(project / ".venv", package) if package else []
+        files_root = [_atomic_tar(dest / ROOT_TAR, root, "w")]
+        adopted = {**adopted, "root_files": [name for _, name in root]}
+    files = [_atomic_tar(dest / PROJECT_TAR, members, "w")]
+    if adopted is not None:
+        files += files_root
     wheels = cached_wheels((project / "poetry.lock").read_text(encoding="utf-8"))
     files.append(_atomic_tar(dest / WHEELS_TAR, [(w, "wheels/" + w.name) for w in wheels], "w"))
     python_rel = _under_pythons_dir(state_data.get("python"))
@@ -198,6 +210,7 @@ def save(folder: Union[str, Path], name: Optional[str] = None) -> Saved:
         "profile": profile,
         "python_relpath": str(python_rel) if python_rel is not None else None,
         "wheels": sorted(w.name for w in wheels),
+        "adopted": adopted,
         "colab_wizard": {"version": __version__,
                          "wheels": sorted(f.name for f in tool_files),
                          "missing": tool_missing},
@@ -249,22 +262,33 @@ def read_manifest(cache: Path) -> dict[str, Any]:
     return data
 
 
-def _extract(archive: Path, dest: Path) -> None:
+def _extract(archive: Path, dest: Path, keep_existing: bool = False) -> None:
+    """Unpack ``archive`` into ``dest``; ``keep_existing``: a file already there (the
+    user's own, in an adopted project) is never overwritten."""
     with tarfile.open(archive) as tar:
-        for member in tar.getmembers():
+        members = tar.getmembers()
+        for member in members:
             target = (dest / member.name).resolve()
             if not str(target).startswith(str(dest.resolve())) or member.isdev():
                 raise CacheError(f"{archive} holds an unsafe entry: {member.name}")
-        tar.extractall(dest)  # noqa: S202 - every member was checked above
+        if keep_existing:
+            members = [m for m in members if not (dest / m.name).exists()]
+        tar.extractall(dest, members=members)  # noqa: S202 - every member was checked above
 
 
 def restore_stages(cache: Path, ws: Workspace, manifest: dict[str, Any]) -> list[Stage]:
     """Unpack, rebuild the venv offline, then the plan's kernel, verify and register stages."""
     spec = ws.spec
 
+    adopted = manifest.get("adopted")
+
     async def unpack(ctx: StageContext) -> str:
         spec.project_dir.mkdir(parents=True, exist_ok=True)
-        _extract(cache / PROJECT_TAR, spec.project_dir)
+        _extract(cache / PROJECT_TAR, spec.project_dir, keep_existing=adopted is not None)
+        if adopted is not None:
+            adoption.record(spec.project_dir, {k: v for k, v in adopted.items()
+                                               if k != "root_files"} | {
+                                                   "path": str(spec.project_dir)})
         relpath = manifest.get("python_relpath")
         if relpath and (cache / PYTHON_TAR).exists():
             target = paths.pythons_dir() / relpath
@@ -305,6 +329,11 @@ def restore_stages(cache: Path, ws: Workspace, manifest: dict[str, Any]) -> list
                            "--find-links", str(wheel_dir), "-r", str(reqs)],
                           hint="The cache lacks a wheel this machine needs; build with "
                           "'create' while the package index is reachable, then save again.")
+        if adopted is not None and adopted.get("root_files"):
+            # The project itself, installed as it was (editable): import it works again.
+            _extract(cache / ROOT_TAR, adoption.site_packages(venv))
+            adoption.relocate_root(venv, adopted["root_files"], adopted["path"],
+                                   str(spec.project_dir))
         ws.save_state(venv_for=str(ws.interpreter), lock=_file_digest(ws.pyproject),
                       install=_digest(_file_digest(ws.lock_file), str(ws.venv_python)))
         return f"{len(pins)} packages from the cache"
@@ -326,8 +355,11 @@ def restore_runner(
 
     cache = find_cache(folder, name)
     manifest = read_manifest(cache)
-    spec = api.make_spec(manifest["python"], manifest["dependencies"], manifest["name"],
-                         manifest["display_name"], project_dir, manifest.get("index_url"))
+    if manifest.get("adopted"):
+        spec = adoption.restore_spec(manifest, project_dir)
+    else:
+        spec = api.make_spec(manifest["python"], manifest["dependencies"], manifest["name"],
+                             manifest["display_name"], project_dir, manifest.get("index_url"))
     chosen = profile if profile is not None else (manifest.get("profile") or "none")
     ws = Workspace(spec, profile=colab.choose_profile(chosen))
     runner = Runner(restore_stages(cache, ws, manifest), paths.new_log_path(spec.name), listeners)

@@ -161,3 +161,36 @@ def test_restore_cell_adopts_the_repository_again_at_its_commit(
             "name='myproj'") in cell
     assert f"project_dir={str(folder)!r}, commit='{'ab' * 20}'" in cell
     assert "colab_wizard.create(" not in cell.split("TerminalView\n")[-1]
+
+
+POETRY_STYLE = """\
+[tool.poetry]
+name = "old-style"
+version = "1.0.0"
+description = ""
+authors = ["Me <me@example.org>"]
+package-mode = false
+
+[tool.poetry.dependencies]
+python = "^3.10"  # Poetry's own syntax
+tabulate = "^0.9"
+
+[tool.poetry.group.dev.dependencies]
+pytest = "*"
+"""
+
+
+def test_a_poetry_style_project(wizard_env: dict[str, Path], tmp_path: Path) -> None:
+    folder = tmp_path / "old"
+    folder.mkdir()
+    (folder / "pyproject.toml").write_text(POETRY_STYLE)
+    adopted = adoption.prepare(folder)
+    assert adopted.project_name == "old-style" and adopted.requires_python == "^3.10"
+    assert adopted.package is None, "package-mode = false: nothing of its own to install"
+    assert adopted.spec.python.minor >= 10
+    assert "poetry.toml: create it" in adopted.summary()
+    wanted = adoption.wanted_pyproject(POETRY_STYLE, "https://pypi.org/simple/", None)
+    assert wanted.startswith(POETRY_STYLE), "the user's text first, untouched"
+    assert "[tool.poetry.group.colab-wizard.dependencies]" in wanted
+    assert "source" not in wanted, "PyPI needs no source"
+    assert "in-project = false" not in adoption.wanted_poetry_toml("")

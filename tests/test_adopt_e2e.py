@@ -12,7 +12,7 @@ import pytest
 from faultkit import run_in_kernel
 
 import colab_wizard
-from colab_wizard import adoption, api, paths, plan
+from colab_wizard import adoption, api, cache, ownership, paths, plan
 from colab_wizard.events import Event, StageDone
 from colab_wizard.runner import Runner
 from colab_wizard.spec import SpecError
@@ -89,6 +89,17 @@ def test_adopt_the_issue_folder(wizard_env: dict[str, Path], tmp_path: Path) -> 
     assert {k: v for k, v in adopt_project.snapshot(folder).items()
             if not k.startswith((".venv", ".colab_wizard"))} == {
         k: v for k, v in before.items() if not k.startswith((".venv", ".colab_wizard"))}
+
+    # Saved, then restored into another folder (a fresh VM's): the project's files, its
+    # locked packages from the saved wheels and its own package, importable from there.
+    saved = colab_wizard.save(tmp_path / "saved", "myproj")
+    colab_wizard.remove_kernel("myproj")
+    restored = tmp_path / "restored"
+    cache.restore(saved.folder, project_dir=restored)
+    out = run_in_kernel("myproj", "import myproj, requests\nprint(myproj.__file__)")
+    assert out == str(restored / "myproj" / "__init__.py")
+    assert ownership.owner(restored) == ownership.ADOPTED_OWNER
+    assert (restored / "pyproject.toml").read_text() == (folder / "pyproject.toml").read_text()
 
 
 def _ensure_poetry(wizard_env: dict[str, Path], tmp_path: Path) -> None:
