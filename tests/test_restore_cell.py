@@ -17,11 +17,13 @@ import colab_host
 import gateway
 import nbformat
 import pytest
+from jupyter_client.manager import start_new_kernel
 from page_peer import HostKernel
 from test_cache import dead_loopback_url
 
 from colab_wizard import cache, colab, kernels, notebook
 from colab_wizard.api import create
+from colab_wizard.spec import EnvSpec
 from colab_wizard.version import __version__
 
 # google.colab.drive.mount asks the page for credentials; here Drive is a local folder.
@@ -111,3 +113,45 @@ def test_first_cell_restores_on_a_fresh_vm_without_the_index(
     assert got[0] == str(project / ".venv")
     assert got[1]
     assert made.name == "cell-rt"
+
+
+@pytest.mark.slow
+def test_first_cell_without_a_save_creates_from_the_spec(
+    wizard_env: dict[str, Path], other_python: str, tmp_path: Path,
+) -> None:
+    """No save: the cell builds the kernel from its spec (colab_wizard already importable in
+    the notebook's kernel, as after a first run of the cell), and the new kernel works."""
+    spec = EnvSpec.make(other_python, ["tabulate>=0.9"], name="cell-new",
+                              project_dir=tmp_path / "content" / "cell-new")
+    cell = notebook.restore_source(spec, cache_dir=tmp_path / "no-drive")
+    assert "restore(" not in cell
+
+    host = wizard_env["jupyter"] / "kernels" / "cell-host"
+    host.mkdir(parents=True)
+    (host / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "notebook", "language": "python"}))
+    km, client = start_new_kernel(kernel_name="cell-host", env=dict(os.environ),
+                                  cwd=str(tmp_path))
+    try:
+        out: list[str] = []
+        reply = client.execute_interactive(
+            cell, timeout=900, output_hook=lambda msg: out.append(
+                msg["content"].get("text", "") if msg["msg_type"] == "stream"
+                else "\n".join(msg["content"].get("traceback", []))))
+    finally:
+        client.stop_channels()
+        km.shutdown_kernel(now=True)
+    assert reply["content"]["status"] == "ok", "".join(out)
+    assert (spec.project_dir / "poetry.lock").is_file()
+
+    km, client = start_new_kernel(kernel_name="cell-new", env=dict(os.environ))
+    try:
+        got: list[str] = []
+        client.execute_interactive(
+            "import sys, tabulate; print(sys.prefix)", timeout=120,
+            output_hook=lambda msg: got.append(msg["content"].get("text", "")))
+    finally:
+        client.stop_channels()
+        km.shutdown_kernel(now=True)
+    assert "".join(got).strip() == str(spec.project_dir / ".venv")
