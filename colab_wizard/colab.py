@@ -174,6 +174,9 @@ def full_requirements(minor: int, index_url: str, skip: Iterable[str] = (),
             list(wanted))))
     result = [f"{wanted[k][0]}=={chosen[k]}" for k in sorted(wanted)]
     result += [str(r) for r in loose if canonicalize_name(r.name) not in dropped]
+    if minor < 10 and host_file("google.colab") is not None:
+        result += [r for r in PY39_REQUIREMENTS if canonicalize_name(Requirement(r).name)
+                   not in wanted and canonicalize_name(Requirement(r).name) not in dropped]
     return result
 
 
@@ -202,6 +205,18 @@ def site_packages(venv: Path) -> Path:
     return found[-1]
 
 
+# google.colab's %pip (its import warning, _pip.py) calls importlib.metadata.
+# packages_distributions, new in 3.10: on 3.9 the backport's stands in, set at start-up
+# (a .pth line runs in every process of the venv; it must never break one).
+COMPAT_PTH = "colab_wizard_py39_compat.pth"
+COMPAT_LINE = (
+    "import sys; exec('try:\\n import importlib.metadata as m, importlib_metadata as b\\n"
+    " m.packages_distributions = getattr(m, \\'packages_distributions\\', None) or "
+    "b.packages_distributions\\nexcept Exception:\\n pass')\n"
+)
+PY39_REQUIREMENTS = ("importlib-metadata>=4.8",)
+
+
 def install_full(venv: Path) -> list[str]:
     """Copy the host's google/colab package and colab_kernel_launcher into ``venv``.
 
@@ -225,6 +240,9 @@ def install_full(venv: Path) -> list[str]:
         # While Colab's default kernel is switched its launcher is our shim: copy Colab's own.
         (target / launcher.name).write_bytes(original_bytes(launcher))
         copied.append(str(target / launcher.name))
+    if package is not None and target.parent.name == "python3.9":
+        (target / COMPAT_PTH).write_text(COMPAT_LINE, encoding="utf-8")
+        copied.append(str(target / COMPAT_PTH))
     return copied
 
 
@@ -234,7 +252,10 @@ def full_installed(venv: Path) -> bool:
     except FileNotFoundError:
         return False
     package = host_file("google.colab")
-    return package is None or (target / "google" / "colab" / "__init__.py").exists()
+    if package is None:
+        return True
+    compat = target.parent.name != "python3.9" or (target / COMPAT_PTH).exists()
+    return compat and (target / "google" / "colab" / "__init__.py").exists()
 
 
 # -- the frontend: notebook, files, Drive (only reachable on a real Colab VM) -----------

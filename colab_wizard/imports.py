@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 # Runs in the measured Python (3.8+): imports argv's modules, then maps each loaded
-# module to a distribution. Top-level names shared by several distributions (the
-# ``google`` namespace) are told apart by which one holds the module's second level.
+# module to a distribution. In a namespace package or a top-level name shared by several
+# distributions (``google``), the one holding the module's second level owns it.
 _PROBE = r"""
 import importlib, json, sys
 failed = {}
@@ -36,16 +36,16 @@ def holds(dist, parts):
         except Exception:
             found = []
         files[dist] = {tuple(str(f).replace("\\", "/").split("/")[:2]) for f in found}
-    wanted = tuple(parts[:2])
-    return wanted in files[dist] or any(f[0] == parts[0] + ".py" for f in files[dist])
+    return tuple(parts[:2]) in files[dist]
 dists = {}
 for name in list(sys.modules):
     parts = name.split(".")
     candidates = owners.get(parts[0], [])
-    if len(candidates) > 1 and len(parts) > 1:
-        candidates = [d for d in candidates if holds(d, parts)] or []
-    elif len(candidates) > 1:
-        continue
+    namespace = getattr(sys.modules.get(parts[0]), "__file__", None) is None
+    if namespace or len(candidates) > 1:
+        if len(parts) == 1:
+            continue
+        candidates = [d for d in candidates if holds(d, parts)]
     for dist in candidates:
         if dist not in dists:
             try:

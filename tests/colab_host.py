@@ -28,6 +28,7 @@ from __future__ import annotations
 import fcntl
 import functools
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -207,7 +208,9 @@ def _flavour(checkout: Optional[Path]) -> str:
     """What google.colab the host gets: the checkout's commit, or the stand-in's digest."""
     if checkout is not None:
         return "real-" + colabtools_commit(checkout)[:12]
-    text = STANDIN_INIT + "".join(STANDIN_MODULES.values()) + STANDIN_METADATA
+    # The writer's code too: a change in how the stand-in is installed rebuilds the image.
+    text = (STANDIN_INIT + "".join(STANDIN_MODULES.values()) + STANDIN_METADATA
+            + inspect.getsource(_write_standin))
     return "standin-" + hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -280,7 +283,8 @@ def _write_standin(site: Path) -> None:
     dist.mkdir()
     (dist / "METADATA").write_text(STANDIN_METADATA)
     (dist / "INSTALLER").write_text("colab_host\n")
-    (dist / "RECORD").write_text("")
+    (dist / "RECORD").write_text("".join(
+        f"{path.relative_to(site).as_posix()},,\n" for path in sorted(package.rglob("*.py"))))
 
 
 @functools.cache
