@@ -20,16 +20,5 @@ mark install
     >/dev/null 2>&1
 mark kernel
 # Start the kernel once and run code in it, as the wizard's pre-flight does.
-"$host_python" - "$name" 2>/dev/null <<'PY'
-import sys
-from jupyter_client.manager import start_new_kernel
-
-km, kc = start_new_kernel(kernel_name=sys.argv[1], startup_timeout=120)
-try:
-    reply = kc.execute_interactive("import sys", timeout=120, output_hook=lambda msg: None)
-    assert reply["content"]["status"] == "ok", reply
-finally:
-    kc.stop_channels()
-    km.shutdown_kernel(now=True)
-PY
+"$host_python" "$(dirname "$0")/start_kernel.py" "$name" 2>/dev/null
 mark verify

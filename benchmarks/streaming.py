@@ -282,6 +282,8 @@ def measure(kind: str, lines: int, rounds: int = 3,
     bare_cpu = med(bare, "cpu_self") + med(bare, "cpu_children")
     our_cpu = med(ours, "cpu_self") + med(ours, "cpu_children")
     messages = [s.messages for s in ours if s.messages is not None]
+    rates = [s.stream_messages / s.stream_seconds for s in ours
+             if view_factory is None and s.stream_seconds > 0]
     return {
         "kind": kind,
         "lines": lines,
@@ -300,9 +302,9 @@ def measure(kind: str, lines: int, rounds: int = 3,
         "messages_per_s": (statistics.median(messages) / med(ours, "wall")) if messages else None,
         "renders": med(ours, "renders"),
         "stream_messages": med(ours, "stream_messages"),
-        "stream_messages_per_s": statistics.median(
-            s.stream_messages / s.stream_seconds for s in ours if s.stream_seconds > 0)
-        if view_factory is None else None,
+        # None when no run streamed long enough to time (a fast machine, or a view that
+        # sent nothing while streaming): "no median for empty data" otherwise.
+        "stream_messages_per_s": statistics.median(rates) if rates else None,
         "renders_per_s": med(ours, "renders") / med(ours, "wall"),
     }
 

@@ -5,15 +5,17 @@ many small ones and loses exec bits and symlinks, so never the venv itself):
 
 - ``manifest.json``: the spec (name, display name, Python, dependencies, index, profile);
 - ``project.tar``: ``pyproject.toml``, ``poetry.lock``, ``poetry.toml``;
-- ``wheels.tar``: the wheels of every locked package from Poetry's artifact cache,
-  checked against the hashes in ``poetry.lock``;
+- ``wheels.tar``: a wheel for every package of the kernel's venv, as poetry.lock pins
+  it (see wheelhouse.py: a save is complete or it fails), and the uv wheel;
 - ``python.tar.gz``: the interpreter, when the wizard installed it itself;
 - ``colab_wizard-wheels/``: colab_wizard's own wheel and its dependencies', so a fresh
   VM's first cell installs colab_wizard itself without the index (:mod:`.selfwheel`).
 
-``restore`` unpacks these, makes the venv with virtualenv (offline: it carries
-its own pip), installs exactly the locked versions from the saved wheels with
-``pip --no-index``, then runs the plan's kernel, pre-flight and register stages.
+``restore`` checks the manifest against the saved lock before it starts, unpacks,
+checks every wheel against the sha256 recorded at save time (a changed file is
+refused by name), makes the venv and installs the wheels with uv, offline and
+hash-checked (virtualenv and pip where there is no uv), checks what was installed,
+then runs the plan's kernel, pre-flight and register stages.
 """
 
 from __future__ import annotations
@@ -29,11 +31,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Optional, Union
 
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
-
-from . import adoption, colab, interpreters, kernels, ownership, paths, pyproject, selfwheel
+from . import (
+    adoption,
+    colab,
+    interpreters,
+    kernels,
+    ownership,
+    paths,
+    pyproject,
+    selfwheel,
+    uvtool,
+    wheelhouse,
+)
 from .events import Listener
-from .plan import STATE_DIR, Workspace, _digest, _file_digest, bin_dir, plan
+from .plan import (
+    STATE_DIR,
+    Workspace,
+    _digest,
+    _file_digest,
+    bin_dir,
+    export_fingerprint,
+    plan,
+    seed_pip,
+    uv_sync_argv,
+)
+from .progress import UvProgress
 from .runner import Runner, Stage, StageContext
 from .spec import EnvSpec
 from .sync import run_sync
@@ -45,8 +67,10 @@ WHEELS_TAR = "wheels.tar"
 PYTHON_TAR = "python.tar.gz"
 # An adopted project's root package as installed (editable: its dist-info and .pth).
 ROOT_TAR = "root.tar"
-PROJECT_FILES = ("pyproject.toml", "poetry.lock", "poetry.toml")
-FORMAT = 1
+PROJECT_FILES = ("pyproject.toml", "poetry.lock", "poetry.toml",
+                 f"{STATE_DIR}/requirements.txt")
+# 2: every wheel listed with its sha256; the uv wheel; the lock's own hash.
+FORMAT = 2
 
 
 class CacheError(Exception):
@@ -70,43 +94,6 @@ def poetry_cache_dir() -> Path:
         return Path(explicit)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "pypoetry"
-
-
-def locked(lock_text: str) -> dict[str, tuple[str, dict[str, str]]]:
-    """{canonical name: (version, {file name: "sha256:..."})} from a poetry.lock."""
-    doc = pyproject.parse(lock_text)
-    result: dict[str, tuple[str, dict[str, str]]] = {}
-    for package in doc.get("package", []):
-        files = {str(f["file"]): str(f["hash"]) for f in package.get("files", [])}
-        result[canonicalize_name(str(package["name"]))] = (str(package["version"]), files)
-    return result
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return "sha256:" + h.hexdigest()
-
-
-def cached_wheels(lock_text: str, cache_dir: Optional[Path] = None) -> list[Path]:
-    """Wheels in Poetry's artifact cache that belong to the lock (hash-checked when listed)."""
-    wanted = locked(lock_text)
-    found: dict[str, Path] = {}
-    for wheel in sorted((cache_dir or poetry_cache_dir()).glob("artifacts/**/*.whl")):
-        try:
-            name, version, _, _ = parse_wheel_filename(wheel.name)
-        except InvalidWheelFilename:
-            continue
-        entry = wanted.get(canonicalize_name(name))
-        if entry is None or str(version) != entry[0] or wheel.name in found:
-            continue
-        expected = entry[1].get(wheel.name)
-        if expected is not None and expected != _sha256(wheel):
-            continue
-        found[wheel.name] = wheel
-    return list(found.values())
 
 
 def _atomic_tar(dest: Path, members: Iterable[tuple[Path, str]], mode: str) -> Path:
@@ -175,22 +162,34 @@ def save(folder: Union[str, Path], name: Optional[str] = None) -> Saved:
         state_data: dict[str, Any] = json.loads(state_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         state_data = {}
+    ws = Workspace(spec)
+    lock_text = ws.lock_file.read_text(encoding="utf-8")
     dest = Path(folder) / info.name
-    dest.mkdir(parents=True, exist_ok=True)
-    adopted = adoption.adopted_origin(project)
-    if adopted is None:
-        members = [(project / f, f) for f in PROJECT_FILES if (project / f).exists()]
-    else:  # the user's project: its code too, and its root as installed
-        members = adoption.project_members(project)
+    with tempfile.TemporaryDirectory() as tmp:
         package = adoption.root_package(project)
-        root = adoption.root_members(project / ".venv", package) if package else []
-        files_root = [_atomic_tar(dest / ROOT_TAR, root, "w")]
-        adopted = {**adopted, "root_files": [name for _, name in root]}
-    files = [_atomic_tar(dest / PROJECT_TAR, members, "w")]
-    if adopted is not None:
-        files += files_root
-    wheels = cached_wheels((project / "poetry.lock").read_text(encoding="utf-8"))
-    files.append(_atomic_tar(dest / WHEELS_TAR, [(w, "wheels/" + w.name) for w in wheels], "w"))
+        try:
+            wheels = wheelhouse.gather(ws.venv_python, lock_text, Path(tmp) / "wheels",
+                                       poetry_cache_dir(), ws.pip_env_vars(), package)
+        except wheelhouse.WheelhouseError as exc:
+            raise CacheError(f"Cannot save '{info.name}': {exc}") from None
+        wheel_members = [(Path(tmp) / "wheels" / w.filename, "wheels/" + w.filename)
+                         for w in wheels]
+        uv_wheel = uvtool.kept_wheel()
+        if uv_wheel is not None:
+            wheel_members.append((uv_wheel, "tools/" + uv_wheel.name))
+        dest.mkdir(parents=True, exist_ok=True)
+        adopted = adoption.adopted_origin(project)
+        if adopted is None:
+            members = [(project / f, f) for f in PROJECT_FILES if (project / f).exists()]
+        else:  # the user's project: its code too, and its root as installed
+            members = adoption.project_members(project)
+            root = adoption.root_members(project / ".venv", package) if package else []
+            files_root = [_atomic_tar(dest / ROOT_TAR, root, "w")]
+            adopted = {**adopted, "root_files": [name for _, name in root]}
+        files = [_atomic_tar(dest / PROJECT_TAR, members, "w")]
+        if adopted is not None:
+            files += files_root
+        files.append(_atomic_tar(dest / WHEELS_TAR, wheel_members, "w"))
     python_rel = _under_pythons_dir(state_data.get("python"))
     if python_rel is None:
         (dest / PYTHON_TAR).unlink(missing_ok=True)
@@ -209,15 +208,18 @@ def save(folder: Union[str, Path], name: Optional[str] = None) -> Saved:
         "index_url": spec.index_url,
         "profile": profile,
         "python_relpath": str(python_rel) if python_rel is not None else None,
-        "wheels": sorted(w.name for w in wheels),
+        "lock_sha256": wheelhouse.file_hash(ws.lock_file),
+        "wheels": [w.as_dict() for w in wheels],
+        "uv": None if uv_wheel is None else {"wheel": uv_wheel.name,
+                                             "sha256": wheelhouse.file_hash(uv_wheel)},
         "adopted": adopted,
         "colab_wizard": {"version": __version__,
                          "wheels": sorted(f.name for f in tool_files),
                          "missing": tool_missing},
     }
-    tmp = dest / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-    os.replace(tmp, dest / MANIFEST)
+    tmp_manifest = dest / (MANIFEST + ".tmp")
+    tmp_manifest.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    os.replace(tmp_manifest, dest / MANIFEST)
     files.append(dest / MANIFEST)
     return Saved(dest, tuple(files), len(wheels))
 
@@ -308,39 +310,91 @@ def restore_stages(cache: Path, ws: Workspace, manifest: dict[str, Any]) -> list
         return f"Python {ws.interpreter}"
 
     async def install(ctx: StageContext) -> str:
-        venv = spec.project_dir / ".venv"
-        shutil.rmtree(venv, ignore_errors=True)
-        await ctx.run([sys.executable, "-m", "virtualenv", "--no-periodic-update",
-                       "--no-setuptools", "-p", str(ws.interpreter), str(venv)],
-                      hint="The host Python needs the 'virtualenv' package.")
-        lock_text = ws.lock_file.read_text(encoding="utf-8")
+        venv = ws.venv_python.parent.parent
+        entries: list[dict[str, str]] = manifest["wheels"]
+        hint = ("Save the kernel again from a machine where it works (or build it with "
+                "'create' while the package index is reachable).")
         with tempfile.TemporaryDirectory() as tmp:
             _extract(cache / WHEELS_TAR, Path(tmp))
             wheel_dir = Path(tmp) / "wheels"
-            wheel_dir.mkdir(exist_ok=True)
-            have = {canonicalize_name(parse_wheel_filename(w.name)[0])
-                    for w in wheel_dir.glob("*.whl")}
-            pins = [f"{name}=={version}" for name, (version, _) in sorted(locked(lock_text).items())
-                    if name in have]
-            reqs = Path(tmp) / "requirements.txt"
-            reqs.write_text("\n".join(pins) + "\n", encoding="utf-8")
-            await ctx.run([str(bin_dir(venv) / "python"), "-m", "pip", "--isolated", "install",
-                           "--no-index", "--no-deps", "--no-compile",
-                           "--find-links", str(wheel_dir), "-r", str(reqs)],
-                          hint="The cache lacks a wheel this machine needs; build with "
-                          "'create' while the package index is reachable, then save again.")
+            problem = wheelhouse.tampered(wheel_dir, entries)
+            if problem:
+                raise ctx.fail(f"the saved folder {cache} cannot be trusted: {problem}", hint)
+            await _uv_from_cache(Path(tmp), manifest, ctx)
+            requirements = Path(tmp) / "requirements.txt"
+            requirements.write_text(wheelhouse.requirements_text(entries), encoding="utf-8")
+            shutil.rmtree(venv, ignore_errors=True)
+            if uvtool.ready():
+                await ctx.run([str(uvtool.binary()), "venv", "--python", str(ws.interpreter),
+                               str(venv)], env=uvtool.env())
+                await ctx.run(uv_sync_argv(ws.venv_python, requirements, "--offline",
+                                           "--no-index", "--find-links", str(wheel_dir)),
+                              env=uvtool.env(), parser=UvProgress(), hint=hint)
+                await seed_pip(ws.venv_python, spec.python.short, ctx)
+            else:
+                await ctx.run([sys.executable, "-m", "virtualenv", "--no-periodic-update",
+                               "--no-setuptools", "-p", str(ws.interpreter),
+                               str(venv)],
+                              hint="The host Python needs the 'virtualenv' package.")
+                await ctx.run([str(bin_dir(venv) / "python"), "-m", "pip", "--isolated",
+                               "install", "--no-index", "--no-deps", "--no-compile",
+                               "--require-hashes", "--find-links", str(wheel_dir),
+                               "-r", str(requirements)], hint=hint)
+        got = wheelhouse.installed(ws.venv_python)
+        want = {e["name"]: e["version"] for e in entries}
+        wrong = sorted(f"{n} {v}" for n, v in got.items()
+                       if want.get(n) != v and n not in wheelhouse.SEEDED)
+        lacking = sorted(f"{n} {v}" for n, v in want.items() if got.get(n) != v)
+        if wrong or lacking:
+            raise ctx.fail("the restored venv does not match poetry.lock (missing: "
+                           f"{', '.join(lacking) or 'none'}; unexpected: "
+                           f"{', '.join(wrong) or 'none'})", hint)
         if adopted is not None and adopted.get("root_files"):
             # The project itself, installed as it was (editable): import it works again.
             _extract(cache / ROOT_TAR, adoption.site_packages(venv))
             adoption.relocate_root(venv, adopted["root_files"], adopted["path"],
                                    str(spec.project_dir))
         ws.save_state(venv_for=str(ws.interpreter), lock=_file_digest(ws.pyproject),
-                      install=_digest(_file_digest(ws.lock_file), str(ws.venv_python)))
-        return f"{len(pins)} packages from the cache"
+                      install=_digest(_file_digest(ws.lock_file), str(ws.venv_python)),
+                      exported=export_fingerprint(ws))
+        return f"{len(entries)} packages from the cache"
 
     tail = [s for s in plan(spec, ws) if s.key in ("kernel", "verify", "register")]
     return [Stage("unpack", "Unpack the cache", 1, unpack, timeout=600),
             Stage("install", "Install packages from the cache", 4, install, timeout=1800), *tail]
+
+
+async def _uv_from_cache(unpacked: Path, manifest: dict[str, Any], ctx: StageContext) -> None:
+    """A fresh VM has no uv: unpack the one the saved folder carries (hash-checked)."""
+    entry = manifest.get("uv")
+    if uvtool.ready() or not entry or not uvtool.wanted():
+        return
+    wheel = unpacked / "tools" / entry["wheel"]
+    if not wheel.is_file() or wheelhouse.file_hash(wheel) != entry["sha256"]:
+        ctx.line(f"The saved {entry['wheel']} is missing or changed; installing with pip.")
+        return
+    uvtool.install_wheel(wheel)
+    ctx.line(f"Unpacked uv from the saved {entry['wheel']}")
+
+
+def check_manifest(cache: Path, manifest: dict[str, Any]) -> None:
+    """The saved wheels are what the saved poetry.lock pins, before anything is touched."""
+    with tarfile.open(cache / PROJECT_TAR) as tar:
+        try:
+            member = tar.extractfile("poetry.lock")
+        except KeyError:
+            member = None
+        if member is None:
+            raise CacheError(f"{cache / PROJECT_TAR} holds no poetry.lock.")
+        data = member.read()
+    if "sha256:" + hashlib.sha256(data).hexdigest() != manifest.get("lock_sha256"):
+        raise CacheError(f"The poetry.lock in {cache / PROJECT_TAR} is not the one the "
+                         "wheels were saved for; save the kernel again.")
+    problems = wheelhouse.check_against_lock(manifest.get("wheels", []),
+                                             data.decode("utf-8"))
+    if problems:
+        raise CacheError(f"The saved folder {cache} does not match its poetry.lock: "
+                         + "; ".join(problems) + ". Save the kernel again.")
 
 
 def restore_runner(
@@ -355,6 +409,7 @@ def restore_runner(
 
     cache = find_cache(folder, name)
     manifest = read_manifest(cache)
+    check_manifest(cache, manifest)
     if manifest.get("adopted"):
         spec = adoption.restore_spec(manifest, project_dir)
     else:

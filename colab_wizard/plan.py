@@ -245,11 +245,33 @@ async def find_python(ws: Workspace, ctx: StageContext) -> str:
         None, interpreters.find, ws.spec.python
     )
     if found is None:
-        found = await _download_python(ws, ctx)
+        found = await _download_beside_tools(ws, ctx)
     ws.interpreter = found.path
     ws.save_state(python=str(found.path), python_request=str(ws.spec.python))
     ctx.line(f"Using {found.path} (Python {found.label})")
     return f"Python {found.label}"
+
+
+async def _download_beside_tools(ws: Workspace, ctx: StageContext
+                                 ) -> interpreters.Interpreter:
+    """Download Python while Poetry's tool environment installs: neither needs the other,
+    and on a fresh VM both take seconds. The poetry stage then finds its work done (or,
+    if the install beside failed, tries again and reports it as its own)."""
+    tools = None if poetry_ready(ws) else asyncio.ensure_future(
+        install_poetry(ws, ctx, progress=False))
+    try:
+        found = await _download_python(ws, ctx)
+        if tools is not None:
+            try:
+                await tools
+            except StageError as error:
+                ctx.line(f"Installing Poetry beside the download failed ({error.message}); "
+                         "the next stage tries again.")
+    finally:
+        if tools is not None and not tools.done():
+            tools.cancel()
+            await asyncio.gather(tools, return_exceptions=True)
+    return found
 
 
 async def _download_python(ws: Workspace, ctx: StageContext) -> interpreters.Interpreter:
@@ -329,9 +351,10 @@ async def get_uv(ws: Workspace, ctx: StageContext) -> bool:
     return True
 
 
-async def install_poetry(ws: Workspace, ctx: StageContext) -> str:
+async def install_poetry(ws: Workspace, ctx: StageContext, progress: bool = True) -> str:
     """Put Poetry (and its export plugin) in its own tool environment, with uv if it can be
-    had, else with virtualenv and pip (never the host's venv module)."""
+    had, else with virtualenv and pip (never the host's venv module). Without ``progress``
+    (beside a download that owns the stage's bar) it reports lines only."""
     fd = await _locked(ws.poetry_env.parent / ".poetry.lock")
     try:
         if poetry_ready(ws):
@@ -349,7 +372,8 @@ async def install_poetry(ws: Workspace, ctx: StageContext) -> str:
                            str(ws.poetry_env)], env=ws.uv_env_vars())
             await ctx.run([str(uvtool.binary()), "pip", "install", "--python", env_python,
                            *POETRY_REQUIREMENTS],
-                          env=ws.uv_env_vars(), parser=UvProgress(), hint=hint)
+                          env=ws.uv_env_vars(), parser=UvProgress() if progress else None,
+                          hint=hint)
         else:
             installer = "pip"
             await ctx.run(
@@ -357,7 +381,8 @@ async def install_poetry(ws: Workspace, ctx: StageContext) -> str:
                 hint="The host Python needs the 'virtualenv' package: pip install virtualenv.",
             )
             await ctx.run([env_python, "-m", "pip", "install", *POETRY_REQUIREMENTS],
-                          env=ws.pip_env_vars(), parser=PipProgress(), hint=hint)
+                          env=ws.pip_env_vars(), parser=PipProgress() if progress else None,
+                          hint=hint)
         await ctx.run([str(ws.poetry), "--version"])
         (ws.poetry_env / COMPLETE_MARK).write_text(tools_mark(installer), encoding="utf-8")
     finally:
@@ -415,10 +440,15 @@ async def write_project(ws: Workspace, ctx: StageContext) -> str:
     if uvtool.ready():
         if not (ws.venv_python.exists() and ws.load_state().get("venv_for") == str(
                 ws.interpreter)):
+            venv = ws.venv_python.parent.parent
+            # Ours to replace, even half made (uv refuses to clear what is not yet a venv).
+            if venv.is_symlink() or venv.is_file():
+                venv.unlink()
+            elif venv.exists():
+                shutil.rmtree(venv)
             # Poetry finds it as the project's own (.venv, in-project) and uses it as is.
-            await ctx.run([str(uvtool.binary()), "venv", "--clear", "--python",
-                           str(ws.interpreter), str(ws.venv_python.parent.parent)],
-                          cwd=ws.project_dir, env=ws.uv_env_vars())
+            await ctx.run([str(uvtool.binary()), "venv", "--python", str(ws.interpreter),
+                           str(venv)], cwd=ws.project_dir, env=ws.uv_env_vars())
     else:
         await ctx.run(ws.poetry_argv("env", "use", str(ws.interpreter)), cwd=ws.project_dir,
                       env=ws.poetry_env_vars())
@@ -547,6 +577,7 @@ async def install(ws: Workspace, ctx: StageContext) -> str:
             uv_parser = UvProgress()
             await ctx.run(uv_sync_argv(ws.venv_python, ws.requirements), cwd=ws.project_dir,
                           env=ws.uv_env_vars(), parser=uv_parser, hint=hint)
+            await seed_pip(ws.venv_python, ws.spec.python.short, ctx)
             total = uv_parser.total or 0
             if ws.adopted is not None and ws.adopted.package:
                 # The export lists the dependencies only; an adopted package is installed
@@ -569,6 +600,20 @@ def uv_sync_argv(venv_python: Path, requirements: Path, *options: str) -> list[s
         argv.append("--require-hashes")
     # Without it uv still checks every hash given; a git or path dependency has none.
     return [*argv, str(requirements)]
+
+
+async def seed_pip(venv_python: Path, python_short: str, ctx: StageContext) -> None:
+    """Put pip into a venv uv made, as virtualenv (Poetry's venv maker) does: ``!pip`` and
+    ``%pip`` in the kernel then install into its venv. From virtualenv's bundled wheel, so
+    offline; ``poetry sync`` keeps it."""
+    from virtualenv.seed.wheels.embed import get_embed_wheel
+
+    wheel = get_embed_wheel("pip", python_short)
+    if wheel is None:
+        ctx.line(f"virtualenv carries no pip for Python {python_short}; the venv has none.")
+        return
+    await ctx.run([str(uvtool.binary()), "pip", "install", "--python", str(venv_python),
+                   "--offline", "--no-index", "--no-deps", str(wheel.path)], env=uvtool.env())
 
 
 def requirements_hashed(requirements: Path) -> bool:

@@ -25,8 +25,7 @@ from . import index, paths
 
 # 1 builds with uv, 0 with the older virtualenv + pip + Poetry installer path.
 SWITCH_ENV = "COLAB_WIZARD_UV"
-# Off until save and restore gather their wheels without Poetry's artifact cache.
-DEFAULT = "0"
+DEFAULT = "1"
 COMPLETE = ".complete"
 
 
@@ -134,16 +133,38 @@ def fetch(index_url: str, auth: Optional[index.Credentials] = None,
             raise UvUnavailable(f"{choice.filename} could not be downloaded ({exc})") from None
         if digest.hexdigest() != choice.sha256:
             raise UvUnavailable(f"{choice.filename} does not match the sha256 the index lists")
+        install_wheel(wheel)
+    return choice.filename
+
+
+def kept_wheel() -> Optional[Path]:
+    """The wheel uv was unpacked from (a saved kernel carries it, for an offline restore)."""
+    try:
+        name = (home() / COMPLETE).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    path = home() / name
+    return path if name and path.is_file() else None
+
+
+def install_wheel(wheel: Path) -> None:
+    """Unpack the uv binary from ``wheel`` (checked by the caller) and keep the wheel."""
+    target = home()
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target) as tmp:
         with zipfile.ZipFile(wheel) as archive:
             member = next((n for n in archive.namelist()
                            if n.endswith(".data/scripts/uv")), None)
             if member is None:
-                raise UvUnavailable(f"{choice.filename} holds no uv binary")
+                raise UvUnavailable(f"{wheel.name} holds no uv binary")
             unpacked = Path(tmp) / "uv"
             with archive.open(member) as source, open(unpacked, "wb") as out:
                 shutil.copyfileobj(source, out, 1 << 20)
         unpacked.chmod(unpacked.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         binary().parent.mkdir(parents=True, exist_ok=True)
         os.replace(unpacked, binary())
-    (target / COMPLETE).write_text(choice.filename, encoding="utf-8")
-    return choice.filename
+        if wheel.parent != target:
+            kept = Path(tmp) / wheel.name
+            shutil.copyfile(wheel, kept)
+            os.replace(kept, target / wheel.name)
+    (target / COMPLETE).write_text(wheel.name, encoding="utf-8")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 import socket
+import subprocess
+import sys
 import tarfile
 import time
 from pathlib import Path
@@ -109,6 +111,9 @@ def test_save_packs_a_python_the_wizard_installed(wizard_env: dict[str, Path],
     spec.project_dir.mkdir(parents=True)
     ws.pyproject.write_text(pyproject.render(spec))
     ws.lock_file.write_text("")
+    # An empty lock, and a venv that holds nothing but what venv seeds.
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip",
+                    str(ws.venv_python.parent.parent)], check=True)
     ws.save_state(python=str(install / "bin" / "python3.12"))
     kernels.write_spec(ws.staged_kernel, ws.kernel_spec())
     kernels.register(ws.staged_kernel, spec.name)

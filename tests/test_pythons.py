@@ -24,7 +24,7 @@ from typing import Any, Iterator, Optional
 import pytest
 
 from colab_wizard import api, catalog, cli, download, interpreters, paths, pythons
-from colab_wizard.events import Event, StageProgress
+from colab_wizard.events import Event, StageDone, StageLine, StageProgress
 from colab_wizard.spec import PythonVersion
 
 PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT", "/root/.pyenv")) / "versions"
@@ -436,6 +436,13 @@ def test_downloaded_python_gets_a_poetry_venv_and_a_kernel(
     assert on_path is None or "/shims/" in on_path  # pyenv shims are never used
     assert interpreters.find(PythonVersion(archive.version[1])) is None
 
+    # No tool environment yet, as on a fresh VM: it is installed while Python downloads.
+    tools = paths.tools_dir()
+    if tools.is_symlink():
+        tools.unlink()
+    tools.mkdir(parents=True, exist_ok=True)
+    mirror.delay = 0.01  # a few seconds for the archive: long enough to overlap visibly
+
     events: list[Event] = []
     made = colab_wizard.create(python=archive.short, dependencies=["six>=1.16"],
                                name="downloaded-py", project_dir=tmp_path / "proj",
@@ -444,6 +451,13 @@ def test_downloaded_python_gets_a_poetry_venv_and_a_kernel(
                 if isinstance(e, StageProgress) and e.unit == "bytes"]
     assert progress[0] == (0, None)
     assert_monotonic_to([(int(d), int(t) if t else None) for d, t in progress[1:]], archive.size)
+    byte_events = [i for i, e in enumerate(events)
+                   if isinstance(e, StageProgress) and e.unit == "bytes"]
+    tool_lines = [i for i, e in enumerate(events) if isinstance(e, StageLine)
+                  and e.stage == "python" and str(tools.resolve()) in e.text]
+    assert any(byte_events[0] < i < byte_events[-1] for i in tool_lines), "not concurrent"
+    assert [e.skipped for e in events if isinstance(e, StageDone) and e.stage == "poetry"] == [
+        True]
 
     km, kc = start_new_kernel(kernel_name=made.name, startup_timeout=120)
     try:
