@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from jupyter_core.paths import jupyter_path
 
 MARK = "colab_wizard"
 
@@ -87,7 +88,12 @@ def is_ours(spec: Optional[dict[str, Any]]) -> bool:
 
 
 def _manager() -> KernelSpecManager:
-    return KernelSpecManager()
+    # jupyter_client's default list imports all of IPython (a second or more) only to add
+    # IPython's own kernels dir; the same list without that import keeps a re-run fast.
+    ipython_dir = os.environ.get("IPYTHONDIR") or os.path.join(os.path.expanduser("~"),
+                                                               ".ipython")
+    return KernelSpecManager(kernel_dirs=[*jupyter_path("kernels"),
+                                          os.path.join(ipython_dir, "kernels")])
 
 
 def find_existing(name: str) -> Optional[Path]:

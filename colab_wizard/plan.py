@@ -514,8 +514,8 @@ def export_argv(ws: Workspace) -> list[str]:
 
 def poetry_batch_argv(ws: Workspace, *commands: list[str]) -> list[str]:
     """Several Poetry commands in one process: Poetry's start-up (about a second) is paid once."""
-    code = (Path(__file__).parent / "poetry_batch.py").read_text(encoding="utf-8")
-    argv = [str(bin_dir(ws.poetry_env) / "python"), "-c", code]
+    argv = [str(bin_dir(ws.poetry_env) / "python"), "-I", "-u",
+            str(Path(__file__).parent / "poetry_batch.py")]
     for command in commands:
         argv += ["--", "--no-ansi", "--no-interaction", *command]
     return argv

@@ -1,16 +1,12 @@
 """Run several Poetry commands in one process, in Poetry's own tool environment.
 
-Passed to that environment's Python with ``-c``; the arguments are the commands,
-each after a ``--``. Poetry takes about a second to start, a good part of a
-``lock`` plus ``export``. This module never imports colab_wizard and is never
-imported by it.
+Run by that environment's Python as ``python -I -u poetry_batch.py -- CMD... -- CMD...``
+(-I: neither this folder nor the user's project lands on sys.path, so no module there can
+shadow one of Poetry's). Poetry takes about a second to start, a good part of a ``lock``
+plus ``export``. This module never imports colab_wizard and is never imported by it.
 """
 
 import sys
-
-# -c puts the working directory (the user's project) first on sys.path: a file there
-# named like one of Poetry's imports must not shadow it.
-del sys.path[0]
 
 
 def main(args: list[str]) -> int:
