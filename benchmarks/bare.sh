@@ -16,9 +16,4 @@ mark project
 mark lock
 "$poetry" --no-ansi --no-interaction sync >/dev/null 2>&1
 mark install
-.venv/bin/python -m ipykernel install --user --name "$name" --display-name "$display" \
-    >/dev/null 2>&1
-mark kernel
-# Start the kernel once and run code in it, as the wizard's pre-flight does.
-"$host_python" "$(dirname "$0")/start_kernel.py" "$name" 2>/dev/null
-mark verify
+source "$(dirname "$0")/kernel_steps.sh"

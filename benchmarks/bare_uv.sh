@@ -13,8 +13,4 @@ mark start
 mark lock
 "$uv" sync --locked --python "$python" >/dev/null 2>&1
 mark install
-.venv/bin/python -m ipykernel install --user --name "$name" --display-name "$display" \
-    >/dev/null 2>&1
-mark kernel
-"$host_python" "$(dirname "$0")/start_kernel.py" "$name" 2>/dev/null
-mark verify
+source "$(dirname "$0")/kernel_steps.sh"
