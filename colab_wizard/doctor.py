@@ -81,6 +81,16 @@ def _installed_as() -> str:
     return f"{DISTRIBUTION} {dist}{note} (upgrade with: pip install -U {DISTRIBUTION})"
 
 
+def _inplace_status() -> str:
+    """Which Python the default kernel starts on ("Use it in this notebook"), in words."""
+    from . import inplace
+
+    try:
+        return inplace.describe_status().replace("\n", " ")
+    except (inplace.UseError, OSError) as exc:
+        return f"unknown ({exc})"
+
+
 def last_log() -> Optional[Path]:
     logs = sorted(paths.logs_dir().glob("*.log"), key=lambda p: p.stat().st_mtime)
     return logs[-1] if logs else None
@@ -97,6 +107,8 @@ def report(check_kernels: bool = True, cache_dirs: tuple[Path, ...] = ()) -> str
     lines += [f"{name}: {_version(name)}" for name in _PACKAGES]
     lines.append(f"kernel profile default here: {colab.choose_profile() or 'none'}")
     lines.append(f"every kernel here must import: {ipyconfig.read().describe()}")
+    if host == "colab":
+        lines.append(f"in this notebook: {_inplace_status()}")
     lines.append("")
     ours = kernels.list_ours()
     lines.append(f"kernels made by colab_wizard: {len(ours)}")

@@ -25,6 +25,7 @@ import importlib.util
 import json
 import os
 import shutil
+import string
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -114,7 +115,7 @@ def default_launcher(kernel: str = DEFAULT_KERNEL) -> Launcher:
         [python, "-c", "import importlib.util, sys\n"
          "spec = importlib.util.find_spec(sys.argv[1])\n"
          "print(spec.origin if spec and spec.origin else '')", argv[2]],
-        env={**os.environ, **env}, cwd="/", capture_output=True, text=True, check=False)
+        env=kernel_env(env), cwd="/", capture_output=True, text=True, check=False)
     origin = where.stdout.strip()
     if where.returncode != 0 or not origin.endswith(".py"):
         raise UseError(f"The '{kernel}' kernel's launcher {argv[2]} was not found as a .py "
@@ -186,13 +187,19 @@ def fallback_record() -> Path:
     return state_dir() / "fell-back.json"
 
 
+def kernel_env(spec_env: dict[str, str]) -> dict[str, str]:
+    """A kernelspec's env over ours, ``${VAR}`` expanded as jupyter_client does."""
+    return {**os.environ, **{k: string.Template(v).safe_substitute(os.environ)
+                             for k, v in spec_env.items()}}
+
+
 def _probe_missing(venv_python: Path, env: dict[str, str]) -> list[str]:
     """Which of KERNEL_SIDE_IMPORTS the environment lacks (also proves its Python runs)."""
     code = ("import importlib.util as u, json, sys\n"
             "print(json.dumps([m for m in sys.argv[1:] if u.find_spec(m) is None]))")
     try:
         done = subprocess.run([str(venv_python), "-c", code, *KERNEL_SIDE_IMPORTS],
-                              env={**os.environ, **env}, capture_output=True, text=True,
+                              env=kernel_env(env), capture_output=True, text=True,
                               timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise UseError(f"The kernel's Python {venv_python} does not run ({exc}); rebuild the "

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from colab_wizard import cli, inplace, kernels
+from colab_wizard.doctor import report
 from colab_wizard.spec import SpecError
 
 LAUNCHER = '"""Colab\'s launcher, as far as this test goes."""\nprint("original launcher")\n'
@@ -97,6 +98,8 @@ def test_use_then_reset_gives_the_launcher_back_byte_for_byte(
 
     assert cli.main(["use"]) == cli.EXIT_OK
     assert "My Python" in capsys.readouterr().out
+    assert "in this notebook: This notebook's kernel starts on \u201cMy Python\u201d" in (
+        report(check_kernels=False))
     assert cli.main(["use", "--reset"]) == cli.EXIT_OK
     assert default_kernel.read_bytes() == before
     after = default_kernel.stat()
