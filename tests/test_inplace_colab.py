@@ -110,12 +110,9 @@ def test_use_restart_reset_and_a_broken_environment_through_the_gateway(
         assert switched["prefix"] != before["prefix"]
         spec = json.loads((wizard_env["jupyter"] / "kernels" / "other" / "kernel.json").read_text())
         profile = spec["metadata"]["colab_wizard"].get("profile")
-        print("kernel profile:", profile)
-        if profile == "full":  # google.colab's kernel class, as in Colab's own kernel
-            assert switched["kernel_class"] == "google.colab._kernel.Kernel"
-            assert switched["colab_kernel"] == "google.colab._kernel"
-        else:  # *plain*: Colab's config overridden by the kernelspec's own arguments
-            assert switched["kernel_class"] == "ipykernel.ipkernel.IPythonKernel"
+        assert profile == "full"  # google.colab's kernel class, as in Colab's own kernel
+        assert switched["kernel_class"] == "google.colab._kernel.Kernel"
+        assert switched["colab_kernel"] == "google.colab._kernel"
         assert switched["dependency"] is not None
         assert switched["running_switch"] == "other"  # colab_wizard importable there
         assert "other" in wizard(host, "use")
@@ -133,10 +130,7 @@ def test_use_restart_reset_and_a_broken_environment_through_the_gateway(
         # A package that fails at import: that start falls back and undoes the switch.
         venv = Path(switched["prefix"])
         site = next((venv / "lib").glob("python3*/site-packages"))
-        if profile == "full":
-            colab_init = site / "google" / "colab" / "__init__.py"
-        else:  # a *plain* kernel does not load google.colab
-            colab_init = site / "IPython" / "__init__.py"
+        colab_init = site / "google" / "colab" / "__init__.py"  # fatal under Colab's config
         kept = colab_init.read_text()
         colab_init.write_text("raise RuntimeError('broken on purpose')\n" + kept)
         wizard(host, "use", "other")

@@ -43,7 +43,8 @@ import sys
 sys.path.insert(0, {tests!r})
 from pathlib import Path
 from ui_plans import quick_plan
-from colab_wizard import show
+from colab_wizard import paths, show
+paths.COLAB_CONTENT = Path({content!r})  # Colab's /content, for this test
 show(plan_factory=quick_plan(Path({marks!r})), check_index=False)"""
 VERSION_CELL = ("import os, sys\nprint('running', sys.version)\n"
                 "print('launched by', sys.argv[0], os.environ.get('COLAB_RELEASE_TAG'))")
@@ -83,8 +84,6 @@ def target_python() -> Path:
 def colab_lab(lab3_python: str, target_python: Path, tmp_path: Path,
               shared_dirs: dict[str, Path]) -> Iterator[tuple[Lab, Path]]:
     """JupyterLab 3.6 whose default kernel is Colab-shaped; yields it and the launcher file."""
-    project = Path("/content") / NAME  # where the panel's project goes on Colab
-    assert not project.exists(), f"{project} is in the way"
     (tmp_path / "server").mkdir()
     # jupyter_core prefers a virtualenv's own kernelspecs to the user's; this test's python3
     # (the user's, like Colab's system one) must win over the lab3 venv's.
@@ -95,6 +94,7 @@ def colab_lab(lab3_python: str, target_python: Path, tmp_path: Path,
         launcher = launcher_dir / "colab_kernel_launcher.py"
         launcher.write_text(colab_host.LAUNCHER)
         kernels_dir = lab.dirs["jupyter-data"] / "kernels"
+        project = _content(lab) / NAME  # where the panel's project goes on Colab
         kernels.write_spec(kernels_dir / "python3", {
             "argv": [lab3_python, "-m", "colab_kernel_launcher", "-f", "{connection_file}"],
             "display_name": "Python 3", "language": "python",
@@ -104,10 +104,11 @@ def colab_lab(lab3_python: str, target_python: Path, tmp_path: Path,
         kernels.write_spec(kernels_dir / NAME, kernels.kernel_json(
             NAME, DISPLAY, target_python, project, TARGET_MINOR,
             env={"PYTHONPATH": ""}))
-        try:
-            yield lab, launcher
-        finally:
-            shutil.rmtree(project, ignore_errors=True)
+        yield lab, launcher
+
+
+def _content(lab: Lab) -> Path:
+    return lab.dirs["wizard-home"] / "content"
 
 
 def _restarted(lab: Lab, page: Any) -> None:
@@ -134,8 +135,9 @@ def test_use_it_in_this_notebook_restarts_the_kernel_on_the_new_python_and_back(
     tests = str(Path(__file__).resolve().parents[1])
     # The version cell twice: execution counts start again at 1 after a restart, and a
     # cell is seen to have run when its count changes.
-    cells = [PANEL_CELL.format(tests=tests, marks=str(tmp_path / "marks")), VERSION_CELL,
-             SHOW_CELL, VERSION_CELL]
+    cells = [PANEL_CELL.format(tests=tests, marks=str(tmp_path / "marks"),
+                               content=str(_content(lab))), VERSION_CELL, SHOW_CELL,
+             VERSION_CELL]
     panel = lab.first_cell_widget(page, "use-here.ipynb", cells, ".cw-panel")
     lab.run_cell(page, 1)
     host_version = lab.cell_output(page, 1).inner_text()
@@ -176,7 +178,7 @@ def test_use_it_in_this_notebook_restarts_the_kernel_on_the_new_python_and_back(
     status = lab.cell_output(page, 2).locator(".cw-status")
     status.wait_for(state="visible")
     text = status.inner_text()
-    assert DISPLAY in text and NAME in text and f"/content/{NAME}" in text
+    assert DISPLAY in text and NAME in text and str(_content(lab) / NAME) in text
     _shot(status, "status-switched.png")
 
     status.locator(".cw-use-back").click()
