@@ -42,6 +42,17 @@ def test_project_choice_shows_what_will_change_and_keeps_what_was_typed(
     error = panel.adopt.error.value
     assert "3.12" in error and "&gt;=3.10,&lt;3.11" in error and panel.adopt.summary.value == ""
 
+    # Install shows what will change first; only a second click (nothing changed since)
+    # would write.
+    (folder / "pyproject.toml").write_text(adopt_project.PYPROJECT)
+    panel.adopt.source.value = str(folder) + "/"
+    panel.install_button.click()
+    assert "What will change" in panel.adopt.summary.value and panel.job is None
+    assert panel.state.step == 1 and adopt_project.snapshot(folder) == before
+    panel.adopt.relock.value = True
+    assert panel.adopt.summary.value == "", "a changed choice needs a new look"
+
     # A new panel (a re-run of show()) comes back with the choice and the text.
     again = make_panel(state)
-    assert again.adopt.active and again.adopt.source.value == str(folder)
+    assert again.adopt.active and again.adopt.source.value == str(folder) + "/"
+    assert again.adopt.relock.value

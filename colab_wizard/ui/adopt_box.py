@@ -65,12 +65,21 @@ class AdoptBox:
         self.source.value = self.state.adopt_source
         self.relock.value = self.state.adopt_relock
 
+    @property
+    def reviewed(self) -> bool:
+        """What will change is on screen for exactly what the form now says."""
+        return bool(self.summary.value)
+
+    def forget(self) -> None:
+        self.summary.value = ""
+
     def _on_source(self, change: dict[str, Any]) -> None:
         self.state.adopt_source = change["new"]
-        self.summary.value = ""  # what it said was about the old text
+        self.forget()  # what it said was about the old text
 
     def _on_relock(self, change: dict[str, Any]) -> None:
         self.state.adopt_relock = bool(change["new"])
+        self.forget()
 
     def prepare(self, python: str, name: Optional[str], display_name: Optional[str]
                 ) -> Optional[adoption.Adoption]:
@@ -90,5 +99,5 @@ class AdoptBox:
             f"<b>Kernel {html.escape(spec.display_name)}</b> "
             f"(<code>{html.escape(spec.name)}</code>) from "
             f"<code>{html.escape(str(spec.project_dir))}</code>. What will change:"
-            f"<ul style='margin:2px 0'>{items}</ul>")
+            f"<ul style='margin:2px 0'>{items}</ul>Press Install to go ahead.")
         return adopted

@@ -334,6 +334,8 @@ class Panel:
         step = max(0, min(step, len(self.pages) - 1))
         if step == 1 and self.state.step == 0 and not self._validate_python():
             return
+        if step == 1:
+            self.adopt.forget()  # the Python or the names may have changed meanwhile
         self.state.step = step
         with self.body.hold_sync(), self.steps.hold_sync():
             self.body.children = (self.pages[step],)
@@ -507,9 +509,10 @@ class Panel:
         if retry and self.job is not None and self.install.error is not None:
             start_at = self.install.error.stage
         elif self.adopt.active:
+            reviewed = self.adopt.reviewed
             adopted = self._prepare_adoption()
-            if adopted is None:
-                return
+            if adopted is None or not reviewed:
+                return  # first show what will change; the next Install click writes
             self.job = Job.adopt(adopted, self._on_event)
         else:
             if not self._validate_python() or not self._validate_deps():
