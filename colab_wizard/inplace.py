@@ -169,11 +169,15 @@ def shim_text(target: dict[str, Any], original: bytes) -> str:
 
 def _write_atomic(path: Path, data: bytes, mode: int, mtime_ns: Optional[int] = None) -> None:
     tmp = path.with_name(f".{path.name}.colab_wizard-{os.getpid()}")
-    tmp.write_bytes(data)
-    os.chmod(tmp, mode)
-    if mtime_ns is not None:
-        os.utime(tmp, ns=(mtime_ns, mtime_ns))
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        os.chmod(tmp, mode)
+        if mtime_ns is not None:
+            os.utime(tmp, ns=(mtime_ns, mtime_ns))
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 # -- the state folder -------------------------------------------------------------------------
@@ -185,6 +189,11 @@ def state_dir() -> Path:
 
 def fallback_record() -> Path:
     return state_dir() / "fell-back.json"
+
+
+def marker_path() -> Path:
+    """Written by the shim as a start begins, removed once the kernel is initialised."""
+    return state_dir() / "starting.json"
 
 
 def kernel_env(spec_env: dict[str, str]) -> dict[str, str]:
@@ -281,15 +290,18 @@ def use(name: str, kernel: str = DEFAULT_KERNEL) -> Switch:
     except OSError as exc:
         raise UseError(f"Cannot read the default kernel's launcher {launcher.path} "
                        f"({exc.strerror}); nothing was changed.") from None
-    lib = private_lib(missing)
-    state = state_dir()
+    try:
+        lib = private_lib(missing)
+    except OSError as exc:
+        raise UseError(f"Cannot copy colab_wizard for the switched kernel into {state_dir()} "
+                       f"({exc.strerror or exc}); nothing was changed.") from None
     current = current_switch(launcher)
     target = {
         "name": info.name, "display_name": info.display_name, "python_label": info.python,
         "project_dir": str(info.project_dir), "python": str(venv_python),
         "launcher": launcher_module, "extra_argv": extra, "env": env,
         "lib": str(lib), "boot": str(lib / "colab_wizard" / "inplace_boot.py"),
-        "marker": str(state / "starting.json"), "fallback_record": str(fallback_record()),
+        "marker": str(marker_path()), "fallback_record": str(fallback_record()),
         "module": launcher.module, "launcher_file": str(launcher.path),
         "original_sha256": hashlib.sha256(original).hexdigest(),
         # A switch over a switch keeps the original's own mode and times.
@@ -303,10 +315,12 @@ def use(name: str, kernel: str = DEFAULT_KERNEL) -> Switch:
     except OSError as exc:
         raise UseError(f"Cannot change the default kernel's launcher {launcher.path} "
                        f"({exc.strerror}); nothing was changed.") from None
-    try:
-        fallback_record().unlink()
-    except FileNotFoundError:
-        pass
+    # A fresh switch: neither an old fallback nor a start marker left by an earlier one.
+    for leftover in (fallback_record(), marker_path()):
+        try:
+            leftover.unlink()
+        except FileNotFoundError:
+            pass
     return Switch(info.name, info.display_name, info.python, info.project_dir, venv_python,
                   launcher.path)
 

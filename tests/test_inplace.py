@@ -259,3 +259,9 @@ def test_a_start_that_died_before_the_kernel_was_ready_makes_the_next_one_fall_b
     assert "stopped before the kernel was ready" in done.stderr
     assert default_kernel.read_bytes() == before
     assert not Path(target["marker"]).exists()
+    # A new switch does not inherit the marker of a start that died before it.
+    Path(target["marker"]).write_text(json.dumps({"pid": dead.pid, "time": 0}))
+    inplace.use(ours)
+    assert not Path(target["marker"]).exists()
+    inplace.reset()
+    assert default_kernel.read_bytes() == before
