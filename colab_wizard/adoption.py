@@ -426,10 +426,6 @@ def prepare(
     kernel_name = name if name is not None else name_from_display_name(title)
     spec = EnvSpec.make(chosen, kernel_checks(doc, folder), kernel_name, shown, folder,
                         index_url)
-    try:
-        kernels.check_name_free(spec.name)
-    except kernels.KernelError as exc:
-        raise SpecError("name", str(exc)) from None
     wanted_poetry_toml(_read(folder / "poetry.toml"))  # a broken poetry.toml: say so now
     chosen_profile = colab.choose_profile(profile)
     changes = describe_changes(folder, spec.index_url, chosen_profile, relock, package,

@@ -61,12 +61,36 @@ def make_spec(
 ) -> EnvSpec:
     """Validate the arguments into an EnvSpec, also refusing a name taken by a foreign kernel."""
     spec = EnvSpec.make(python, dependencies, name, display_name, project_dir, index_url)
+    check_kernel_name(spec)
+    check_existing_pyproject(spec)
+    return spec
+
+
+def check_kernel_name(spec: EnvSpec) -> None:
+    """The kernel name must not belong to someone else's kernel (create and adopt alike)."""
     try:
         kernels.check_name_free(spec.name)
     except kernels.KernelError as exc:
         raise SpecError("name", str(exc)) from None
-    check_existing_pyproject(spec)
-    return spec
+
+
+def prepare_adoption(
+    source: Union[str, Path],
+    python: Optional[str] = None,
+    name: Optional[str] = None,
+    display_name: Optional[str] = None,
+    project_dir: Union[str, Path, None] = None,
+    index_url: Optional[str] = None,
+    relock: bool = False,
+    profile: Optional[str] = None,
+    commit: Optional[str] = None,
+) -> adoption.Adoption:
+    """Read (or clone) the user's project and say what will change; nothing is written.
+    The checks every spec gets apply (:func:`check_kernel_name`)."""
+    adopted = adoption.prepare(source, python, name, display_name, project_dir, index_url,
+                               relock, profile, commit)
+    check_kernel_name(adopted.spec)
+    return adopted
 
 
 def check_existing_pyproject(spec: EnvSpec) -> None:
@@ -224,7 +248,7 @@ async def adopt_async(
     ``relock=True`` resolves again when poetry.lock no longer matches pyproject.toml;
     ``commit`` clones that commit (a restore). See :mod:`colab_wizard.adoption`.
     """
-    adopted = adoption.prepare(source, python, name, display_name, project_dir, index_url,
+    adopted = prepare_adoption(source, python, name, display_name, project_dir, index_url,
                                relock, profile, commit)
     return await run_adoption(adopted, listeners, profile)
 

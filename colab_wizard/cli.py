@@ -128,8 +128,8 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 
 def cmd_adopt(args: argparse.Namespace) -> int:
-    adopted = adoption.prepare(args.source, args.python, args.name, args.display_name,
-                               args.project_dir, args.index_url, args.relock, args.profile)
+    adopted = api.prepare_adoption(args.source, args.python, args.name, args.display_name,
+                                   args.project_dir, args.index_url, args.relock, args.profile)
     spec = adopted.spec
     print(f"Adopting {spec.project_dir} as kernel '{spec.name}' ({spec.display_name}):")
     for line in adopted.changes:

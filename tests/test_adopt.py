@@ -194,3 +194,17 @@ def test_a_poetry_style_project(wizard_env: dict[str, Path], tmp_path: Path) -> 
     assert "[tool.poetry.group.colab-wizard.dependencies]" in wanted
     assert "source" not in wanted, "PyPI needs no source"
     assert "in-project = false" not in adoption.wanted_poetry_toml("")
+
+
+def test_adopt_never_takes_a_foreign_kernels_name(wizard_env: dict[str, Path],
+                                                  tmp_path: Path) -> None:
+    theirs = wizard_env["jupyter"] / "kernels" / "myproj"
+    theirs.mkdir(parents=True)
+    (theirs / "kernel.json").write_text(json.dumps(
+        {"argv": ["python3", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+         "display_name": "Not ours", "language": "python"}))
+    folder = adopt_project.write(tmp_path / "mine")
+    with pytest.raises(SpecError) as raised:
+        api.prepare_adoption(folder)
+    assert raised.value.field == "name" and "not made by colab_wizard" in raised.value.message
+    assert api.prepare_adoption(folder, name="myproj-2").spec.name == "myproj-2"

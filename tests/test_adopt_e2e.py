@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import subprocess
+import time
 from pathlib import Path
+from typing import Iterator
 
 import adopt_project
 import pytest
 from faultkit import run_in_kernel
 
 import colab_wizard
-from colab_wizard import adoption, api, cache, ownership, paths, plan
+from colab_wizard import adoption, api, cache, notebook, ownership, paths, plan
 from colab_wizard.events import Event, StageDone
 from colab_wizard.runner import Runner
 from colab_wizard.spec import SpecError
@@ -22,6 +26,29 @@ pytestmark = pytest.mark.slow
 # What the wizard may add to the user's files, and nothing else.
 ADDED_PYPROJECT = {"[tool.poetry.group.colab-wizard.dependencies]", 'ipykernel = "*"', ""}
 ADDED_POETRY_TOML = {"in-project = true"}
+
+
+@contextlib.contextmanager
+def git_daemon(base: Path) -> Iterator[str]:
+    """``git daemon`` serving every repository under ``base`` on a free loopback port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    daemon = subprocess.Popen(
+        ["git", "daemon", "--reuseaddr", "--export-all", f"--base-path={base}",
+         "--listen=127.0.0.1", f"--port={port}", str(base)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with socket.socket() as client:
+                if client.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        yield f"git://127.0.0.1:{port}"
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=10)
 
 
 def poetry(folder: Path, *args: str) -> str:
@@ -89,6 +116,14 @@ def test_adopt_the_issue_folder(wizard_env: dict[str, Path], tmp_path: Path) -> 
     assert {k: v for k, v in adopt_project.snapshot(folder).items()
             if not k.startswith((".venv", ".colab_wizard"))} == {
         k: v for k, v in before.items() if not k.startswith((".venv", ".colab_wizard"))}
+
+    # The notebook switch: the copy's first cell adopts the folder again.
+    original = tmp_path / "analysis.ipynb"
+    original.write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4,
+                                    "nbformat_minor": 5}))
+    copy, _ = notebook.switch("myproj", original)
+    first = json.loads(copy.read_text())["cells"][0]["source"]
+    assert f"colab_wizard.adopt({str(folder)!r}, python='{made.python}'" in first
 
     # Saved, then restored into another folder (a fresh VM's): the project's files, its
     # locked packages from the saved wheels and its own package, importable from there.
@@ -165,15 +200,27 @@ def test_adopt_a_repository_by_url_runs_its_locked_versions(
         == "2.31.0", "a re-lock keeps the locked versions it can"
 
 
-def test_clone_at_a_commit(wizard_env: dict[str, Path], tmp_path: Path) -> None:
-    """What a restore cell does: the same commit again, though the branch moved on."""
-    source = adopt_project.write(tmp_path / "upstream")
+def test_clone_at_a_commit_over_git_daemon(wizard_env: dict[str, Path],
+                                           tmp_path: Path) -> None:
+    """What a restore cell does: the same commit again, though the branch moved on, from a
+    repository served by a loopback ``git daemon`` (git's own network protocol)."""
+    source = adopt_project.write(tmp_path / "repos" / "upstream")
     first = adopt_project.make_repo(source)
     (source / "NEWS").write_text("later\n")
     adopt_project.git(source, "add", "-A")
     adopt_project.git(source, "commit", "-q", "-m", "later")
-    assert adoption.clone(f"file://{source}", tmp_path / "again", first) == first
-    assert not (tmp_path / "again" / "NEWS").exists()
+    with git_daemon(tmp_path / "repos") as base:
+        url = f"{base}/upstream"
+        assert adoption.clone(url, tmp_path / "again", first) == first
+        assert not (tmp_path / "again" / "NEWS").exists()
+        latest = adoption.clone(url, tmp_path / "latest")
+        assert (tmp_path / "latest" / "NEWS").exists() and latest != first
+        assert adopt_project.git(tmp_path / "latest", "rev-list", "--count", "HEAD") == "1"
+        # The same clone again is used as it is; another repository's is refused.
+        assert adoption.clone(url, tmp_path / "latest") == latest
+        with pytest.raises(SpecError) as raised:
+            adoption.clone(f"{base}/other", tmp_path / "latest")
+        assert raised.value.field == "project_dir" and "not of" in raised.value.message
     with pytest.raises(SpecError) as raised:
         adoption.clone(f"file://{tmp_path}/missing", tmp_path / "nothing")
     assert raised.value.field == "source" and "could not fetch" in raised.value.message

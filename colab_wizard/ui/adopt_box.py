@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 import ipywidgets as w
 
-from .. import adoption
+from .. import adoption, api
 from ..spec import SpecError
 from .model import FormState
 
@@ -86,8 +86,8 @@ class AdoptBox:
         """Read (clone) the project and show what will change; None, with the reason, if not."""
         self.error.value = ""
         try:
-            adopted = adoption.prepare(self.source.value.strip(), python, name, display_name,
-                                       relock=self.relock.value)
+            adopted = api.prepare_adoption(self.source.value.strip(), python, name,
+                                           display_name, relock=self.relock.value)
         except SpecError as exc:
             self.summary.value = ""
             self.error.value = (f"<span style='color:#d32f2f'>{html.escape(exc.message)}"
