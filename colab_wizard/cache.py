@@ -20,6 +20,7 @@ then runs the plan's kernel, pre-flight and register stages.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -51,8 +52,8 @@ from .plan import (
     _file_digest,
     bin_dir,
     export_fingerprint,
+    pip_seed,
     plan,
-    seed_pip,
     uv_sync_argv,
 )
 from .progress import UvProgress
@@ -314,23 +315,28 @@ def restore_stages(cache: Path, ws: Workspace, manifest: dict[str, Any]) -> list
         entries: list[dict[str, str]] = manifest["wheels"]
         hint = ("Save the kernel again from a machine where it works (or build it with "
                 "'create' while the package index is reachable).")
+        loop = asyncio.get_running_loop()
         with tempfile.TemporaryDirectory() as tmp:
-            _extract(cache / WHEELS_TAR, Path(tmp))
+            await loop.run_in_executor(None, _extract, cache / WHEELS_TAR, Path(tmp))
             wheel_dir = Path(tmp) / "wheels"
-            problem = wheelhouse.tampered(wheel_dir, entries)
+            # Both read a few hundred MB: side by side, off the event loop.
+            problem, _ = await asyncio.gather(
+                loop.run_in_executor(None, wheelhouse.tampered, wheel_dir, entries),
+                _uv_from_cache(Path(tmp), manifest, ctx))
             if problem:
                 raise ctx.fail(f"the saved folder {cache} cannot be trusted: {problem}", hint)
-            await _uv_from_cache(Path(tmp), manifest, ctx)
             requirements = Path(tmp) / "requirements.txt"
             requirements.write_text(wheelhouse.requirements_text(entries), encoding="utf-8")
             shutil.rmtree(venv, ignore_errors=True)
             if uvtool.ready():
                 await ctx.run([str(uvtool.binary()), "venv", "--python", str(ws.interpreter),
                                str(venv)], env=uvtool.env())
+                seed = pip_seed(spec.python.short, Path(tmp) / "seed.txt",
+                                {e["name"] for e in entries})
                 await ctx.run(uv_sync_argv(ws.venv_python, requirements, "--offline",
-                                           "--no-index", "--find-links", str(wheel_dir)),
+                                           "--no-index", "--find-links", str(wheel_dir),
+                                           seed=seed),
                               env=uvtool.env(), parser=UvProgress(), hint=hint)
-                await seed_pip(ws.venv_python, spec.python.short, ctx)
             else:
                 await ctx.run([sys.executable, "-m", "virtualenv", "--no-periodic-update",
                                "--no-setuptools", "-p", str(ws.interpreter),
@@ -373,7 +379,7 @@ async def _uv_from_cache(unpacked: Path, manifest: dict[str, Any], ctx: StageCon
     if not wheel.is_file() or wheelhouse.file_hash(wheel) != entry["sha256"]:
         ctx.line(f"The saved {entry['wheel']} is missing or changed; installing with pip.")
         return
-    uvtool.install_wheel(wheel)
+    await asyncio.get_running_loop().run_in_executor(None, uvtool.install_wheel, wheel)
     ctx.line(f"Unpacked uv from the saved {entry['wheel']}")
 
 

@@ -33,6 +33,7 @@ from . import (
     paths,
     pyproject,
     uvtool,
+    wheelhouse,
 )
 from .events import StageError
 from .progress import PipProgress, PoetryInstallProgress, UvProgress
@@ -575,9 +576,10 @@ async def install(ws: Workspace, ctx: StageContext) -> str:
             total = parser.total or 0
         else:
             uv_parser = UvProgress()
-            await ctx.run(uv_sync_argv(ws.venv_python, ws.requirements), cwd=ws.project_dir,
-                          env=ws.uv_env_vars(), parser=uv_parser, hint=hint)
-            await seed_pip(ws.venv_python, ws.spec.python.short, ctx)
+            seed = pip_seed(ws.spec.python.short, ws.requirements.with_name("seed.txt"),
+                            exported_names(ws.requirements))
+            await ctx.run(uv_sync_argv(ws.venv_python, ws.requirements, seed=seed),
+                          cwd=ws.project_dir, env=ws.uv_env_vars(), parser=uv_parser, hint=hint)
             total = uv_parser.total or 0
             if ws.adopted is not None and ws.adopted.package:
                 # The export lists the dependencies only; an adopted package is installed
@@ -592,28 +594,42 @@ async def install(ws: Workspace, ctx: StageContext) -> str:
     return f"{total} packages"
 
 
-def uv_sync_argv(venv_python: Path, requirements: Path, *options: str) -> list[str]:
-    """``uv pip sync``: the venv holds exactly ``requirements`` afterwards (extraneous
-    packages removed, as ``poetry sync`` does), every file checked against its hash."""
+def uv_sync_argv(venv_python: Path, requirements: Path, *options: str,
+                 seed: Optional[Path] = None) -> list[str]:
+    """``uv pip sync``: the venv holds exactly ``requirements`` (and ``seed``) afterwards,
+    extraneous packages removed as ``poetry sync`` does, every file checked against its
+    hash."""
+    files = [requirements] if seed is None else [requirements, seed]
     argv = [str(uvtool.binary()), "pip", "sync", "--python", str(venv_python), *options]
-    if requirements_hashed(requirements):
+    if all(requirements_hashed(f) for f in files):
         argv.append("--require-hashes")
     # Without it uv still checks every hash given; a git or path dependency has none.
-    return [*argv, str(requirements)]
+    return [*argv, *map(str, files)]
 
 
-async def seed_pip(venv_python: Path, python_short: str, ctx: StageContext) -> None:
-    """Put pip into a venv uv made, as virtualenv (Poetry's venv maker) does: ``!pip`` and
-    ``%pip`` in the kernel then install into its venv. From virtualenv's bundled wheel, so
-    offline; ``poetry sync`` keeps it."""
+def pip_seed(python_short: str, dest: Path, pinned: Iterable[str]) -> Optional[Path]:
+    """A requirements file for the pip a virtualenv (Poetry's venv maker) would carry, from
+    virtualenv's bundled wheel (offline, hash-checked), installed in the same uv run as the
+    lock's packages: ``!pip`` and ``%pip`` in the kernel then install into its venv, and
+    ``poetry sync`` keeps it. None when the lock pins pip itself or virtualenv has none."""
     from virtualenv.seed.wheels.embed import get_embed_wheel
 
     wheel = get_embed_wheel("pip", python_short)
-    if wheel is None:
-        ctx.line(f"virtualenv carries no pip for Python {python_short}; the venv has none.")
-        return
-    await ctx.run([str(uvtool.binary()), "pip", "install", "--python", str(venv_python),
-                   "--offline", "--no-index", "--no-deps", str(wheel.path)], env=uvtool.env())
+    if wheel is None or "pip" in pinned:
+        return None
+    path = Path(wheel.path)
+    dest.write_text(f"pip @ {path.as_uri()} --hash={wheelhouse.file_hash(path)}\n",
+                    encoding="utf-8")
+    return dest
+
+
+def exported_names(requirements: Path) -> set[str]:
+    """The (canonical) names an exported requirements file pins."""
+    from packaging.utils import canonicalize_name
+
+    lines = requirements.read_text(encoding="utf-8").splitlines()
+    return {canonicalize_name(re.split(r"[\s=;@\[<>!~]", line, maxsplit=1)[0]) for line in lines
+            if line and not line[0].isspace() and not line.startswith(("#", "-"))}
 
 
 def requirements_hashed(requirements: Path) -> bool:
