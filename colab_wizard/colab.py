@@ -142,8 +142,9 @@ def full_requirements(minor: int, index_url: str, skip: Iterable[str] = (),
 
     The distributions importing the demanded modules loads on the host, plus what the
     copied google-colab declares: the kernel stack pinned to the host's releases, the
-    rest at the host's release or the nearest one with a wheel for 3.<minor>. Names in
-    ``skip`` (the user's own dependencies) are left to the user's constraints.
+    rest at the host's release or the nearest one with a wheel for 3.<minor> (what the
+    index does not have is left out). Names in ``skip`` (the user's own dependencies)
+    are left to the user's constraints.
     """
     from importlib import metadata
 
@@ -172,7 +173,9 @@ def full_requirements(minor: int, index_url: str, skip: Iterable[str] = (),
                 wanted[key][0], wanted[key][1], minor, index_url, auth=auth,
                 free_threaded=free_threaded),
             list(wanted))))
-    result = [f"{wanted[k][0]}=={chosen[k]}" for k in sorted(wanted)]
+    # Not on the index (a private or local distribution): left out, so the kernel fails
+    # its pre-flight and falls back to *plain* rather than the lock failing.
+    result = [f"{wanted[k][0]}=={chosen[k]}" for k in sorted(wanted) if chosen[k]]
     result += [str(r) for r in loose if canonicalize_name(r.name) not in dropped]
     if minor < 10 and host_file("google.colab") is not None:
         result += [r for r in PY39_REQUIREMENTS if canonicalize_name(Requirement(r).name)

@@ -19,7 +19,9 @@ from typing import Optional
 # module to a distribution. In a namespace package or a top-level name shared by several
 # distributions (``google``), the one holding the module's second level owns it.
 _PROBE = r"""
-import importlib, json, sys
+import sys
+before = set(sys.modules)  # start-up hooks (.pth files) are not what the import loads
+import importlib, json
 failed = {}
 for name in sys.argv[1:]:
     try:
@@ -38,9 +40,9 @@ def holds(dist, parts):
         files[dist] = {tuple(str(f).replace("\\", "/").split("/")[:2]) for f in found}
     return tuple(parts[:2]) in files[dist]
 dists = {}
-for name in list(sys.modules):
+for name in [n for n in list(sys.modules) if n not in before]:
     parts = name.split(".")
-    candidates = owners.get(parts[0], [])
+    candidates = list(dict.fromkeys(owners.get(parts[0], [])))  # a dir twice on sys.path
     namespace = getattr(sys.modules.get(parts[0]), "__file__", None) is None
     if namespace or len(candidates) > 1:
         if len(parts) == 1:

@@ -1,10 +1,10 @@
 """Which release of a distribution installs on another Python: the host's, or the nearest.
 
 A kernel of Python 3.9 cannot take numpy 2.1.3 from a Colab host on 3.13 (no wheel,
-requires 3.10). The host's release is kept when one of its wheels fits the target
-Python (judged from the tags the host installed it with, no index needed); else the
-package index's simple API is asked which releases have a wheel that fits, and the
-nearest one is taken: the newest not newer than the host's, else the oldest newer.
+requires 3.10). The host's release is kept when the index has it and the wheel the
+host installed fits the target Python too (judged from its tags); else the nearest
+release with a wheel that fits is taken: the newest not newer than the host's, else
+the oldest newer. A distribution the index does not have at all cannot be installed.
 """
 
 from __future__ import annotations
@@ -17,7 +17,13 @@ from typing import Any, Iterable, Optional
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag, compatible_tags, cpython_tags, parse_tag
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
 from packaging.version import InvalidVersion, Version
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
@@ -63,28 +69,52 @@ def installed_fits(name: str, minor: int, free_threaded: bool = False) -> Option
     return bool(tags & target_tags(minor, free_threaded)) if tags else None
 
 
-def index_files(name: str, index_url: str, auth: Optional[tuple[str, str]] = None,
-                timeout: float = 15.0) -> list[dict[str, Any]]:
+def fetch_files(name: str, index_url: str, auth: Optional[tuple[str, str]] = None,
+                timeout: float = 15.0) -> Optional[list[dict[str, Any]]]:
     """The files the index lists for ``name`` (filename, requires-python, yanked): PEP 691
-    JSON, else PEP 503 HTML; empty when the index cannot say."""
+    JSON, else PEP 503 HTML; ``[]`` when it does not know the name, None when it did not
+    answer."""
     import requests
 
     url = f"{index_url.rstrip('/')}/{canonicalize_name(name)}/"
     try:
         reply = requests.get(url, headers={"Accept": f"{SIMPLE_JSON}, text/html;q=0.1"},
                              timeout=timeout, auth=auth)
+        if reply.status_code == 404:
+            return []
         reply.raise_for_status()
         if reply.headers.get("Content-Type", "").startswith(SIMPLE_JSON):
             files = json.loads(reply.text).get("files", [])
             return [f for f in files if isinstance(f, dict)]
     except (requests.RequestException, ValueError, AttributeError):
-        return []
+        return None
     found = []
     for attrs, text in _ANCHOR.findall(reply.text):
         values = dict(_ATTR.findall(attrs))
         found.append({"filename": text.strip(),
                       "requires-python": _unescape(values.get("data-requires-python", "")),
                       "yanked": "data-yanked" in attrs})
+    return found
+
+
+def index_files(name: str, index_url: str, auth: Optional[tuple[str, str]] = None,
+                timeout: float = 15.0) -> list[dict[str, Any]]:
+    """:func:`fetch_files`, empty when the index cannot say."""
+    return fetch_files(name, index_url, auth, timeout) or []
+
+
+def listed_releases(files: Iterable[dict[str, Any]]) -> set[Version]:
+    """Every release the files belong to (wheels and sdists)."""
+    found = set()
+    for entry in files:
+        filename = str(entry.get("filename", ""))
+        try:
+            if filename.endswith(".whl"):
+                found.add(parse_wheel_filename(filename)[1])
+            elif filename.endswith((".tar.gz", ".zip")):
+                found.add(parse_sdist_filename(filename)[1])
+        except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+            continue
     return found
 
 
@@ -122,11 +152,20 @@ def nearest(host: Version, candidates: set[Version]) -> Optional[Version]:
 
 def release_for(name: str, host_version: str, minor: int, index_url: str,
                 auth: Optional[tuple[str, str]] = None, free_threaded: bool = False,
-                timeout: float = 15.0) -> str:
+                timeout: float = 15.0) -> Optional[str]:
     """The release of ``name`` to install on 3.<minor>: the host's when it fits there,
-    else the nearest with a wheel for it; the host's when the index cannot tell."""
-    if installed_fits(name, minor, free_threaded):
+    else the nearest with a wheel for it; the host's when the index does not answer;
+    None when the index does not have ``name`` (nothing to install it from)."""
+    files = fetch_files(name, index_url, auth, timeout)
+    if files is None:
         return host_version
-    files = index_files(name, index_url, auth, timeout)
-    chosen = nearest(Version(host_version), fitting_releases(files, minor, free_threaded))
-    return str(chosen) if chosen is not None else host_version
+    listed = listed_releases(files)
+    if not listed:
+        return None
+    host = Version(host_version)
+    if host in listed and installed_fits(name, minor, free_threaded):
+        return host_version
+    chosen = nearest(host, fitting_releases(files, minor, free_threaded))
+    if chosen is not None:
+        return str(chosen)
+    return host_version if host in listed else None

@@ -167,8 +167,9 @@ def test_a_plain_jupyter_host_whose_config_names_a_kernel_class_it_alone_has_get
     monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Not Colab at all: the wizard runs here, in this process; the host's IPython profile
-    names a kernel class found only on the host's PYTHONPATH. *full* cannot carry it, so
-    the kernel gets *plain*; it never registers a kernel that cannot start."""
+    names a kernel class from a distribution the package index does not have. *full*
+    cannot carry it (and must not make the lock fail), so the kernel gets *plain*; it
+    never registers a kernel that cannot start."""
     monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)
     monkeypatch.setenv("COLAB_WIZARD_HOST", "jupyter")
     extension_dir = tmp_path / "host-only"
@@ -176,6 +177,12 @@ def test_a_plain_jupyter_host_whose_config_names_a_kernel_class_it_alone_has_get
     (extension_dir / "host_only_kernel.py").write_text(
         "from ipykernel.ipkernel import IPythonKernel\n\n\nclass Kernel(IPythonKernel):\n"
         "    pass\n")
+    # Installed as a distribution the package index does not have (a private one).
+    dist = extension_dir / "colab_wizard_test_host_only-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: colab-wizard-test-host-only\nVersion: 1.0\n")
+    (dist / "RECORD").write_text("host_only_kernel.py,,\n")
     monkeypatch.syspath_prepend(str(extension_dir))
     monkeypatch.setenv("PYTHONPATH", str(extension_dir))
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
@@ -188,6 +195,7 @@ def test_a_plain_jupyter_host_whose_config_names_a_kernel_class_it_alone_has_get
                       project_dir=wizard_env["projects"] / "ext-fb")
     assert made.profile == colab.PLAIN
     assert made.notice is not None and "host_only_kernel" in made.notice
+    assert "colab-wizard-test-host-only" not in (made.project_dir / "pyproject.toml").read_text()
     spec = json.loads((made.kernel_dir / "kernel.json").read_text())
     for arg in colab.PLAIN_ARGV:
         assert arg in spec["argv"]

@@ -72,6 +72,10 @@ def test_an_html_index_is_read_too(html_index: str) -> None:
     assert wheels.release_for("numpy", "2.1.3", 9, html_index) == "2.0.2"
 
 
+def test_a_name_the_index_does_not_have_cannot_be_installed(html_index: str) -> None:
+    assert wheels.release_for("colab-wizard-nonesuch", "1.0", 12, html_index) is None
+
+
 def test_the_host_release_is_kept_when_the_index_cannot_tell() -> None:
     assert wheels.release_for("numpy", "2.1.3", 9, "http://127.0.0.1:9/") == "2.1.3"
 
