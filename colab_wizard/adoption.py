@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence, Union
 
 import tomlkit
+from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
@@ -310,12 +311,23 @@ def choose_python(constraint: str, pick: Optional[str] = None,
 # -- the wizard's additions ------------------------------------------------------------------
 
 
-def kernel_requirements(extra: Optional[Sequence[str]]) -> list[str]:
+def kernel_requirements(extra: Optional[Sequence[str]], python: Optional[str] = None
+                        ) -> list[str]:
     """What the kernel needs beyond the project: its own group, never the main dependencies.
-    ``extra``: the *full* profile's requirements (Workspace.colab_group), if any."""
-    extra = list(extra or ())
+    ``extra``: the *full* profile's requirements (Workspace.colab_group), if any. They are
+    exact pins for ``python`` ("3.12"), while the project's requires-python is usually
+    wider: each gets a marker for that version, or Poetry could not resolve them for all."""
+    extra = [only_for(r, python) for r in extra or ()] if python else list(extra or ())
     names = {canonicalize_name(Requirement(r).name) for r in extra}
     return extra if pyproject.KERNEL_PACKAGE in names else [pyproject.KERNEL_PACKAGE, *extra]
+
+
+def only_for(requirement: str, python: str) -> str:
+    """``requirement`` restricted to Python ``python`` ("3.12") by a marker."""
+    req = Requirement(requirement)
+    wanted = f'python_version == "{python}"'
+    req.marker = Marker(f"({req.marker}) and {wanted}" if req.marker else wanted)
+    return str(req)
 
 
 def needs_source(index_url: str) -> bool:
@@ -323,9 +335,10 @@ def needs_source(index_url: str) -> bool:
     return index.normalize_index_url(index_url) != index.PYPI_SIMPLE
 
 
-def wanted_pyproject(text: str, index_url: str, extra: Optional[Sequence[str]]) -> str:
+def wanted_pyproject(text: str, index_url: str, extra: Optional[Sequence[str]],
+                     python: Optional[str] = None) -> str:
     """The user's pyproject.toml plus the wizard's group (and source), edited in place."""
-    doc = pyproject.parse(pyproject.set_group(text, GROUP, kernel_requirements(extra)))
+    doc = pyproject.parse(pyproject.set_group(text, GROUP, kernel_requirements(extra, python)))
     group = doc["tool"]["poetry"]["group"][GROUP]["dependencies"]
     if not group.as_string().endswith("\n\n"):
         group.add(tomlkit.nl())  # a blank line before whatever table the user has next

@@ -167,7 +167,8 @@ class Workspace:
     def wanted_pyproject(self) -> str:
         current = self.pyproject.read_text(encoding="utf-8") if self.pyproject.exists() else ""
         if self.adopted is not None:
-            return adoption.wanted_pyproject(current, self.spec.index_url, self.colab_group())
+            return adoption.wanted_pyproject(current, self.spec.index_url, self.colab_group(),
+                                             self.spec.python.short)
         text = pyproject.update(current, self.spec)
         return pyproject.set_group(text, "colab", self.colab_group())
 
