@@ -166,6 +166,12 @@ def locate(source: Union[str, Path], project_dir: Union[str, Path, None] = None,
     if not folder.is_dir():
         raise SpecError("source", f"{folder} does not exist. Give the folder that holds the "
                         "project's pyproject.toml, or the URL of its git repository.")
+    cloned = adopted_origin(folder) or {}
+    if cloned.get("url") and (folder / ".git").is_dir():
+        # A clone the wizard made, adopted again in place: still from that repository, at
+        # the commit it is at now (what a restore cell clones).
+        head = _git(["-C", str(folder), "rev-parse", "HEAD"]).stdout.strip()
+        return Origin(folder, str(cloned["url"]), head or cloned.get("commit"))
     return Origin(folder)
 
 

@@ -65,19 +65,20 @@ def restore_source(spec: EnvSpec, cache_dir: Optional[Path] = None,
     if profile:
         args.append(f"profile={profile!r}")
     create = f"colab_wizard.create({', '.join(args)}, listeners=[TerminalView()])"
+    # The user's own project is adopted again (a repository cloned at the same commit).
     adopt_call = adoption.rebuild_call(spec, profile)
-    if adopt_call is not None:  # the user's own project: cloned (or found) and adopted again
-        saved, build = None, [adopt_call]
-    elif saved is not None:
+    rebuild = adopt_call if adopt_call is not None else create
+    if saved is not None:
         build = [f"if os.path.isfile(os.path.join({str(saved)!r}, 'manifest.json')):",
                  f"    colab_wizard.restore({str(saved)!r}, {where})",
                  "else:",
-                 f"    {create}"]
+                 f"    {rebuild}"]
     else:
-        build = [create]
+        build = [rebuild]
     body = [
-        # An adopted folder on Drive needs Drive before it can be found.
-        *colab.mount_lines(spec.project_dir if adopt_call is not None else saved),
+        # Drive first when the save, or an adopted folder, lives there.
+        *(colab.mount_lines(saved) or colab.mount_lines(
+            spec.project_dir if adopt_call is not None else None)),
         *_install_lines(saved),
         "import colab_wizard",
         "from colab_wizard.views.terminal import TerminalView",

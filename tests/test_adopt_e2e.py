@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Iterator
@@ -14,6 +16,7 @@ from typing import Iterator
 import adopt_project
 import pytest
 from faultkit import run_in_kernel
+from jupyter_client.manager import start_new_kernel
 
 import colab_wizard
 from colab_wizard import adoption, api, cache, notebook, ownership, paths, plan
@@ -49,6 +52,27 @@ def git_daemon(base: Path) -> Iterator[str]:
     finally:
         daemon.terminate()
         daemon.wait(timeout=10)
+
+
+def execute_in_a_notebook_kernel(code: str, wizard_env: dict[str, Path], where: Path) -> None:
+    """Run ``code`` as a notebook cell, in a kernel of the Python running the tests."""
+    kernel = wizard_env["jupyter"] / "kernels" / "notebook-host"
+    kernel.mkdir(parents=True, exist_ok=True)
+    (kernel / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "notebook", "language": "python"}))
+    km, client = start_new_kernel(kernel_name="notebook-host", env=dict(os.environ),
+                                  cwd=str(where))
+    out: list[str] = []
+    try:
+        reply = client.execute_interactive(
+            code, timeout=900, output_hook=lambda msg: out.append(
+                msg["content"].get("text", "") if msg["msg_type"] == "stream"
+                else "\n".join(msg["content"].get("traceback", []))))
+    finally:
+        client.stop_channels()
+        km.shutdown_kernel(now=True)
+    assert reply["content"]["status"] == "ok", "".join(out)
 
 
 def poetry(folder: Path, *args: str) -> str:
@@ -198,6 +222,25 @@ def test_adopt_a_repository_by_url_runs_its_locked_versions(
     colab_wizard.adopt(clone, relock=True)
     assert run_in_kernel("from-git", "import six, requests; print(requests.__version__)") \
         == "2.31.0", "a re-lock keeps the locked versions it can"
+
+    # A fresh VM: the clone and the kernel are gone, and upstream has moved on. The notebook
+    # copy's first cell, executed in a notebook's kernel, clones the same commit again and
+    # adopts it: the kernel is back, on the project's locked versions.
+    original = tmp_path / "analysis.ipynb"
+    original.write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4,
+                                    "nbformat_minor": 5}))
+    copy, _ = notebook.switch("from-git", original)
+    cell = json.loads(copy.read_text())["cells"][0]["source"]
+    colab_wizard.remove_kernel("from-git")
+    shutil.rmtree(clone)
+    (source / "NEWS").write_text("later\n")
+    adopt_project.git(source, "add", "-A")
+    adopt_project.git(source, "commit", "-q", "-m", "later")
+    execute_in_a_notebook_kernel(cell, wizard_env, tmp_path)
+    assert adopt_project.git(clone, "rev-parse", "HEAD") == commit
+    assert not (clone / "NEWS").exists()
+    assert run_in_kernel("from-git", "import requests, myproj; print(requests.__version__)") \
+        == "2.31.0"
 
 
 def test_clone_at_a_commit_over_git_daemon(wizard_env: dict[str, Path],
