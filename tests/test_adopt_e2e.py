@@ -167,13 +167,20 @@ def _ensure_poetry(wizard_env: dict[str, Path], tmp_path: Path) -> None:
     assert colab_wizard.api.run_sync(Runner(stages, tmp_path / "poetry.log").run()) == "done"
 
 
+# The repository's project also has a dependency group of its own: installed too.
+REPO_PYPROJECT = adopt_project.PYPROJECT + """
+[tool.poetry.group.docs.dependencies]
+tabulate = "*"
+"""
+
+
 def _old_lock(folder: Path) -> None:
     """A poetry.lock made when requests 2.31.0 was current: locked with that pin, then the
     pin relaxed to ``>=2`` with Poetry's content hash updated, as a months-old lock looks."""
-    pinned = adopt_project.PYPROJECT.replace('"requests>=2"', '"requests==2.31.0"')
+    pinned = REPO_PYPROJECT.replace('"requests>=2"', '"requests==2.31.0"')
     (folder / "pyproject.toml").write_text(pinned)
     poetry(folder, "lock")
-    (folder / "pyproject.toml").write_text(adopt_project.PYPROJECT)
+    (folder / "pyproject.toml").write_text(REPO_PYPROJECT)
     python = paths.tools_dir() / "poetry" / "bin" / "python"
     subprocess.run([str(python), "-c", (
         "import sys, tomllib, re; from pathlib import Path\n"
@@ -189,7 +196,7 @@ def _old_lock(folder: Path) -> None:
 def test_adopt_a_repository_by_url_runs_its_locked_versions(
         wizard_env: dict[str, Path], tmp_path: Path) -> None:
     _ensure_poetry(wizard_env, tmp_path)
-    source = adopt_project.write(tmp_path / "upstream")
+    source = adopt_project.write(tmp_path / "upstream", pyproject=REPO_PYPROJECT)
     _old_lock(source)
     commit = adopt_project.make_repo(source)
     url = f"file://{source}"
@@ -205,6 +212,7 @@ def test_adopt_a_repository_by_url_runs_its_locked_versions(
 
     shown = shown_versions(clone)
     assert shown["requests"] == "2.31.0", "the lock's version, not the newest"
+    assert "tabulate" in shown, "the project's own group is installed too"
     running = kernel_versions("from-git")
     assert {n: running.get(n) for n in shown} == shown
 
