@@ -130,7 +130,13 @@ def clone(url: str, dest: Path, commit: Optional[str] = None) -> str:
                  ["-C", str(dest), "fetch", "--quiet", "--depth", "1", "origin", commit],
                  ["-C", str(dest), "checkout", "--quiet", "FETCH_HEAD"]]
     for step in steps:
-        result = _git(step)
+        try:
+            result = _git(step)
+        except subprocess.TimeoutExpired:
+            shutil.rmtree(dest, ignore_errors=True)
+            raise SpecError("source", f"git did not finish fetching {url} within "
+                            f"{CLONE_TIMEOUT / 60:.0f} minutes. Check the connection, or "
+                            "clone it yourself and give the folder.") from None
         if result.returncode != 0:
             shutil.rmtree(dest, ignore_errors=True)  # ours, half made: gone
             raise _git_failure(url, result)

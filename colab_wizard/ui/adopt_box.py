@@ -68,7 +68,7 @@ class AdoptBox:
     @property
     def reviewed(self) -> bool:
         """What will change is on screen for exactly what the form now says."""
-        return bool(self.summary.value)
+        return "What will change" in self.summary.value
 
     def forget(self) -> None:
         self.summary.value = ""
@@ -85,6 +85,8 @@ class AdoptBox:
                 ) -> Optional[adoption.Adoption]:
         """Read (clone) the project and show what will change; None, with the reason, if not."""
         self.error.value = ""
+        self.summary.value = ("Reading the project\u2026" if not adoption.is_git_url(
+            self.source.value) else "Cloning the repository\u2026")
         try:
             adopted = api.prepare_adoption(self.source.value.strip(), python, name,
                                            display_name, relock=self.relock.value)
