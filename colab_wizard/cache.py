@@ -44,7 +44,7 @@ from . import (
     uvtool,
     wheelhouse,
 )
-from .events import Listener
+from .events import Listener, StageError
 from .plan import (
     STATE_DIR,
     Workspace,
@@ -319,33 +319,21 @@ def restore_stages(cache: Path, ws: Workspace, manifest: dict[str, Any]) -> list
         with tempfile.TemporaryDirectory() as tmp:
             await loop.run_in_executor(None, _extract, cache / WHEELS_TAR, Path(tmp))
             wheel_dir = Path(tmp) / "wheels"
-            # Both read a few hundred MB: side by side, off the event loop.
-            problem, _ = await asyncio.gather(
-                loop.run_in_executor(None, wheelhouse.tampered, wheel_dir, entries),
-                _uv_from_cache(Path(tmp), manifest, ctx))
-            if problem:
-                raise ctx.fail(f"the saved folder {cache} cannot be trusted: {problem}", hint)
+            await _uv_from_cache(Path(tmp), manifest, ctx)
             requirements = Path(tmp) / "requirements.txt"
             requirements.write_text(wheelhouse.requirements_text(entries), encoding="utf-8")
             shutil.rmtree(venv, ignore_errors=True)
-            if uvtool.ready():
-                await ctx.run([str(uvtool.binary()), "venv", "--python", str(ws.interpreter),
-                               str(venv)], env=uvtool.env())
-                seed = pip_seed(spec.python.short, Path(tmp) / "seed.txt",
-                                {e["name"] for e in entries})
-                await ctx.run(uv_sync_argv(ws.venv_python, requirements, "--offline",
-                                           "--no-index", "--find-links", str(wheel_dir),
-                                           seed=seed),
-                              env=uvtool.env(), parser=UvProgress(), hint=hint)
-            else:
-                await ctx.run([sys.executable, "-m", "virtualenv", "--no-periodic-update",
-                               "--no-setuptools", "-p", str(ws.interpreter),
-                               str(venv)],
-                              hint="The host Python needs the 'virtualenv' package.")
-                await ctx.run([str(bin_dir(venv) / "python"), "-m", "pip", "--isolated",
-                               "install", "--no-index", "--no-deps", "--no-compile",
-                               "--require-hashes", "--find-links", str(wheel_dir),
-                               "-r", str(requirements)], hint=hint)
+            try:
+                await install_wheels(ws, venv, requirements, wheel_dir,
+                                     {e["name"] for e in entries}, hint, ctx)
+            except StageError:
+                # The installer checks every hash; when it refuses, say which file changed.
+                problem = await loop.run_in_executor(None, wheelhouse.tampered, wheel_dir,
+                                                     entries)
+                if problem:
+                    raise ctx.fail(f"the saved folder {cache} cannot be trusted: {problem}",
+                                   hint) from None
+                raise
         got = wheelhouse.installed(ws.venv_python)
         want = {e["name"]: e["version"] for e in entries}
         wrong = sorted(f"{n} {v}" for n, v in got.items()
@@ -368,6 +356,26 @@ def restore_stages(cache: Path, ws: Workspace, manifest: dict[str, Any]) -> list
     tail = [s for s in plan(spec, ws) if s.key in ("kernel", "verify", "register")]
     return [Stage("unpack", "Unpack the cache", 1, unpack, timeout=600),
             Stage("install", "Install packages from the cache", 4, install, timeout=1800), *tail]
+
+
+async def install_wheels(ws: Workspace, venv: Path, requirements: Path, wheel_dir: Path,
+                         names: set[str], hint: str, ctx: StageContext) -> None:
+    """A new venv holding exactly ``requirements``, from ``wheel_dir`` only, every file
+    checked against its hash: with uv, else virtualenv and pip."""
+    if uvtool.ready():
+        await ctx.run([str(uvtool.binary()), "venv", "--python", str(ws.interpreter),
+                       str(venv)], env=uvtool.env())
+        seed = pip_seed(ws.spec.python.short, requirements.with_name("seed.txt"), names)
+        await ctx.run(uv_sync_argv(ws.venv_python, requirements, "--offline", "--no-index",
+                                   "--find-links", str(wheel_dir), seed=seed),
+                      env=uvtool.env(), parser=UvProgress(), hint=hint)
+        return
+    await ctx.run([sys.executable, "-m", "virtualenv", "--no-periodic-update",
+                   "--no-setuptools", "-p", str(ws.interpreter), str(venv)],
+                  hint="The host Python needs the 'virtualenv' package.")
+    await ctx.run([str(bin_dir(venv) / "python"), "-m", "pip", "--isolated", "install",
+                   "--no-index", "--no-deps", "--no-compile", "--require-hashes",
+                   "--find-links", str(wheel_dir), "-r", str(requirements)], hint=hint)
 
 
 async def _uv_from_cache(unpacked: Path, manifest: dict[str, Any], ctx: StageContext) -> None:

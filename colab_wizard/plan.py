@@ -372,8 +372,9 @@ async def install_poetry(ws: Workspace, ctx: StageContext, progress: bool = True
             installer = "uv"
             await ctx.run([str(uvtool.binary()), "venv", "--python", sys.executable,
                            str(ws.poetry_env)], env=ws.uv_env_vars())
-            await ctx.run([str(uvtool.binary()), "pip", "install", "--python", env_python,
-                           *POETRY_REQUIREMENTS],
+            # Compiled now, as pip would: else Poetry's first lock compiles its own modules.
+            await ctx.run([str(uvtool.binary()), "pip", "install", "--compile-bytecode",
+                           "--python", env_python, *POETRY_REQUIREMENTS],
                           env=ws.uv_env_vars(), parser=UvProgress() if progress else None,
                           hint=hint)
         else:
