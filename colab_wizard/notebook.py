@@ -52,6 +52,72 @@ def _install_lines(saved: Optional[Path]) -> list[str]:
     return [*lines, "    importlib.invalidate_caches()"]
 
 
+class NotebookError(ValueError):
+    """A notebook that cannot be switched, with the reason and the fix in plain words."""
+
+
+def as_v4(notebook: Any, where: str) -> dict[str, Any]:
+    """``notebook`` as nbformat 4 JSON: older versions converted with nbformat, anything
+    that is not a notebook refused with a sentence naming ``where``."""
+    if not isinstance(notebook, dict):
+        raise NotebookError(f"{where} holds a JSON {type(notebook).__name__}, not a notebook; "
+                            "give the path of an .ipynb file.")
+    major = notebook.get("nbformat", 4)
+    if not isinstance(major, int) or major > 4:
+        raise NotebookError(f"{where} says nbformat {major!r}, which colab_wizard does not "
+                            "know; save it as an nbformat 4 notebook first.")
+    if major < 4 or "worksheets" in notebook:
+        try:
+            import nbformat
+        except ImportError:
+            raise NotebookError(f"{where} is an nbformat {major} notebook; install nbformat "
+                                "(pip install nbformat) to convert it, or open and save it "
+                                "in Jupyter once.") from None
+        try:
+            converted = nbformat.convert(nbformat.from_dict(notebook), 4)
+        except Exception as exc:  # nbformat's own errors vary by version
+            raise NotebookError(f"{where} is an nbformat {major} notebook that nbformat cannot "
+                                f"convert ({exc}); open and save it in Jupyter once.") from None
+        return json.loads(json.dumps(converted))
+    if not isinstance(notebook.get("cells", []), list):
+        raise NotebookError(f"{where} has a \"cells\" field that is not a list; it is not a "
+                            "notebook Jupyter wrote.")
+    return notebook
+
+
+def read_notebook(path: Path) -> dict[str, Any]:
+    """The notebook at ``path`` as nbformat 4 JSON, or a sentence naming the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotebookError(f"{path} does not exist; give the path of an .ipynb file.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise NotebookError(f"{path} cannot be read ({exc}).") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise NotebookError(f"{path} is not JSON ({exc}); give the path of an .ipynb "
+                            "file.") from None
+    return as_v4(data, str(path))
+
+
+def write_new(target: Path, text: str) -> Path:
+    """Write ``text`` to ``target``, or to ``target`` numbered 2, 3, ... if that exists:
+    never over a file (a copy made earlier may hold the user's edits)."""
+    candidate, number = target, 1
+    while True:
+        try:
+            with open(candidate, "x", encoding="utf-8") as handle:
+                handle.write(text)
+            return candidate
+        except FileExistsError:
+            number += 1
+            candidate = target.with_name(f"{target.stem} {number}{target.suffix}")
+        except OSError as exc:
+            raise NotebookError(f"cannot write {candidate} ({exc.strerror}); choose a folder "
+                                "you can write to.") from None
+
+
 def restore_source(spec: EnvSpec, cache_dir: Optional[Path] = None,
                    profile: Optional[str] = None) -> str:
     """The first cell: unless already in this kernel, install colab_wizard, then rebuild the
@@ -97,7 +163,7 @@ def restore_source(spec: EnvSpec, cache_dir: Optional[Path] = None,
 def switched(notebook: dict[str, Any], spec: EnvSpec, restore_cell: Optional[str] = None
              ) -> dict[str, Any]:
     """A copy of ``notebook`` (nbformat 4 JSON) set to open on ``spec``'s kernel."""
-    nb = copy.deepcopy(notebook)
+    nb = copy.deepcopy(as_v4(notebook, "the notebook"))
     nb.setdefault("nbformat", 4)
     nb.setdefault("nbformat_minor", 5)
     meta = nb.setdefault("metadata", {})
@@ -131,19 +197,18 @@ def copy_path(original: Path, spec: EnvSpec) -> Path:
 def write_switched(source: Union[str, Path, dict[str, Any]], spec: EnvSpec,
                    dest: Union[str, Path, None] = None, cache_dir: Optional[Path] = None,
                    profile: Optional[str] = None) -> Path:
-    """Write the switched copy; ``source`` is a path (left untouched) or notebook JSON."""
+    """Write the switched copy; ``source`` is a path (left untouched) or notebook JSON.
+
+    Never over an existing file: a second copy gets the next free number."""
     if isinstance(source, dict):
         if dest is None:
             raise ValueError("give dest when the notebook is not read from a file")
-        notebook = source
+        notebook = as_v4(source, "the notebook")
     else:
-        notebook = json.loads(Path(source).read_text(encoding="utf-8"))
+        notebook = read_notebook(Path(source))
     target = Path(dest) if dest is not None else copy_path(Path(str(source)), spec)
     nb = switched(notebook, spec, restore_source(spec, cache_dir, profile))
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(target)
-    return target
+    return write_new(target, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
 
 def switch(name: Optional[str] = None, notebook_path: Union[str, Path, None] = None,

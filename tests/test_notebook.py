@@ -138,3 +138,55 @@ def test_on_colab_the_open_notebook_is_read_and_offered(
     written, message = notebook.switch("nb-switch")
     on_drive = tmp_path / "drive" / "MyDrive" / "colab_wizard" / written.name
     assert on_drive.exists() and "Saved to Drive" in message
+
+
+def test_a_second_switch_never_overwrites_the_first_copy(wizard_env: dict[str, Path],
+                                                         tmp_path: Path) -> None:
+    registered(wizard_env)
+    source = original_notebook(tmp_path / "analysis.ipynb")
+    first, _ = notebook.switch("nb-switch", source)
+    edited = nbformat.read(str(first), as_version=4)
+    edited.cells.append(nbformat.v4.new_code_cell("print('my edits')"))
+    nbformat.write(edited, str(first))
+    mine = first.read_bytes()
+    second, message = notebook.switch("nb-switch", source)
+    assert first.read_bytes() == mine
+    assert second == tmp_path / "analysis (nb-switch) 2.ipynb" and str(second) in message
+    third, _ = notebook.switch("nb-switch", source)
+    assert third.name == "analysis (nb-switch) 3.ipynb"
+
+
+def test_an_nbformat_3_notebook_is_converted(wizard_env: dict[str, Path],
+                                            tmp_path: Path) -> None:
+    registered(wizard_env)
+    v3 = nbformat.v3.new_notebook(worksheets=[nbformat.v3.new_worksheet(cells=[
+        nbformat.v3.new_code_cell(input="print('old')")])])
+    source = tmp_path / "old.ipynb"
+    source.write_text(nbformat.v3.writes_json(v3))
+    written, _ = notebook.switch("nb-switch", source)
+    nb = json.loads(written.read_text())
+    assert nb["nbformat"] == 4 and "worksheets" not in nb
+    assert notebook.RESTORE_TAG in nb["cells"][0]["metadata"]["tags"]
+    assert "".join(nb["cells"][1]["source"]) == "print('old')"
+    nbformat.validate(nbformat.reads(written.read_text(), as_version=4))
+
+
+@pytest.mark.parametrize("content,words", [
+    ("[1, 2]", "holds a JSON list, not a notebook"),
+    ("{not json", "is not JSON"),
+    ('{"nbformat": 5, "cells": []}', "nbformat 5"),
+])
+def test_what_is_not_a_notebook_gets_a_sentence(wizard_env: dict[str, Path], tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str],
+                                                content: str, words: str) -> None:
+    from colab_wizard import cli
+
+    registered(wizard_env)
+    source = tmp_path / "odd.ipynb"
+    source.write_text(content)
+    with pytest.raises(notebook.NotebookError, match=words):
+        notebook.switch("nb-switch", source)
+    assert cli.main(["switch", str(source), "--name", "nb-switch"]) == cli.EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert str(source) in err and words in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".ipynb") == ["odd.ipynb"]
