@@ -486,7 +486,8 @@ def record(folder: Path, origin: dict[str, Any]) -> None:
 
 
 def write_poetry_toml(ws: Workspace, ctx: StageContext) -> None:
-    path = ws.project_dir / "poetry.toml"
+    # work_dir: a change is built beside the live project and swapped in (swap.py).
+    path = ws.work_dir / "poetry.toml"
     current = _read(path)
     wanted = wanted_poetry_toml(current)
     if wanted != current:

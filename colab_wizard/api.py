@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional, Union
 
-from . import adoption, colab, kernels, ownership, paths, pyproject
+from . import adoption, colab, kernels, naming, ownership, paths, pyproject, swap
 from .events import Listener, StageError
 from .plan import STATE_DIR, Workspace, plan
 from .runner import Runner
-from .spec import EnvSpec, SpecError
+from .spec import EnvSpec, SpecError, check_writable
 from .sync import run_sync
 
 
@@ -58,20 +58,29 @@ def make_spec(
     display_name: Optional[str] = None,
     project_dir: Union[str, Path, None] = None,
     index_url: Optional[str] = None,
+    replace: bool = False,
 ) -> EnvSpec:
-    """Validate the arguments into an EnvSpec, also refusing a name taken by a foreign kernel."""
+    """Validate the arguments into an EnvSpec, refusing a name taken by a foreign kernel and,
+    unless ``replace``, one that would replace another kernel of ours (see naming.py)."""
     spec = EnvSpec.make(python, dependencies, name, display_name, project_dir, index_url)
-    check_kernel_name(spec)
+    if name is None:
+        spec = naming.distinct(spec, lambda other: EnvSpec.make(
+            python, dependencies, other, display_name, project_dir, index_url))
+    check_kernel_name(spec, replace)
     check_existing_pyproject(spec)
     return spec
 
 
-def check_kernel_name(spec: EnvSpec) -> None:
-    """The kernel name must not belong to someone else's kernel (create and adopt alike)."""
+def check_kernel_name(spec: EnvSpec, replace: bool = False) -> None:
+    """The kernel name must not belong to someone else's kernel (create and adopt alike),
+    nor, unless ``replace``, to another kernel of ours; the folders a run writes outside
+    the project must be writable."""
     try:
         kernels.check_name_free(spec.name)
     except kernels.KernelError as exc:
         raise SpecError("name", str(exc)) from None
+    naming.check(spec, replace)
+    check_folders()
 
 
 def prepare_adoption(
@@ -91,6 +100,16 @@ def prepare_adoption(
                                relock, profile, commit)
     check_kernel_name(adopted.spec)
     return adopted
+
+
+def check_folders() -> None:
+    """The folders every run writes outside the project, judged before any work: a
+    read-only one would otherwise surface as a raw OSError at the last stage."""
+    check_writable(paths.data_dir(), "data_dir", f"Set {paths.HOME_ENV} to a folder you "
+                   "can write to.", "colab_wizard's data folder: ")
+    check_writable(kernels.user_kernels_dir(), "kernels_dir", "Set JUPYTER_DATA_DIR to a "
+                   "folder you can write to; Jupyter finds kernels there.",
+                   "Jupyter's kernels folder: ")
 
 
 def check_existing_pyproject(spec: EnvSpec) -> None:
@@ -131,7 +150,7 @@ class RunLock:
     @classmethod
     def for_kernel_name(cls, name: str) -> RunLock:
         folder = paths.data_dir() / "locks"
-        return cls(folder / f"{name}.lock", "name", folder,
+        return cls(folder / f"{name}.lock", "data_dir", folder,
                    f"Another install is already building the kernel '{name}'. "
                    "Wait for it to finish, or cancel it, then try again.")
 
@@ -173,7 +192,7 @@ def build_runner(spec: EnvSpec, listeners: Iterable[Listener] = (),
 def created(ws: Workspace, runner: Runner) -> Created:
     spec = ws.spec
     return Created(spec.name, spec.display_name, str(spec.python), spec.project_dir,
-                   kernels.user_kernels_dir() / spec.name, ws.venv_python, runner.log_path,
+                   kernels.user_kernels_dir() / spec.name, ws.live_venv_python, runner.log_path,
                    ws.effective_profile(), ws.fallback_notice())
 
 
@@ -191,6 +210,10 @@ async def run_spec(
     else:
         ws = workspace or Workspace(spec, profile=colab.choose_profile(profile))
     with RunLock.for_kernel_name(spec.name), RunLock.for_project(spec.project_dir):
+        try:
+            swap.recover(spec.project_dir)
+        except swap.SwapError:
+            pass  # still half-way (the disk is full, say): this run's own swap supersedes it
         outcome = await runner.run(start_at=start_at, result=created(ws, runner))
     if outcome != "done":
         raise CreateFailed(outcome, runner.log_path, runner.failed)
@@ -208,6 +231,7 @@ async def create_async(
     listeners: Iterable[Listener] = (),
     profile: Optional[str] = None,
     adopt: bool = False,
+    replace: bool = False,
 ) -> Created:
     """Build (or update) a Poetry environment and register it as a Jupyter kernel.
 
@@ -216,6 +240,8 @@ async def create_async(
     default "full" on Colab (falling back to "plain" if it cannot start), else "none".
     ``adopt=True``: ``project_dir`` is the user's own Poetry project, used as it is
     (see :func:`adopt_async`); ``python`` must fit its requires-python.
+    ``replace=True`` confirms replacing another kernel of ours registered under ``name``
+    for another project folder (that folder is kept); without it that is a SpecError.
     """
     if adopt:
         if project_dir is None:
@@ -225,7 +251,8 @@ async def create_async(
                             "its pyproject.toml; add them there (poetry add), not here.")
         return await adopt_async(project_dir, python or None, name, display_name,
                                  index_url=index_url, listeners=listeners, profile=profile)
-    spec = make_spec(python, dependencies, name, display_name, project_dir, index_url)
+    spec = make_spec(python, dependencies, name, display_name, project_dir, index_url,
+                     replace)
     return await run_spec(spec, listeners, profile=profile)
 
 
@@ -270,10 +297,11 @@ def create(
     listeners: Iterable[Listener] = (),
     profile: Optional[str] = None,
     adopt: bool = False,
+    replace: bool = False,
 ) -> Created:
     """Blocking :func:`create_async`, for scripts and notebook cells alike."""
     return run_sync(create_async(python, dependencies, name, display_name, project_dir,
-                                 index_url, listeners, profile, adopt))
+                                 index_url, listeners, profile, adopt, replace))
 
 
 def adopt(

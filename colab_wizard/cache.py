@@ -31,16 +31,19 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Optional, Union
+from zlib import error as zlib_error
 
 from . import (
     adoption,
     colab,
     interpreters,
     kernels,
+    lockcheck,
     ownership,
     paths,
     pyproject,
     selfwheel,
+    swap,
     uvtool,
     wheelhouse,
 )
@@ -48,7 +51,6 @@ from .events import Listener, StageError
 from .plan import (
     STATE_DIR,
     Workspace,
-    _digest,
     _file_digest,
     bin_dir,
     export_fingerprint,
@@ -99,10 +101,15 @@ def poetry_cache_dir() -> Path:
 
 def _atomic_tar(dest: Path, members: Iterable[tuple[Path, str]], mode: str) -> Path:
     tmp = dest.with_name(dest.name + ".tmp")
-    with tarfile.open(tmp, mode) as tar:  # type: ignore[call-overload]
-        for path, arcname in members:
-            tar.add(str(path), arcname=arcname)
-    os.replace(tmp, dest)
+    try:
+        with tarfile.open(tmp, mode) as tar:  # type: ignore[call-overload]
+            for path, arcname in members:
+                tar.add(str(path), arcname=arcname)
+        os.replace(tmp, dest)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise CacheError(f"cannot write {dest} ({exc.strerror}); free some space or save to "
+                         "another folder.") from None
     return dest
 
 
@@ -154,6 +161,22 @@ def _under_pythons_dir(interpreter: Optional[str]) -> Optional[Path]:
         return None
 
 
+def writable_folder(folder: Path) -> Path:
+    """``folder``, created if need be, or a sentence saying why a save cannot go there."""
+    for parent in (folder, *folder.parents):
+        if parent.exists() and not parent.is_dir():
+            raise CacheError(f"{parent} is a file, not a folder; save to a folder instead "
+                             "(for example /content/drive/MyDrive/colab_wizard).")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CacheError(f"cannot create {exc.filename or folder} ({exc.strerror}); save to "
+                         "a folder you can write to.") from None
+    if not os.access(folder, os.W_OK):
+        raise CacheError(f"{folder} is read-only; save to a folder you can write to.")
+    return folder
+
+
 def save(folder: Union[str, Path], name: Optional[str] = None) -> Saved:
     """Write the cache of kernel ``name`` (the only one of ours if None) to ``folder/name``."""
     spec, profile, info = spec_of(name)
@@ -165,7 +188,7 @@ def save(folder: Union[str, Path], name: Optional[str] = None) -> Saved:
         state_data = {}
     ws = Workspace(spec)
     lock_text = ws.lock_file.read_text(encoding="utf-8")
-    dest = Path(folder) / info.name
+    dest = writable_folder(Path(folder) / info.name)
     with tempfile.TemporaryDirectory() as tmp:
         package = adoption.root_package(project)
         try:
@@ -217,6 +240,9 @@ def save(folder: Union[str, Path], name: Optional[str] = None) -> Saved:
         "colab_wizard": {"version": __version__,
                          "wheels": sorted(f.name for f in tool_files),
                          "missing": tool_missing},
+        # Checked by restore before it changes anything: a copy cut short is named.
+        "archives": {f.name: {"size": f.stat().st_size, "sha256": wheelhouse.file_hash(f)}
+                     for f in files if f.name.endswith((".tar", ".tar.gz"))},
     }
     tmp_manifest = dest / (MANIFEST + ".tmp")
     tmp_manifest.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
@@ -255,14 +281,105 @@ def list_saved(folder: Union[str, Path, None]) -> list[dict[str, Any]]:
     return found
 
 
+# Each manifest field a restore relies on: its type, and what it holds (for the sentence).
+MANIFEST_FIELDS: dict[str, tuple[type, str]] = {
+    "name": (str, "the kernel name"),
+    "display_name": (str, "the name shown in the kernel menu"),
+    "python": (str, 'the Python version, like "3.12"'),
+    "dependencies": (list, "the list of requirements"),
+}
+OPTIONAL_FIELDS: dict[str, tuple[type, str]] = {
+    "index_url": (str, "the package index"),
+    "profile": (str, "the kernel profile"),
+    "python_relpath": (str, "where the saved Python unpacks"),
+    "wheels": (list, "the saved wheels"),
+    "archives": (dict, "each archive's size and hash"),
+    "adopted": (dict, "where the adopted project came from"),
+}
+
+
 def read_manifest(cache: Path) -> dict[str, Any]:
+    """The manifest, every field a restore uses checked: a sentence names the one at fault."""
+    path = cache / MANIFEST
     try:
-        data: dict[str, Any] = json.loads((cache / MANIFEST).read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise CacheError(f"{cache / MANIFEST} cannot be read: {exc}") from None
+        raise CacheError(f"{path} cannot be read ({exc}); save the kernel again.") from None
+    if not isinstance(data, dict):
+        raise CacheError(f"{path} holds {type(data).__name__}, not the manifest's fields; "
+                         "save the kernel again.")
     if data.get("format") != FORMAT:
         raise CacheError(f"{cache} was written by another colab_wizard version.")
+    for field_name, (kind, what) in {**MANIFEST_FIELDS, **OPTIONAL_FIELDS}.items():
+        value = data.get(field_name)
+        if value is None and field_name in OPTIONAL_FIELDS:
+            continue
+        if not isinstance(value, kind) or (isinstance(value, list) and field_name ==
+                                           "dependencies" and not all(
+                                               isinstance(item, str) for item in value)):
+            got = "no" if value is None else f"a {type(value).__name__} as its"
+            raise CacheError(f'{path} has {got} "{field_name}" field ({what}); save the '
+                             "kernel again with: python -m colab_wizard save FOLDER")
     return data
+
+
+def check_archives(cache: Path, manifest: dict[str, Any]) -> None:
+    """Read every archive of ``cache`` to its end before anything is changed: a file cut
+    short (an interrupted copy to Drive, say) or one the manifest lists but the archive
+    lacks is named in a sentence."""
+    archives = [PROJECT_TAR, WHEELS_TAR]
+    if manifest.get("python_relpath"):
+        archives.append(PYTHON_TAR)
+    if (manifest.get("adopted") or {}).get("root_files"):
+        archives.append(ROOT_TAR)
+    members: dict[str, set[str]] = {}
+    recorded = manifest.get("archives") or {}
+    for name in archives:
+        archive = cache / name
+        if not archive.is_file() and name == PYTHON_TAR:
+            continue  # the Python is then looked for on this machine
+        _check_recorded(archive, recorded.get(name))
+        members[name] = _read_through(archive)
+    missing = [f for f in ("pyproject.toml", "poetry.lock") if f not in members[PROJECT_TAR]]
+    if missing:
+        raise CacheError(f"{cache / PROJECT_TAR} lacks {', '.join(missing)}; save the kernel "
+                         "again.")
+
+
+def _check_recorded(archive: Path, recorded: Any) -> None:
+    """``archive`` has the size and hash the manifest recorded at save time (if it did)."""
+    if not isinstance(recorded, dict):
+        return
+    try:
+        size = archive.stat().st_size
+    except OSError:
+        raise CacheError(f"{archive} is missing; save the kernel again.") from None
+    if size != recorded.get("size"):
+        raise CacheError(f"{archive} has {size} bytes, but {recorded.get('size')} were saved: "
+                         "it is cut short or damaged. Copy it again, or save the kernel again.")
+    if wheelhouse.file_hash(archive) != recorded.get("sha256"):
+        raise CacheError(f"{archive} is not the file that was saved (its hash differs); copy "
+                         "it again, or save the kernel again.")
+
+
+def _read_through(archive: Path) -> set[str]:
+    """The member names of ``archive``, after reading each member's bytes to the end."""
+    try:
+        with tarfile.open(archive) as tar:
+            names = set()
+            for member in tar.getmembers():
+                if member.isfile():
+                    handle = tar.extractfile(member)
+                    assert handle is not None
+                    while handle.read(1 << 20):
+                        pass
+                names.add(member.name)
+    except FileNotFoundError:
+        raise CacheError(f"{archive} is missing; save the kernel again.") from None
+    except (tarfile.TarError, EOFError, OSError, zlib_error) as exc:
+        raise CacheError(f"{archive} is damaged or cut short ({exc}); copy it again, or save "
+                         "the kernel again.") from None
+    return names
 
 
 def _extract(archive: Path, dest: Path, keep_existing: bool = False) -> None:
@@ -287,11 +404,21 @@ def restore_stages(cache: Path, ws: Workspace, manifest: dict[str, Any]) -> list
 
     async def unpack(ctx: StageContext) -> str:
         spec.project_dir.mkdir(parents=True, exist_ok=True)
-        _extract(cache / PROJECT_TAR, spec.project_dir, keep_existing=adopted is not None)
         if adopted is not None:
+            # The user's project: its code goes where it lives, never over a file already
+            # there; the build below starts from the project files found then.
+            _extract(cache / PROJECT_TAR, spec.project_dir, keep_existing=True)
             adoption.record(spec.project_dir, {k: v for k, v in adopted.items()
                                                if k != "root_files"} | {
                                                    "path": str(spec.project_dir)})
+        # Into a fresh build beside the live project: a kernel already there keeps working
+        # until the restored one has passed pre-flight (see swap.py).
+        try:
+            ws.build = swap.open_build(spec.project_dir, fresh=True)
+        except swap.SwapError as exc:
+            raise ctx.fail(str(exc)) from None
+        if adopted is None:
+            _extract(cache / PROJECT_TAR, ws.work_dir)
         relpath = manifest.get("python_relpath")
         if relpath and (cache / PYTHON_TAR).exists():
             target = paths.pythons_dir() / relpath
@@ -311,7 +438,7 @@ def restore_stages(cache: Path, ws: Workspace, manifest: dict[str, Any]) -> list
         return f"Python {ws.interpreter}"
 
     async def install(ctx: StageContext) -> str:
-        venv = ws.venv_python.parent.parent
+        venv = ws.venv_dir
         entries: list[dict[str, str]] = manifest["wheels"]
         hint = ("Save the kernel again from a machine where it works (or build it with "
                 "'create' while the package index is reachable).")
@@ -343,14 +470,14 @@ def restore_stages(cache: Path, ws: Workspace, manifest: dict[str, Any]) -> list
             raise ctx.fail("the restored venv does not match poetry.lock (missing: "
                            f"{', '.join(lacking) or 'none'}; unexpected: "
                            f"{', '.join(wrong) or 'none'})", hint)
+        await lockcheck.pip_check(ctx, ws.venv_python, hint)
         if adopted is not None and adopted.get("root_files"):
             # The project itself, installed as it was (editable): import it works again.
             _extract(cache / ROOT_TAR, adoption.site_packages(venv))
             adoption.relocate_root(venv, adopted["root_files"], adopted["path"],
                                    str(spec.project_dir))
         ws.save_state(venv_for=str(ws.interpreter), lock=_file_digest(ws.pyproject),
-                      install=_digest(_file_digest(ws.lock_file), str(ws.venv_python)),
-                      exported=export_fingerprint(ws))
+                      install=ws.install_fingerprint(), exported=export_fingerprint(ws))
         return f"{len(entries)} packages from the cache"
 
     tail = [s for s in plan(spec, ws) if s.key in ("kernel", "verify", "register")]
@@ -423,6 +550,7 @@ def restore_runner(
 
     cache = find_cache(folder, name)
     manifest = read_manifest(cache)
+    check_archives(cache, manifest)
     check_manifest(cache, manifest)
     if manifest.get("adopted"):
         spec = adoption.restore_spec(manifest, project_dir)

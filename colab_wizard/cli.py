@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="download Python builds only from here (<URL>/<release>/<file>); "
                         "default: $COLAB_WIZARD_PYTHON_MIRROR, else the upstream releases")
     create.add_argument("--verbose", "-v", action="store_true", help="echo the tools' output")
+    create.add_argument("--replace", action="store_true",
+                        help="replace another kernel registered under --name for another "
+                        "project folder (that folder is kept)")
     create.add_argument("--profile", choices=("auto", "full", "plain", "none"), default="auto",
                         help="how the kernel copes with Colab's IPython config (default: full "
                         "on Colab, falling back to plain; none elsewhere)")
@@ -123,7 +126,7 @@ def cmd_create(args: argparse.Namespace) -> int:
         # Read by the python stage (download.mirror()); the process is ours to configure.
         os.environ[download.MIRROR_ENV] = args.python_mirror
     spec = api.make_spec(args.python, args.dep, args.name, args.display_name,
-                         args.project_dir, args.index_url)
+                         args.project_dir, args.index_url, args.replace)
     return run_create(spec, args.verbose, args.profile)
 
 
@@ -256,4 +259,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except SpecError as exc:
         print(f"Error in {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except api.Busy as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_CANCELLED
+    except OSError as exc:
+        # No traceback for a terminal user: the file and the reason, which they can act on.
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"Error: {where}{exc.strerror or exc}. Check that the path exists and can be "
+              "written, then try again.", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:  # a bug: still a sentence, and where to report it
+        print(f"Error: colab_wizard stopped on an unexpected {type(exc).__name__}: {exc}. "
+              "This is a bug; please report it with the output of "
+              "'python -m colab_wizard doctor'.", file=sys.stderr)
+        return EXIT_FAILED
 

@@ -239,6 +239,9 @@ def install_full(venv: Path) -> list[str]:
     if launcher is not None and launcher.is_file():
         from .inplace import original_bytes
 
+        # Unlinked first: in a build cloned with hard links, copying onto the file would
+        # write through to the live venv's copy (see swap.py).
+        (target / launcher.name).unlink(missing_ok=True)
         shutil.copy2(launcher, target / launcher.name)
         # While Colab's default kernel is switched its launcher is our shim: copy Colab's own.
         (target / launcher.name).write_bytes(original_bytes(launcher))

@@ -123,13 +123,20 @@ def register(staged: Path, name: str) -> Path:
     old = kernels / f".{name}.old-{os.getpid()}"
     for leftover in (new, old):
         shutil.rmtree(leftover, ignore_errors=True)
-    shutil.copytree(staged, new)
-    if target.exists():
-        if not is_ours(read_spec(target)):
-            shutil.rmtree(new, ignore_errors=True)
-            raise KernelError(f"{target} holds a kernel colab_wizard did not make; not replaced.")
-        os.replace(target, old)
-    os.replace(new, target)
+    try:
+        shutil.copytree(staged, new)
+        if target.exists():
+            if not is_ours(read_spec(target)):
+                raise KernelError(
+                    f"{target} holds a kernel colab_wizard did not make; not replaced.")
+            os.replace(target, old)
+        os.replace(new, target)
+    except BaseException:
+        # A full or read-only disk: leave the kernels folder as it was, nothing half-copied.
+        shutil.rmtree(new, ignore_errors=True)
+        if old.exists() and not target.exists():
+            os.replace(old, target)
+        raise
     shutil.rmtree(old, ignore_errors=True)
     return target
 

@@ -13,8 +13,11 @@ from pathlib import Path
 COLAB_CONTENT = Path("/content")
 
 
+HOME_ENV = "COLAB_WIZARD_HOME"
+
+
 def data_dir() -> Path:
-    explicit = os.environ.get("COLAB_WIZARD_HOME")
+    explicit = os.environ.get(HOME_ENV)
     if explicit:
         return Path(explicit).expanduser()
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")

@@ -32,6 +32,7 @@ from . import (
     kernels,
     paths,
     pyproject,
+    swap,
     uvtool,
     wheelhouse,
 )
@@ -45,7 +46,7 @@ POETRY_REQUIREMENT = "poetry>=2,<3"
 EXPORT_REQUIREMENT = "poetry-plugin-export>=1.8"
 POETRY_REQUIREMENTS = (POETRY_REQUIREMENT, EXPORT_REQUIREMENT)
 COMPLETE_MARK = ".colab_wizard-complete"
-STATE_DIR = ".colab_wizard"
+STATE_DIR = swap.STATE_DIR
 
 
 def _digest(*parts: str) -> str:
@@ -69,7 +70,12 @@ def bin_dir(env_dir: Path) -> Path:
 
 @dataclass
 class Workspace:
-    """Every path a plan touches, derived once from the spec, and the state between runs."""
+    """Every path a plan touches, derived once from the spec, and the state between runs.
+
+    The stages work in ``work_dir``: the live project while nothing needs to change (so an
+    unchanged re-run only reads), else a build folder beside it (see :mod:`.swap`) that the
+    register stage swaps in once the kernel has passed pre-flight.
+    """
 
     spec: EnvSpec
     interpreter: Optional[Path] = None
@@ -80,30 +86,45 @@ class Workspace:
     # The *full* profile's requirements, derived once per run (it imports on the host).
     _full_requirements: Optional[list[str]] = field(default=None, repr=False, compare=False)
     _full_key: Optional[str] = field(default=None, repr=False, compare=False)
+    # The build folder this run works in; None while it only checks the live project.
+    build: Optional[Path] = None
 
     @property
     def project_dir(self) -> Path:
         return self.spec.project_dir
 
     @property
+    def work_dir(self) -> Path:
+        return self.build if self.build is not None else self.project_dir
+
+    @property
     def pyproject(self) -> Path:
-        return self.project_dir / "pyproject.toml"
+        return self.work_dir / "pyproject.toml"
 
     @property
     def lock_file(self) -> Path:
-        return self.project_dir / "poetry.lock"
+        return self.work_dir / "poetry.lock"
+
+    @property
+    def venv_dir(self) -> Path:
+        return self.work_dir / ".venv"
 
     @property
     def venv_python(self) -> Path:
+        return bin_dir(self.venv_dir) / "python"
+
+    @property
+    def live_venv_python(self) -> Path:
+        """What the registered kernel runs: through the ``.venv`` link, so it follows swaps."""
         return bin_dir(self.project_dir / ".venv") / "python"
 
     @property
     def state_path(self) -> Path:
-        return self.project_dir / STATE_DIR / "state.json"
+        return self.work_dir / STATE_DIR / "state.json"
 
     @property
     def staged_kernel(self) -> Path:
-        return self.project_dir / STATE_DIR / "kernel" / self.spec.name
+        return self.work_dir / STATE_DIR / "kernel" / self.spec.name
 
     @property
     def poetry_env(self) -> Path:
@@ -118,7 +139,7 @@ class Workspace:
     @property
     def requirements(self) -> Path:
         """poetry.lock exported: exactly what it pins for this project, with hashes."""
-        return self.project_dir / STATE_DIR / "requirements.txt"
+        return self.work_dir / STATE_DIR / "requirements.txt"
 
     def load_state(self) -> dict[str, Any]:
         try:
@@ -219,22 +240,34 @@ class Workspace:
             return None
         return str(self.load_state().get("profile_fallback_reason") or colab.fallback_reason(()))
 
-    def kernel_spec(self) -> dict[str, Any]:
+    def kernel_spec(self, live: bool = False) -> dict[str, Any]:
+        """The kernelspec for the venv worked on (pre-flight), or with ``live`` the one to
+        register, which names the project's ``.venv`` link."""
         profile = self.effective_profile()
-        extra_argv, env, launcher = colab.kernel_extras(profile, self.venv_python.parent.parent)
+        python = self.live_venv_python if live else self.venv_python
+        extra_argv, env, launcher = colab.kernel_extras(profile, python.parent.parent)
         spec = kernels.kernel_json(
-            self.spec.name, self.spec.display_name, self.venv_python, self.project_dir,
+            self.spec.name, self.spec.display_name, python, self.project_dir,
             str(self.spec.python), extra_argv, env, launcher,
         )
         if profile:
             spec["metadata"][kernels.MARK]["profile"] = profile
         return spec
 
-    def verify_fingerprint(self) -> str:
-        spec_text = json.dumps(self.kernel_spec(), sort_keys=True)
+    def verify_fingerprint(self, live: bool = False) -> str:
+        spec_text = json.dumps(self.kernel_spec(live), sort_keys=True)
         # What the host's IPython config makes every kernel import is part of "does it start".
         return _digest(spec_text, _file_digest(self.lock_file), *self.spec.dependencies,
                        *colab.demanded_modules())
+
+    def install_fingerprint(self, live: bool = False) -> str:
+        venv = self.live_venv_python if live else self.venv_python
+        return _digest(_file_digest(self.lock_file), str(venv))
+
+    def live_state(self) -> dict[str, Any]:
+        """The build's state as the live project's after the swap (fingerprints on live paths)."""
+        return {**self.load_state(), "install": self.install_fingerprint(live=True),
+                "verify": self.verify_fingerprint(live=True)}
 
 
 # -- stage actions: one sentence each -------------------------------------------------
@@ -426,11 +459,41 @@ def poetry_ready(ws: Workspace) -> bool:
     ).exists()
 
 
+async def _to_the_end(work: asyncio.Future[Any]) -> Any:
+    """Await a thread's work; a cancel waits for the thread to finish before it counts,
+    so no copy goes on writing into a folder the next run starts over in."""
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        await asyncio.wait({work})
+        raise
+
+
 async def write_project(ws: Workspace, ctx: StageContext) -> str:
-    """Write pyproject.toml and poetry.toml, and create the in-project venv on our Python."""
-    ws.project_dir.mkdir(parents=True, exist_ok=True)
+    """Write pyproject.toml and poetry.toml, and make the venv on our Python, in a build
+    folder beside the live project (the live one is left as it is until the swap)."""
     if ws.adopted is not None:  # before anything is written: the lock must still fit
         await adoption.check_lock(ws, ctx, ws.adopted.relock)
+    await start_build(ws, ctx)
+    ws.keep_full_requirements()
+    # Short: the panel shows it beside a bar; the paths are in the log and the Done step.
+    return f"{ws.project_dir.name}/pyproject.toml and .venv"
+
+
+async def start_build(ws: Workspace, ctx: StageContext) -> None:
+    """Make ``ws`` work in a build folder whose project files and venv match the spec: the
+    live venv cloned with hard links when it is on the same Python, else a new one."""
+    live_python = ws.live_venv_python
+    live_venv_for = Workspace(ws.spec).load_state().get("venv_for")
+    ws.project_dir.mkdir(parents=True, exist_ok=True)
+    if ws.build is None:
+        try:
+            ws.build = swap.open_build(ws.project_dir)
+        except swap.SwapError as exc:
+            raise ctx.fail(str(exc)) from None
+        ctx.line(f"Building beside the live project, in {ws.build}")
+        # Becomes the live state at the swap: the next unchanged run must find its Python.
+        ws.save_state(python=str(ws.interpreter), python_request=str(ws.spec.python))
     text = ws.wanted_pyproject()
     if not ws.pyproject.exists() or ws.pyproject.read_text(encoding="utf-8") != text:
         ws.pyproject.write_text(text, encoding="utf-8")
@@ -438,47 +501,51 @@ async def write_project(ws: Workspace, ctx: StageContext) -> str:
     if ws.adopted is not None:
         adoption.write_poetry_toml(ws, ctx)
     else:
-        (ws.project_dir / "poetry.toml").write_text(pyproject.POETRY_TOML, encoding="utf-8")
+        (ws.work_dir / "poetry.toml").write_text(pyproject.POETRY_TOML, encoding="utf-8")
     assert ws.interpreter is not None
-    if uvtool.ready():
-        if not (ws.venv_python.exists() and ws.load_state().get("venv_for") == str(
-                ws.interpreter)):
-            venv = ws.venv_python.parent.parent
-            # Ours to replace, even half made (uv refuses to clear what is not yet a venv).
-            if venv.is_symlink() or venv.is_file():
-                venv.unlink()
-            elif venv.exists():
-                shutil.rmtree(venv)
-            # Poetry finds it as the project's own (.venv, in-project) and uses it as is.
-            await ctx.run([str(uvtool.binary()), "venv", "--python", str(ws.interpreter),
-                           str(venv)], cwd=ws.project_dir, env=ws.uv_env_vars())
+    if ws.venv_python.exists() and ws.load_state().get("venv_for") == str(ws.interpreter):
+        return
+    # Ours to replace, even half made (uv refuses to clear what is not yet a venv).
+    if ws.venv_dir.is_symlink() or ws.venv_dir.is_file():
+        ws.venv_dir.unlink()
+    elif ws.venv_dir.exists():
+        shutil.rmtree(ws.venv_dir)
+    if live_python.exists() and live_venv_for == str(ws.interpreter):
+        ctx.line(f"Copying the live venv as hard links into {ws.venv_dir}")
+        await _to_the_end(asyncio.get_running_loop().run_in_executor(
+            None, swap.clone_venv, ws.project_dir / ".venv", ws.venv_dir))
+    elif uvtool.ready():
+        # Poetry finds it as the project's own (.venv, in-project) and uses it as is.
+        await ctx.run([str(uvtool.binary()), "venv", "--python", str(ws.interpreter),
+                       str(ws.venv_dir)], cwd=ws.work_dir, env=ws.uv_env_vars())
     else:
-        await ctx.run(ws.poetry_argv("env", "use", str(ws.interpreter)), cwd=ws.project_dir,
+        await ctx.run(ws.poetry_argv("env", "use", str(ws.interpreter)), cwd=ws.work_dir,
                       env=ws.poetry_env_vars())
     ws.save_state(venv_for=str(ws.interpreter))
-    ws.keep_full_requirements()
-    # Short: the panel shows it beside a bar; the paths are in the log and the Done step.
-    return f"{ws.project_dir.name}/pyproject.toml and .venv"
 
 
 def project_ready(ws: Workspace) -> bool:
-    try:
-        same = ws.pyproject.read_text(encoding="utf-8") == ws.wanted_pyproject()
-    except (OSError, ValueError):
-        return False
-    state = ws.load_state()
-    return (
-        same
-        and adoption.poetry_toml_ready(ws.project_dir, ws.adopted is not None)
-        and ws.venv_python.exists()
-        and state.get("venv_for") == str(ws.interpreter)
-    )
+    """The live project matches the spec (work on it), or a build from an earlier run does."""
+    for build in (None, swap.pending(ws.project_dir)):
+        ws.build = build
+        try:
+            same = ws.pyproject.read_text(encoding="utf-8") == ws.wanted_pyproject()
+        except (OSError, ValueError):
+            same = False
+        if (same and adoption.poetry_toml_ready(ws.work_dir, ws.adopted is not None)
+                and ws.venv_python.exists()
+                and ws.load_state().get("venv_for") == str(ws.interpreter)):
+            return True
+    ws.build = None
+    return False
 
 
 async def lock(ws: Workspace, ctx: StageContext) -> str:
     """Resolve the dependencies into poetry.lock (unchanged pins stay as they were), and
     export what it pins, with hashes, for uv to install."""
     ctx.progress(0, None)
+    if ws.build is None:
+        await start_build(ws, ctx)
     if uvtool.ready():
         ws.requirements.parent.mkdir(parents=True, exist_ok=True)
         argv = poetry_batch_argv(ws, ["lock"], export_argv(ws))
@@ -489,7 +556,7 @@ async def lock(ws: Workspace, ctx: StageContext) -> str:
         await adoption.check_lock(ws, ctx, ws.adopted.relock)
     try:
         await ctx.run(
-            argv, cwd=ws.project_dir, env=ws.poetry_env_vars(),
+            argv, cwd=ws.work_dir, env=ws.poetry_env_vars(),
             hint="Check the package names and version pins; a name that does not exist on the "
             f"index ({ws.spec.index_url}) or pins that conflict cannot be resolved.",
         )
@@ -570,30 +637,45 @@ def lock_ready(ws: Workspace) -> bool:
 async def install(ws: Workspace, ctx: StageContext) -> str:
     """Install exactly what poetry.lock says into the project's venv (and nothing else)."""
     hint = f"Check that the package index {ws.spec.index_url} can be reached, then retry."
+    if ws.build is None:
+        await start_build(ws, ctx)
+    root = ws.adopted is not None and ws.adopted.package
     try:
         if not uvtool.ready():
             parser = PoetryInstallProgress()
-            await ctx.run(ws.poetry_argv("sync"), cwd=ws.project_dir,
-                          env=ws.poetry_env_vars(), parser=parser, hint=hint)
+            # The project's own package is not in the build folder, only its files: it is
+            # installed below, from the live folder.
+            await ctx.run(ws.poetry_argv("sync", *(["--no-root"] if root else [])),
+                          cwd=ws.work_dir, env=ws.poetry_env_vars(), parser=parser, hint=hint)
             total = parser.total or 0
         else:
             uv_parser = UvProgress()
             seed = pip_seed(ws.spec.python.short, ws.requirements.with_name("seed.txt"),
                             exported_names(ws.requirements))
             await ctx.run(uv_sync_argv(ws.venv_python, ws.requirements, seed=seed),
-                          cwd=ws.project_dir, env=ws.uv_env_vars(), parser=uv_parser, hint=hint)
+                          cwd=ws.work_dir, env=ws.uv_env_vars(), parser=uv_parser, hint=hint)
             total = uv_parser.total or 0
-            if ws.adopted is not None and ws.adopted.package:
-                # The export lists the dependencies only; an adopted package is installed
-                # as Poetry would (editable), so the kernel imports the project's own code.
-                await ctx.run([str(uvtool.binary()), "pip", "install", "--python",
-                               str(ws.venv_python), "--no-deps", "-e", str(ws.project_dir)],
-                              cwd=ws.project_dir, env=ws.uv_env_vars(), hint=hint)
+        if root:
+            # An adopted package is installed as Poetry would (editable), so the kernel
+            # imports the project's own code, from the live folder where that code is (also
+            # while building beside it; the export lists the dependencies only).
+            await ctx.run(root_install_argv(ws), cwd=ws.project_dir,
+                          env=ws.uv_env_vars() if uvtool.ready() else ws.pip_env_vars(),
+                          hint=hint)
     except StageError as error:
         explain(error, ws)
         raise
-    ws.save_state(install=_digest(_file_digest(ws.lock_file), str(ws.venv_python)))
+    ws.save_state(install=ws.install_fingerprint())
     return f"{total} packages"
+
+
+def root_install_argv(ws: Workspace) -> list[str]:
+    """The adopted project itself, editable, without its dependencies (installed already)."""
+    if uvtool.ready():
+        return [str(uvtool.binary()), "pip", "install", "--python", str(ws.venv_python),
+                "--no-deps", "-e", str(ws.project_dir)]
+    return [str(ws.venv_python), "-m", "pip", "install", "--no-deps", "--quiet",
+            "--disable-pip-version-check", "-e", str(ws.project_dir)]
 
 
 def uv_sync_argv(venv_python: Path, requirements: Path, *options: str,
@@ -643,8 +725,7 @@ def requirements_hashed(requirements: Path) -> bool:
 
 
 def install_ready(ws: Workspace) -> bool:
-    wanted = _digest(_file_digest(ws.lock_file), str(ws.venv_python))
-    return ws.venv_python.exists() and ws.load_state().get("install") == wanted
+    return ws.venv_python.exists() and ws.load_state().get("install") == ws.install_fingerprint()
 
 
 async def make_kernel(ws: Workspace, ctx: StageContext) -> str:
@@ -654,15 +735,16 @@ async def make_kernel(ws: Workspace, ctx: StageContext) -> str:
         hint="ipykernel should have been installed with the dependencies; retry the install.",
     )
     if ws.effective_profile() == colab.FULL:
-        for copied in colab.install_full(ws.venv_python.parent.parent):
+        if ws.build is None:
+            await start_build(ws, ctx)  # copying google.colab in changes the venv
+        for copied in colab.install_full(ws.venv_dir):
             ctx.line(f"Copied {copied}")
     kernels.write_spec(ws.staged_kernel, ws.kernel_spec())
     return "kernelspec written"
 
 
 def kernel_ready(ws: Workspace) -> bool:
-    if ws.effective_profile() == colab.FULL and not colab.full_installed(
-            ws.venv_python.parent.parent):
+    if ws.effective_profile() == colab.FULL and not colab.full_installed(ws.venv_dir):
         return False
     return kernels.read_spec(ws.staged_kernel) == ws.kernel_spec()
 
@@ -719,14 +801,26 @@ def verify_ready(ws: Workspace) -> bool:
 
 
 async def register(ws: Workspace, ctx: StageContext) -> str:
-    """Register the verified kernelspec where Jupyter finds it (replacing ours atomically)."""
-    target = kernels.register(ws.staged_kernel, ws.spec.name)
+    """Swap the verified build in and register its kernelspec, as one step (see swap.py)."""
+    if ws.build is None:
+        target = kernels.register(ws.staged_kernel, ws.spec.name)
+    else:
+        try:
+            swap.prepare_final(ws.build, ws.spec.name, ws.kernel_spec(live=True),
+                               ws.live_state())
+            ctx.line(f"Switching {ws.project_dir / '.venv'} to {ws.venv_dir} ...")
+            swap.commit(ws.project_dir, ws.build, ws.spec.name)
+        except swap.SwapError as exc:
+            raise ctx.fail(str(exc)) from None
+        ws.build = None
+        target = kernels.user_kernels_dir() / ws.spec.name
     ctx.line(f"Registered kernel '{ws.spec.name}' at {target}")
     return f"registered as '{ws.spec.name}'"
 
 
 def registered(ws: Workspace) -> bool:
-    return verify_ready(ws) and kernels.is_registered(ws.staged_kernel, ws.spec.name)
+    return ws.build is None and verify_ready(ws) and kernels.is_registered(
+        ws.staged_kernel, ws.spec.name)
 
 
 def plan(spec: EnvSpec, workspace: Optional[Workspace] = None) -> list[Stage]:

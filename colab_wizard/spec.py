@@ -7,6 +7,7 @@ it and exit 2.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import unicodedata
@@ -104,13 +105,21 @@ def default_display_name(python: PythonVersion) -> str:
 
 
 def name_from_display_name(display_name: str) -> str:
-    """Derive a kernelspec name: lower case, runs of other characters become '-'."""
+    """Derive a kernelspec name: lower case, runs of other characters become '-'.
+
+    Letters with no ASCII form (数据分析, 🐍) would all derive the same name, so where any
+    was dropped a short suffix stable for the whole display name keeps them apart."""
     # NFKD splits accents off letters, so "Ü" keeps its "U" when non-ASCII is dropped.
     decomposed = unicodedata.normalize("NFKD", display_name)
     ascii_only = decomposed.encode("ascii", "ignore").decode().lower()
     slug = re.sub(r"[^a-z0-9.]+", "-", ascii_only).strip("-.")
     slug = re.sub(r"\.{2,}", ".", slug)
-    return slug[:NAME_MAX].rstrip("-.") or "poetry-kernel"
+    dropped = any(ord(c) > 127 and unicodedata.category(c) != "Mn" for c in decomposed)
+    if not dropped:
+        return slug[:NAME_MAX].rstrip("-.") or "poetry-kernel"
+    suffix = hashlib.sha256(display_name.strip().encode("utf-8")).hexdigest()[:6]
+    base = slug[:NAME_MAX - len(suffix) - 1].rstrip("-.") or "kernel"
+    return f"{base}-{suffix}"
 
 
 def check_name(name: str) -> str:
@@ -222,12 +231,16 @@ def check_project_dir(project_dir: Path) -> Path:
     for parent in path.parents:
         if parent.exists() and not parent.is_dir():
             raise SpecError("project_dir", f"{parent} is a file, so {path} cannot be created.")
+    check_writable(path, "project_dir", "Choose a folder you can write to.")
+    return path.absolute()
+
+
+def check_writable(path: Path, field_name: str, fix: str, what: str = "") -> None:
+    """Refuse ``path`` when it, or the folder it would be created in, cannot be written
+    (permissions, or a read-only file system, which binds root too)."""
     existing = next((p for p in (path, *path.parents) if p.exists()), None)
     if existing is not None and not os.access(existing, os.W_OK):
-        raise SpecError(
-            "project_dir", f"{existing} is not writable. Choose a folder you can write to."
-        )
-    return path.absolute()
+        raise SpecError(field_name, f"{what}{existing} is not writable. {fix}")
 
 
 @dataclass(frozen=True)

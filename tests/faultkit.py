@@ -3,6 +3,7 @@ process accounting through /proc, and a real start of a registered kernel."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import threading
@@ -214,3 +215,49 @@ def leftovers(kernels_dir: Path, name: str) -> list[str]:
     """Temporary folders a half-done registration would leave next to the kernel."""
     return sorted(p.name for p in kernels_dir.glob(f".{name}.*"))
 
+
+
+# -- a live project (kernel, project files, venv), judged byte for byte --------------------
+
+
+def snapshot_project(project: Path) -> dict[str, object]:
+    """The project files' bytes, where ``.venv`` leads, and every file of the venv behind it
+    (path, mode, bytes' digest): what a failed re-build must leave exactly as it was."""
+    found: dict[str, object] = {}
+    for name in ("pyproject.toml", "poetry.lock", "poetry.toml"):
+        path = project / name
+        found[name] = path.read_bytes() if path.exists() else None
+    link = project / ".venv"
+    found[".venv"] = os.readlink(link) if link.is_symlink() else "dir" if link.is_dir() else None
+    venv = link.resolve()
+    for path in sorted(venv.rglob("*")):
+        if "__pycache__" in path.parts:
+            continue  # a kernel start may add bytecode; it is not part of the env
+        key = str(path.relative_to(venv))
+        if path.is_symlink():
+            found[key] = "-> " + os.readlink(path)
+        elif path.is_file():
+            found[key] = (path.stat().st_mode, hashlib.sha256(path.read_bytes()).hexdigest())
+    return found
+
+
+def fill_disk(folder: Path, leave: int = 0) -> Path:
+    """Fill the file system of ``folder`` up, leaving about ``leave`` bytes free."""
+    spare = folder / ".spare"
+    filler = folder / ".filler"
+    spare.write_bytes(b"\0" * leave)
+    try:
+        with open(filler, "wb") as handle:
+            while True:
+                handle.write(b"\0" * (1 << 20))
+    except OSError:
+        pass
+    try:
+        with open(filler, "ab") as handle:
+            while True:
+                handle.write(b"\0" * 4096)
+                handle.flush()
+    except OSError:
+        pass
+    spare.unlink()
+    return filler

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -11,8 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+from faultkit import snapshot_project
 
-from colab_wizard import cache, kernels, selfwheel
+from colab_wizard import cache, kernels, selfwheel, wheelhouse
 from colab_wizard.api import create
 from colab_wizard.preflight import run_kernel
 
@@ -74,6 +76,7 @@ def test_save_then_restore_without_the_index(
                         timeout=60)
     assert result["prefix"] == str(project / ".venv")
     assert result["v"]
+    refused_before_touching_and_incomplete_refused(saved.folder, project, tmp_path)
 
     # Back on the index: the restored project is what create would have built, so an
     # unchanged create only (re)installs Poetry and redoes nothing of the environment.
@@ -125,3 +128,50 @@ def test_save_packs_a_python_the_wizard_installed(wizard_env: dict[str, Path],
     assert manifest["python_relpath"] == "cpython-3.12.9-linux/bin/python3.12"
     with tarfile.open(saved.folder / cache.PYTHON_TAR) as tar:
         assert "cpython-3.12.9-linux/bin/python3.12" in tar.getnames()
+
+
+def _without_wheel(source: Path, dest: Path, prefix: str) -> str:
+    """A copy of the saved folder ``source`` lacking the wheel whose name starts with
+    ``prefix`` in its archive and its manifest, as a save that could not find it made one."""
+    shutil.copytree(source, dest)
+    with tarfile.open(source / cache.WHEELS_TAR) as old, \
+            tarfile.open(dest / cache.WHEELS_TAR, "w") as new:
+        dropped = ""
+        for member in old.getmembers():
+            if member.name.startswith("wheels/" + prefix):
+                dropped = member.name.split("/")[-1]
+                continue
+            new.addfile(member, old.extractfile(member))
+    assert dropped, f"no {prefix} wheel was saved"
+    manifest = json.loads((dest / cache.MANIFEST).read_text())
+    manifest["wheels"] = [w for w in manifest["wheels"] if w["wheel"] != dropped]
+    manifest["archives"][cache.WHEELS_TAR] = {
+        "size": (dest / cache.WHEELS_TAR).stat().st_size,
+        "sha256": wheelhouse.file_hash(dest / cache.WHEELS_TAR)}
+    (dest / cache.MANIFEST).write_text(json.dumps(manifest))
+    return dropped
+
+
+def refused_before_touching_and_incomplete_refused(folder: Path, project: Path,
+                                                   tmp_path: Path) -> None:
+    """Issue 13, cases 2 and 3, against the working kernel just restored into ``project``:
+    a saved folder cut short, and one lacking an indirect dependency's wheel (ipykernel
+    needs traitlets), are both refused before anything is touched."""
+    live = snapshot_project(project)
+    cut = tmp_path / "cut" / folder.name
+    shutil.copytree(folder, cut)
+    data = (cut / cache.WHEELS_TAR).read_bytes()
+    (cut / cache.WHEELS_TAR).write_bytes(data[: len(data) // 2])
+    with pytest.raises(cache.CacheError, match="cut short") as caught:
+        cache.restore(cut.parent, folder.name, project_dir=project)
+    assert str(cut / cache.WHEELS_TAR) in str(caught.value)
+    assert snapshot_project(project) == live
+
+    lacking = tmp_path / "lacking" / folder.name
+    _without_wheel(folder, lacking, "traitlets-")
+    with pytest.raises(cache.CacheError, match="traitlets"):
+        cache.restore(lacking.parent, folder.name, project_dir=project)
+    assert snapshot_project(project) == live
+    assert run_kernel(kernels.user_kernels_dir() / folder.name,
+                      "import json, tabulate; print(json.dumps({'ok': tabulate.__name__}))",
+                      timeout=60) == {"ok": "tabulate"}

@@ -54,13 +54,19 @@ def test_create_rerun_change_and_remove(wizard_env: dict[str, Path], other_pytho
     colab_wizard.create(python=other_python, dependencies=["six>=1.16", "tabulate"],
                         name="e2e-test", project_dir=project, listeners=[events.append])
     skipped = stage_results(events)
-    # The kernelspec itself is unchanged, so it is re-verified but not re-written.
-    assert [k for k, s in skipped.items() if not s] == ["project", "lock", "install", "verify"]
+    # Built beside the live env (a hard-linked copy of it), verified, then swapped in.
+    assert [k for k, s in skipped.items() if not s] == ["project", "lock", "install", "kernel",
+                                                        "verify", "register"]
     install_lines = [e.text for e in events if isinstance(e, StageLine) and e.stage == "install"]
     # uv lists what it installed as " + name==version".
     assert any(line.startswith(" + tabulate==") for line in install_lines)
     assert not any(line.startswith(" + six==") for line in install_lines)
     assert "tabulate" in run_in_kernel("e2e-test", "import tabulate; print(tabulate.__name__)")
+    # One live env is kept: the link names it, the one before is gone (or being deleted).
+    venv = project / ".venv"
+    envs = venv.resolve().parent.parent
+    kept = [p.name for p in envs.iterdir() if not p.name.startswith(".trash-")]
+    assert venv.is_symlink() and kept == [venv.resolve().parent.name]
 
     # remove unregisters ours and keeps the project folder.
     colab_wizard.remove_kernel("e2e-test")

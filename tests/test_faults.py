@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
+import sys
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Collection, Iterator, Optional
 
 import pytest
 from faultkit import (
     IndexProxy,
     copy_kernel,
     descendants,
+    fill_disk,
     leftovers,
     run_in_kernel,
     snapshot_kernel,
+    snapshot_project,
     wait_no_strays,
 )
 
@@ -37,11 +41,8 @@ DEPS = ["tabulate>=0.9"]
 CHECK = "import sys, tabulate; print('%d.%d' % sys.version_info[:2], tabulate.__name__)"
 
 
-@pytest.fixture(scope="module")
-def built_kernel(tmp_path_factory: pytest.TempPathFactory, shared_dirs: dict[str, Path],
-                 other_python: str) -> Iterator[Path]:
-    """The 'previously registered' kernel: built once, copied into each test's kernels dir."""
-    root = tmp_path_factory.mktemp("old-kernel")
+def build_once(root: Path, shared_dirs: dict[str, Path], python: str, project: Path) -> Path:
+    """Build the kernel NAME in ``project`` with dirs of its own under ``root``."""
     home = root / "home"
     home.mkdir()
     (home / "tools").symlink_to(shared_dirs["tools"])
@@ -52,8 +53,15 @@ def built_kernel(tmp_path_factory: pytest.TempPathFactory, shared_dirs: dict[str
         mp.setenv("POETRY_CONFIG_DIR", str(root / "poetry-config"))
         mp.setenv("JUPYTER_PLATFORM_DIRS", "1")
         mp.delenv("COLAB_WIZARD_HOST", raising=False)
-        made = api.create(other_python, DEPS, name=NAME, project_dir=root / "old-project")
-    yield made.kernel_dir
+        return api.create(python, DEPS, name=NAME, project_dir=project).kernel_dir
+
+
+@pytest.fixture(scope="module")
+def built_kernel(tmp_path_factory: pytest.TempPathFactory, shared_dirs: dict[str, Path],
+                 other_python: str) -> Iterator[Path]:
+    """The 'previously registered' kernel: built once, copied into each test's kernels dir."""
+    root = tmp_path_factory.mktemp("old-kernel")
+    yield build_once(root, shared_dirs, other_python, root / "old-project")
 
 
 class Old:
@@ -100,11 +108,35 @@ def run_with(spec: api.EnvSpec, on_event: Callable[[Runner, Event], None],
 
 
 def _spec(old: Old, python: str, deps: list[str] = DEPS, **extra: Any) -> api.EnvSpec:
-    return api.make_spec(python, deps, name=NAME, project_dir=old.project, **extra)
+    # For Old, the registered kernel of that name lives in another folder: a replacement,
+    # confirmed. For Live it is the same folder, an update, which needs no confirmation.
+    return api.make_spec(python, deps, name=NAME, project_dir=old.project, replace=True,
+                         **extra)
 
 
 # Stages that start a child which prints while it runs: cancel from its first line.
 CHILD_STAGES = {"project", "lock", "install", "kernel", "verify"}
+
+
+def canceller(key: str, hit: dict[str, Any], childless: Collection[str] = ()
+              ) -> Callable[[Runner, Event], None]:
+    """A listener cancelling the run in stage ``key``: from the first line of its child for
+    CHILD_STAGES (from its first line at all for ``childless`` ones), else as it starts;
+    ``hit["children"]`` records the children running then."""
+
+    def cancel(runner: Runner, event: Event) -> None:
+        if hit:
+            return
+        if key in CHILD_STAGES:
+            if isinstance(event, StageLine) and event.stage == key and (
+                    runner.children or key in childless):
+                hit["children"] = sorted(runner.children)
+                runner.cancel()
+        elif isinstance(event, StageStarted) and event.stage == key:
+            hit["children"] = []
+            runner.cancel()
+
+    return cancel
 
 
 def test_cancel_at_every_stage(old: Old, other_python: str) -> None:
@@ -116,19 +148,7 @@ def test_cancel_at_every_stage(old: Old, other_python: str) -> None:
                       "register"]
     for key in stages:
         hit: dict[str, Any] = {}
-
-        def cancel(runner: Runner, event: Event, key: str = key,
-                   hit: dict[str, Any] = hit) -> None:
-            if hit:
-                return
-            if key in CHILD_STAGES:
-                if isinstance(event, StageLine) and event.stage == key and runner.children:
-                    hit["children"] = sorted(runner.children)
-                    runner.cancel()
-            elif isinstance(event, StageStarted) and event.stage == key:
-                hit["children"] = []
-                runner.cancel()
-
+        cancel = canceller(key, hit)
         made, failed, events = run_with(spec, cancel)
         assert hit, f"the run never reached {key}"
         assert made is None and failed is not None and failed.outcome == "cancelled", key
@@ -226,9 +246,10 @@ def test_two_installs_for_one_name(old: Old, other_python: str, tmp_path: Path) 
     """Same name, different folders and the same folder: one builds, the others are refused
     before they start anything; the winner replaces the old kernel only after pre-flight."""
     spec = _spec(old, other_python)
-    same_folder = api.make_spec(other_python, DEPS, name=NAME, project_dir=old.project)
+    same_folder = api.make_spec(other_python, DEPS, name=NAME, project_dir=old.project,
+                                replace=True)
     other_folder = api.make_spec(other_python, ["six"], name=NAME,
-                                 project_dir=tmp_path / "elsewhere")
+                                 project_dir=tmp_path / "elsewhere", replace=True)
     seen: dict[str, dict[str, bytes]] = {}
 
     def watch(event: Event) -> None:
@@ -331,3 +352,170 @@ def _cmdlines(pids: set[int]) -> list[str]:
         except OSError:
             pass
     return found
+
+
+# -- re-builds of a working kernel in its own project folder -------------------------------
+#
+# The faults above build in a new folder; these change the live project itself (issue 13):
+# until the new env has passed pre-flight and is swapped in, the kernelspec, the project
+# files and every file of the venv stay byte for byte as they were.
+
+REBUILD_DEPS = ["tabulate>=0.9", "six"]
+
+
+@pytest.fixture(scope="module")
+def live_template(tmp_path_factory: pytest.TempPathFactory, shared_dirs: dict[str, Path],
+                  other_python: str) -> Iterator[tuple[Path, Path, Path]]:
+    """A working kernel built once in ``project``; each test gets a fresh copy of it at the
+    same path (a venv cannot move), from ``pristine``."""
+    root = tmp_path_factory.mktemp("live-kernel")
+    project = root / "project"
+    kernel_dir = build_once(root, shared_dirs, other_python, project)
+    pristine = root / "pristine"
+    shutil.copytree(project, pristine, symlinks=True)
+    yield project, pristine, kernel_dir
+
+
+class Live(Old):
+    """The working kernel and its own project, which the faulty run re-builds."""
+
+    def __init__(self, kernels_dir: Path, python: str, project: Path) -> None:
+        super().__init__(kernels_dir, python, project)
+        self.tree = snapshot_project(project)
+
+    def assert_intact(self, run_it: bool = True) -> None:
+        assert snapshot_project(self.project) == self.tree, "the live project was changed"
+        super().assert_intact(run_it)
+
+
+@pytest.fixture
+def live(live_template: tuple[Path, Path, Path], wizard_env: dict[str, Path],
+         other_python: str) -> Live:
+    project, pristine, kernel_dir = live_template
+    shutil.rmtree(project, ignore_errors=True)
+    shutil.copytree(pristine, project, symlinks=True)
+    copy_kernel(kernel_dir, wizard_env["jupyter"] / "kernels")
+    return Live(wizard_env["jupyter"] / "kernels", other_python, project)
+
+
+def test_cancel_at_every_stage_of_a_rebuild(live: Live, other_python: str) -> None:
+    """Cancel each stage of an update of the working kernel (mid-command where a stage runs
+    one); the live kernel is untouched after each, and the last run swaps the update in."""
+    spec = _spec(live, other_python, REBUILD_DEPS)
+    stages = [s.key for s in api.build_runner(spec)[0].stages]
+    for key in stages:
+        hit: dict[str, Any] = {}
+        # The project stage copies the live venv in a thread, no child: cancel from its
+        # first line; the others from their child's first line.
+        cancel = canceller(key, hit, childless={"project"})
+        made, failed, events = run_with(spec, cancel)
+        assert hit, f"the run never reached {key}"
+        assert made is None and failed is not None and failed.outcome == "cancelled", key
+        live.assert_intact(run_it=False)
+    live.assert_intact()
+    made, failed, events = run_with(spec, lambda runner, event: None)
+    assert made is not None, failed
+    assert run_in_kernel(NAME, "import six, tabulate; print(six.__name__)") == "six"
+    assert snapshot_project(live.project) != live.tree
+
+
+@pytest.mark.parametrize("fault", ["other-python-unknown-package", "index-dies-at-install"])
+def test_failed_rebuild_keeps_the_kernel(live: Live, other_python: str, fault: str) -> None:
+    """Issue 13, case 1: a re-create on another Python with a package that does not exist,
+    and an update whose install fails half-way; the working kernel still starts."""
+    if fault == "other-python-unknown-package":
+        python = "3.10" if other_python != "3.10" else "3.13"
+        made, failed, _ = run_with(_spec(live, python, ["colab-wizard-no-such-package-zz"]),
+                                   lambda r, e: None)
+        assert failed is not None and failed.error is not None and failed.error.stage == "lock"
+    else:
+        proxy = IndexProxy()
+
+        def die(runner: Runner, event: Event) -> None:
+            if isinstance(event, StageLine) and event.stage == "install" \
+                    and "Installing" in event.text:
+                proxy.die()
+
+        try:
+            made, failed, _ = run_with(_spec(live, other_python, ["tabulate>=0.9", "six",
+                                                                  "colorama"],
+                                             index_url=proxy.index_url), die)
+        finally:
+            proxy.die()
+        assert failed is not None and failed.error is not None and \
+            failed.error.stage == "install", made
+    live.assert_intact()
+
+
+def test_sigkill_of_the_wizard_mid_install(live: Live, other_python: str,
+                                          wizard_env: dict[str, Path]) -> None:
+    """The CLI itself killed while Poetry installs: no swap happened, so the kernel is the old
+    one; the next run resumes the build and swaps it in."""
+    argv = [sys.executable, "-m", "colab_wizard", "create", "--python", other_python,
+            "--name", NAME, "--project-dir", str(live.project), "-v"]
+    for dep in REBUILD_DEPS:
+        argv += ["--dep", dep]
+    cli = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert cli.stdout is not None
+    seen = []
+    in_install = False
+    for line in cli.stdout:
+        seen.append(line)
+        in_install = in_install or "Install packages ..." in line
+        if in_install and "Installing" in line:
+            cli.kill()
+            break
+    cli.wait()
+    assert cli.returncode == -signal.SIGKILL, "".join(seen)
+    # Poetry, in its own session, may finish its install into the build; it never swaps.
+    assert not wait_no_strays((str(live.project),), grace=120, ignore=live.before)
+    live.assert_intact()
+    made, failed, events = run_with(_spec(live, other_python, REBUILD_DEPS), lambda r, e: None)
+    assert made is not None, failed
+    assert run_in_kernel(NAME, "import six; print(six.__name__)") == "six"
+
+
+@pytest.mark.parametrize("where", ["kernels-folder", "project-folder"])
+def test_disk_full_during_the_swap(live: Live, other_python: str, tmp_path: Path,
+                                   wizard_env: dict[str, Path], where: str) -> None:
+    """The disk fills up as the verified build is swapped in: the kernels folder (the first
+    step fails, nothing changed) or the project's own disk (a later step fails). Either
+    way a kernel starts, and the next run with space finishes the swap."""
+    target = live.kernels_dir if where == "kernels-folder" else live.project
+    saved = tmp_path / "saved"
+    shutil.copytree(target, saved, symlinks=True)
+    shutil.rmtree(target)
+    target.mkdir()
+    size = "1m" if where == "kernels-folder" else "400m"
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
+                              str(target)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        shutil.copytree(saved, target, symlinks=True, dirs_exist_ok=True)
+        filler: list[Path] = []
+
+        def fill(runner: Runner, event: Event) -> None:
+            # As the switch starts: room for the journal (one page), not for what follows.
+            if not filler and isinstance(event, StageLine) and event.stage == "register" \
+                    and event.text.startswith("Switching"):
+                filler.append(fill_disk(target, leave=4096 if where == "project-folder" else 0))
+
+        spec = _spec(live, other_python, REBUILD_DEPS)
+        made, failed, _ = run_with(spec, fill)
+        assert filler and failed is not None and failed.error is not None, made
+        assert failed.error.stage == "register"
+        assert "No space left on device" in failed.error.message
+        assert "run again" in failed.error.message
+        out = run_in_kernel(NAME, CHECK + "\ntry:\n    import six; print('six')\n"
+                            "except ImportError:\n    print('old')")
+        assert out.startswith(f"{other_python} tabulate")
+        if where == "kernels-folder":
+            live.assert_intact()
+        filler[0].unlink()
+        made, failed, _ = run_with(spec, lambda r, e: None)
+        assert made is not None, failed
+        assert run_in_kernel(NAME, "import six; print(six.__name__)") == "six"
+    finally:
+        subprocess.run(["umount", "-l", str(target)], check=False, capture_output=True)

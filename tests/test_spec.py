@@ -86,7 +86,9 @@ def test_defaults_and_markers(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("display", "name"),
     [("Python 3.12 (poetry)", "python-3.12-poetry"), ("Ünïcode  Kernel!", "unicode-kernel"),
-     ("...", "poetry-kernel"), ("x" * 300, "x" * 64)],
+     ("...", "poetry-kernel"), ("x" * 300, "x" * 64),
+     # Nothing Latin in it: a stable suffix per display name, never one shared fallback.
+     ("数据分析", "kernel-5d8ec6"), ("🐍", "kernel-fe67b2"), ("数据 3.12", "3.12-cc583f")],
 )
 def test_name_derivation_always_valid(display: str, name: str, tmp_path: Path) -> None:
     assert name_from_display_name(display) == name

@@ -137,6 +137,30 @@ def test_a_foreign_kernel_name_is_refused_before_anything_runs(wizard_env: dict[
     assert not panel.next.disabled
 
 
+def test_replacing_another_kernel_of_ours_needs_the_confirm(wizard_env: dict[str, Path],
+                                                            tmp_path: Path) -> None:
+    """The name of a kernel of ours built for another folder: the panel says what would be
+    replaced and runs only after 'Replace' is clicked; a new name forgets the yes."""
+    other = api.make_spec("3.12", [], name="mine", display_name="Mine",
+                          project_dir=tmp_path / "elsewhere")
+    staged = tmp_path / "staged" / other.name
+    kernels.write_spec(staged, kernels.kernel_json(other.name, other.display_name,
+                                                   tmp_path / "python", other.project_dir, "3.12"))
+    kernels.register(staged, other.name)
+    panel = make_panel(quick_plan(wizard_env["home"] / "marks"))
+    panel.kernel_name.value = "mine"
+    to_dependencies(panel, "tabulate")
+    panel.install_button.click()
+    assert panel.job is None and panel.state.step == 0
+    assert str(tmp_path / "elsewhere") in panel.python_error.value
+    assert visible(panel.replace_button) and "mine" in panel.replace_button.description
+    click(panel, panel.replace_button)
+    assert panel.job is not None and panel.job.spec.name == "mine"
+    assert not visible(panel.replace_button)
+    panel.kernel_name.value = "mine2"
+    assert panel.replace_confirmed is None
+
+
 def test_pasted_pyproject_and_requirements_txt_are_understood(wizard_env: dict[str, Path]
                                                                 ) -> None:
     panel = make_panel()

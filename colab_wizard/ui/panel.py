@@ -33,6 +33,7 @@ from .. import (
 )
 from ..events import Event, RunFinished, StageFailed
 from ..host import detect_host, notebook_path
+from ..naming import WouldReplace
 from ..spec import (
     EnvSpec,
     SpecError,
@@ -153,6 +154,11 @@ class Panel:
         self.kernel_name = _classes(w.Text(description="Kernel name", **FIELD),
                                     "cw-kernel-name")
         self.python_error = _classes(w.HTML(""), "cw-python-error")
+        # Shown only when the kernel name belongs to another kernel: says it replaces that.
+        self.replace_button = _classes(w.Button(description="Replace it", icon="exchange",
+                                                button_style="warning"), "cw-replace")
+        _show(self.replace_button, False)
+        self.replace_confirmed: Optional[str] = None
         saved = cache.list_saved(self.cache_dir)
         self.restore_choice = _classes(w.Dropdown(
             options=[(f"{m['display_name']} (Python {m['python']})", m["folder"]) for m in saved],
@@ -169,7 +175,7 @@ class Panel:
             w.HTML("Which Python should the new kernel run? The kernel name is made from the "
                    "display name; you may change it."),
             self.version, self.display_name, self.kernel_name, self.python_error,
-            self.restore_box,
+            self.replace_button, self.restore_box,
         ]), "cw-step-python", "cw-page")
 
         # 2. Dependencies
@@ -285,6 +291,7 @@ class Panel:
         self.on_click(self.back, lambda: self.go(self.state.step - 1))
         self.on_click(self.next, lambda: self.go(self.state.step + 1))
         self.on_click(self.install_button, self.start)
+        self.on_click(self.replace_button, self.confirm_replace)
         self.on_click(self.retry, lambda: self.start(retry=True))
         self.on_click(self.cancel, self.cancel_run)
         self.on_click(self.show_log, self._show_full_log)
@@ -388,6 +395,9 @@ class Panel:
         self._validate_python()
 
     def _on_kernel_name(self, change: dict[str, Any]) -> None:
+        # A confirmed replacement was for the name shown then, not for whatever comes next.
+        self.replace_confirmed = None
+        _show(self.replace_button, False)
         if self._quiet:
             return
         self.state.name = change["new"]
@@ -520,9 +530,16 @@ class Panel:
             try:
                 spec = api.make_spec(self.version.value, list(self.parsed.requirements),
                                      name=self.kernel_name.value,
-                                     display_name=self.display_name.value)
+                                     display_name=self.display_name.value,
+                                     replace=self.replace_confirmed == self.kernel_name.value)
             except SpecError as exc:
                 text = f"<span style='color:#d32f2f'>{_escape(self._error_line(exc))}</span>"
+                if isinstance(exc, WouldReplace):
+                    self.replace_button.description = f"Replace '{exc.existing.name}'"
+                    self.replace_button.tooltip = (
+                        f"Register this kernel as '{exc.existing.name}' instead of the one for "
+                        f"{exc.existing.project_dir} (that folder is kept)")
+                    _show(self.replace_button, True)
                 if exc.field in FIELD_LABELS:
                     self.go(0)  # the field at fault is on the first step: show it there
                     self.python_error.value = (f"<span style='color:#d32f2f'>"
@@ -538,6 +555,13 @@ class Panel:
     def _on_deps_choice(self, change: dict[str, Any]) -> None:
         self.state.adopt_mode = change["new"] == "project"
         self._update_nav()
+
+    def confirm_replace(self) -> None:
+        """The user said yes to replacing the kernel registered under this name."""
+        self.replace_confirmed = self.kernel_name.value
+        _show(self.replace_button, False)
+        self.python_error.value = ""
+        self.start()
 
     def _prepare_adoption(self) -> Any:
         """Read (clone) the project and show what will change; the step-1 choices apply
