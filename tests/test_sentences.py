@@ -25,6 +25,9 @@ def ours(wizard_env: dict[str, Path], name: str = "sent") -> EnvSpec:
     spec.project_dir.mkdir(parents=True)
     ws.pyproject.write_text(pyproject.render(spec))
     ws.lock_file.write_text("")
+    # An empty venv, as the empty lock says.
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(ws.venv_dir)],
+                   check=True)
     kernels.write_spec(ws.staged_kernel, ws.kernel_spec())
     kernels.register(ws.staged_kernel, spec.name)
     return spec
