@@ -252,6 +252,11 @@ def roll_forward(project: Path) -> bool:
                 shutil.copy2(build / file_name, tmp)
                 os.replace(tmp, project / file_name)
         _point_venv_link(project, build)
+        # What the build's state names besides state.json (the lock's export, say).
+        for extra in sorted((build / STATE_DIR).iterdir()):
+            if extra.is_file() and extra.name != "state.json":
+                shutil.copy2(extra, state / f"{extra.name}.swap")
+                os.replace(state / f"{extra.name}.swap", state / extra.name)
         shutil.copy2(final / "state.json", state / "state.json.swap")
         os.replace(state / "state.json.swap", state / "state.json")
         if pending(project) is None:
