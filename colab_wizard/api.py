@@ -66,6 +66,10 @@ def make_spec(
     if name is None:
         spec = naming.distinct(spec, lambda other: EnvSpec.make(
             python, dependencies, other, display_name, project_dir, index_url))
+        owner = naming.folder_owner(spec) if project_dir is not None else None
+        if owner is not None:  # no name given for a kernel's own folder: that kernel
+            spec = EnvSpec.make(python, dependencies, owner.name, display_name, project_dir,
+                                index_url)
     check_kernel_name(spec, replace)
     check_existing_pyproject(spec)
     return spec
@@ -98,6 +102,10 @@ def prepare_adoption(
     The checks every spec gets apply (:func:`check_kernel_name`)."""
     adopted = adoption.prepare(source, python, name, display_name, project_dir, index_url,
                                relock, profile, commit)
+    owner = naming.folder_owner(adopted.spec) if name is None else None
+    if owner is not None:  # no name given for a kernel's own folder: that kernel again
+        adopted = adoption.prepare(source, python, owner.name, display_name, project_dir,
+                                   index_url, relock, profile, commit)
     check_kernel_name(adopted.spec)
     return adopted
 

@@ -314,9 +314,9 @@ def read_manifest(cache: Path) -> dict[str, Any]:
         value = data.get(field_name)
         if value is None and field_name in OPTIONAL_FIELDS:
             continue
-        if not isinstance(value, kind) or (isinstance(value, list) and field_name ==
-                                           "dependencies" and not all(
-                                               isinstance(item, str) for item in value)):
+        texts = not isinstance(value, list) or field_name != "dependencies" or all(
+            isinstance(item, str) for item in value)
+        if not isinstance(value, kind) or not texts:
             got = "no" if value is None else f"a {type(value).__name__} as its"
             raise CacheError(f'{path} has {got} "{field_name}" field ({what}); save the '
                              "kernel again with: python -m colab_wizard save FOLDER")

@@ -15,7 +15,7 @@ import pytest
 from faultkit import snapshot_project
 
 from colab_wizard import cache, kernels, selfwheel, wheelhouse
-from colab_wizard.api import create
+from colab_wizard.api import CreateFailed, create
 from colab_wizard.preflight import run_kernel
 
 
@@ -155,8 +155,9 @@ def _without_wheel(source: Path, dest: Path, prefix: str) -> str:
 def refused_before_touching_and_incomplete_refused(folder: Path, project: Path,
                                                    tmp_path: Path) -> None:
     """Issue 13, cases 2 and 3, against the working kernel just restored into ``project``:
-    a saved folder cut short, and one lacking an indirect dependency's wheel (ipykernel
-    needs traitlets), are both refused before anything is touched."""
+    a saved folder cut short is refused before anything is touched; one lacking an indirect
+    dependency's wheel (ipykernel needs traitlets) fails the install's pip check, in the
+    build beside the live project, before anything is registered."""
     live = snapshot_project(project)
     cut = tmp_path / "cut" / folder.name
     shutil.copytree(folder, cut)
@@ -169,8 +170,11 @@ def refused_before_touching_and_incomplete_refused(folder: Path, project: Path,
 
     lacking = tmp_path / "lacking" / folder.name
     _without_wheel(folder, lacking, "traitlets-")
-    with pytest.raises(cache.CacheError, match="traitlets"):
+    with pytest.raises(CreateFailed) as failed:
         cache.restore(lacking.parent, folder.name, project_dir=project)
+    error = failed.value.error
+    assert error is not None and error.stage == "install", failed.value
+    assert "traitlets" in error.message and "incomplete" in error.message
     assert snapshot_project(project) == live
     assert run_kernel(kernels.user_kernels_dir() / folder.name,
                       "import json, tabulate; print(json.dumps({'ok': tabulate.__name__}))",

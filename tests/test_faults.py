@@ -444,8 +444,8 @@ def test_failed_rebuild_keeps_the_kernel(live: Live, other_python: str, fault: s
 
 def test_sigkill_of_the_wizard_mid_install(live: Live, other_python: str,
                                           wizard_env: dict[str, Path]) -> None:
-    """The CLI itself killed while Poetry installs: no swap happened, so the kernel is the old
-    one; the next run resumes the build and swaps it in."""
+    """The CLI itself killed while the installer runs: no swap happened, so the kernel is the
+    old one; the next run resumes the build and swaps it in."""
     argv = [sys.executable, "-m", "colab_wizard", "create", "--python", other_python,
             "--name", NAME, "--project-dir", str(live.project), "-v"]
     for dep in REBUILD_DEPS:
@@ -457,13 +457,15 @@ def test_sigkill_of_the_wizard_mid_install(live: Live, other_python: str,
     in_install = False
     for line in cli.stdout:
         seen.append(line)
-        in_install = in_install or "Install packages ..." in line
-        if in_install and "Installing" in line:
+        # The installer's first line (Poetry's or uv's), echoed indented by -v.
+        if in_install and line.startswith("    "):
             cli.kill()
             break
+        in_install = in_install or "Install packages ..." in line
     cli.wait()
     assert cli.returncode == -signal.SIGKILL, "".join(seen)
-    # Poetry, in its own session, may finish its install into the build; it never swaps.
+    # The installer, in its own session, may finish its install into the build; it never
+    # swaps.
     assert not wait_no_strays((str(live.project),), grace=120, ignore=live.before)
     live.assert_intact()
     made, failed, events = run_with(_spec(live, other_python, REBUILD_DEPS), lambda r, e: None)

@@ -83,3 +83,12 @@ def test_a_folder_holding_another_kernels_env_is_refused(
     assert caught.value.field == "project_dir" and "'first'" in caught.value.message
     assert kernels.find_existing("second") is None
     still_works("first")
+
+
+def test_no_name_for_a_kernels_own_folder_means_that_kernel(wizard_env: dict[str, Path],
+                                                             tmp_path: Path) -> None:
+    first = api.make_spec("3.12", name="first", project_dir=tmp_path / "own")
+    working_kernel(first)
+    again = api.make_spec("3.12", display_name="Something else", project_dir=tmp_path / "own")
+    assert again.name == "first"
+    still_works("first")
