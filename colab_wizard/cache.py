@@ -21,6 +21,7 @@ then runs the plan's kernel, pre-flight and register stages.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import os
@@ -338,12 +339,42 @@ def check_archives(cache: Path, manifest: dict[str, Any]) -> None:
         archive = cache / name
         if not archive.is_file() and name == PYTHON_TAR:
             continue  # the Python is then looked for on this machine
-        _check_recorded(archive, recorded.get(name))
+        try:
+            _check_recorded(archive, recorded.get(name))
+        except CacheError:
+            changed = _changed_wheel(archive, manifest) if name == WHEELS_TAR else None
+            if changed is None:
+                raise
+            raise CacheError(f"The saved folder {cache} cannot be trusted: {changed}. Save the "
+                             "kernel again from a machine where it works.") from None
         members[name] = _read_through(archive)
     missing = [f for f in ("pyproject.toml", "poetry.lock") if f not in members[PROJECT_TAR]]
     if missing:
         raise CacheError(f"{cache / PROJECT_TAR} lacks {', '.join(missing)}; save the kernel "
                          "again.")
+
+
+def _changed_wheel(archive: Path, manifest: dict[str, Any]) -> Optional[str]:
+    """Which saved wheel in ``archive`` is not what was saved (by the hashes recorded for
+    each wheel), said in words; None when every wheel matches (or cannot be read)."""
+    saved = {"wheels/" + str(e.get("wheel")): e for e in manifest.get("wheels", [])
+             if isinstance(e, dict)}
+    try:
+        with tarfile.open(archive) as tar:
+            for member in tar:
+                entry = saved.get(member.name)
+                handle = tar.extractfile(member) if entry is not None else None
+                if handle is None or entry is None:
+                    continue
+                digest = hashlib.sha256()
+                for block in iter(functools.partial(handle.read, 1 << 20), b""):
+                    digest.update(block)
+                if "sha256:" + digest.hexdigest() != entry.get("sha256"):
+                    return (f"{entry['wheel']} does not match the sha256 recorded when it was "
+                            "saved")
+    except (OSError, tarfile.TarError):
+        return None
+    return None
 
 
 def _check_recorded(archive: Path, recorded: Any) -> None:
