@@ -64,15 +64,18 @@ def distinct(spec: EnvSpec, remake: Callable[[str], EnvSpec]) -> EnvSpec:
                     "give the kernel a name of its own.")
 
 
-def folder_owner(spec: EnvSpec) -> Optional[kernels.KernelInfo]:
+def folder_owner(spec: EnvSpec, ours: Optional[list[kernels.KernelInfo]] = None
+                 ) -> Optional[kernels.KernelInfo]:
     """Another kernel of ours whose environment lives in ``spec.project_dir``."""
-    return next((k for k in kernels.list_ours() if k.name != spec.name
-                 and _same_folder(k.project_dir, spec.project_dir)), None)
+    return next((k for k in (kernels.list_ours() if ours is None else ours)
+                 if k.name != spec.name and _same_folder(k.project_dir, spec.project_dir)),
+                None)
 
 
 def check(spec: EnvSpec, replace: bool = False) -> None:
     """Refuse, with a sentence, a spec that would silently replace another kernel."""
-    other = folder_owner(spec)
+    ours = kernels.list_ours()  # one scan of the kernel folders for both questions
+    other = folder_owner(spec, ours)
     if other is not None:
         raise SpecError(
             "project_dir",
@@ -80,7 +83,7 @@ def check(spec: EnvSpec, replace: bool = False) -> None:
             f"({other.display_name}). Choose another folder, or build '{other.name}' "
             f"itself (or remove it first: python -m colab_wizard remove {other.name}).",
         )
-    info = registered(spec.name)
+    info = next((k for k in ours if k.name == spec.name), None)
     if info is not None and not replace and not _same_folder(info.project_dir,
                                                              spec.project_dir):
         raise WouldReplace(spec, info)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from colab_wizard import cli, inplace, kernels
+from colab_wizard import cli, inplace, kernels, paths
 from colab_wizard.doctor import report
 from colab_wizard.spec import SpecError
 
@@ -43,8 +43,10 @@ def default_kernel(wizard_env: dict[str, Path], tmp_path: Path) -> Path:
 @pytest.fixture
 def ours(wizard_env: dict[str, Path]) -> str:
     """A kernel 'made by colab_wizard' (its Python is this one)."""
+    # In the folder a panel run of 'mine' defaults to: building it again is an update of this
+    # kernel, not the replacement of another one (which would need a confirm, naming.py).
     spec = kernels.kernel_json("mine", "My Python", Path(sys.executable),
-                               wizard_env["projects"] / "mine", "3.x",
+                               paths.default_project_dir("mine"), "3.x",
                                extra_argv=("--IPKernelApp.extensions=[]",),
                                env={"PYTHONPATH": ""})
     kernels.write_spec(wizard_env["jupyter"] / "kernels" / "mine", spec)
