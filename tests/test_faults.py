@@ -91,10 +91,11 @@ def old(built_kernel: Path, wizard_env: dict[str, Path], other_python: str,
 
 
 def run_with(spec: api.EnvSpec, on_event: Callable[[Runner, Event], None],
+             profile: Optional[str] = None,
              ) -> tuple[Optional[api.Created], Optional[api.CreateFailed], list[Event]]:
     """Run ``spec`` with a listener that can act on the runner (cancel, kill children)."""
     events: list[Event] = []
-    runner, _ = api.build_runner(spec)
+    runner, _ = api.build_runner(spec, profile=profile)
 
     def listener(event: Event) -> None:
         events.append(event)
@@ -279,7 +280,9 @@ def test_two_installs_for_one_name(old: Old, other_python: str, tmp_path: Path) 
 
 def test_kernel_failing_preflight(old: Old, other_python: str, tmp_path: Path,
                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """Like Colab's kernel_class that the new Python cannot import: the kernel dies at start."""
+    """Like Colab's kernel_class that the new Python cannot import: the kernel dies at start.
+    Profile 'none' asked for explicitly: the automatic choice would fall back to 'plain',
+    which starts (tests/test_colab_profiles.py)."""
     profile = tmp_path / "ipython" / "profile_default"
     profile.mkdir(parents=True)
     (profile / "ipython_kernel_config.py").write_text(
@@ -287,7 +290,7 @@ def test_kernel_failing_preflight(old: Old, other_python: str, tmp_path: Path,
     spec = _spec(old, other_python)
     with monkeypatch.context() as mp:
         mp.setenv("IPYTHONDIR", str(profile.parent))
-        made, failed, _ = run_with(spec, lambda r, e: None)
+        made, failed, _ = run_with(spec, lambda r, e: None, profile="none")
     assert failed is not None and failed.error is not None, made
     assert failed.error.stage == "verify"
     assert "Nothing was registered" in failed.error.hint

@@ -38,7 +38,8 @@ def test_build_twine_check_and_the_wheel_in_a_clean_venv(
     wizard_env: dict[str, Path], tmp_path: Path
 ) -> None:
     out = tmp_path / "dist"
-    run([sys.executable, "-m", "build", "--outdir", out, ROOT])
+    # Not from the source tree: an in-tree build/ folder (left by pip) would shadow `build`.
+    run([sys.executable, "-m", "build", "--outdir", out, ROOT], cwd=tmp_path)
     version = colab_wizard.__version__
     wheel = out / f"colab_wizard-{version}-py3-none-any.whl"
     sdist = out / f"colab_wizard-{version}.tar.gz"
