@@ -28,7 +28,7 @@ sys.path.insert(0, str(HERE))
 from run import isolate, pick_python  # noqa: E402
 
 import colab_wizard  # noqa: E402
-from colab_wizard import api, uvtool  # noqa: E402
+from colab_wizard import api  # noqa: E402
 from colab_wizard.events import Event, StageDone  # noqa: E402
 
 BASE = ["six", "attrs"]
@@ -56,7 +56,6 @@ def main(argv: Any = None) -> int:
     python = pick_python()
     print(f"colab_wizard {colab_wizard.__version__} from {Path(colab_wizard.__file__).parent}, "
           f"target Python {python}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "
-          f"uv {'on' if uvtool.ready() else 'off'}, "
           f"{platform.platform()}")
     project = work / "project"
     try:
