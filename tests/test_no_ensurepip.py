@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from colab_wizard import uvtool
 from colab_wizard.procenv import clean_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,9 +23,13 @@ BLOCK = "import sys; sys.modules['ensurepip'] = None  # no ensurepip, as on Cola
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("uv,maker", [("1", "uv = "), ("0", "virtualenv = ")],
+                         ids=["uv", "virtualenv-fallback"])
 def test_host_without_ensurepip_gets_poetry_and_a_kernel(
-    wizard_env: dict[str, Path], other_python: str, tmp_path: Path
+    wizard_env: dict[str, Path], other_python: str, tmp_path: Path, uv: str, maker: str
 ) -> None:
+    """Neither installer needs ensurepip: uv (the default) nor the virtualenv + pip path
+    used when uv cannot be had; pyvenv.cfg names which one made the tool environment."""
     hostenv = tmp_path / "host-python"
     subprocess.run([sys.executable, "-m", "virtualenv", "--no-periodic-update",
                     "--system-site-packages", str(hostenv)], check=True, capture_output=True)
@@ -37,7 +42,7 @@ def test_host_without_ensurepip_gets_poetry_and_a_kernel(
     assert probe.returncode != 0 and "ModuleNotFoundError" in probe.stderr
 
     fresh_home = tmp_path / "fresh-home"  # no Poetry yet: it is made under this host
-    env = clean_env({"COLAB_WIZARD_HOME": str(fresh_home)})
+    env = clean_env({"COLAB_WIZARD_HOME": str(fresh_home), uvtool.SWITCH_ENV: uv})
     proc = subprocess.run(
         [str(host_py), "-m", "colab_wizard", "create", "--python", other_python,
          "--name", "no-ensurepip", "--project-dir", str(wizard_env["projects"] / "nep")],
@@ -46,7 +51,7 @@ def test_host_without_ensurepip_gets_poetry_and_a_kernel(
     print(proc.stdout[-3000:], proc.stderr[-3000:])
     assert proc.returncode == 0
     tool_env = fresh_home / "tools" / "poetry"
-    assert "virtualenv" in (tool_env / "pyvenv.cfg").read_text()
+    assert maker in (tool_env / "pyvenv.cfg").read_text()
     assert (tool_env / "bin" / "poetry").exists()
     assert (wizard_env["jupyter"] / "kernels" / "no-ensurepip" / "kernel.json").exists()
     assert os.access(wizard_env["projects"] / "nep" / ".venv" / "bin" / "python", os.X_OK)
