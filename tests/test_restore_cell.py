@@ -19,6 +19,7 @@ import nbformat
 import pytest
 from jupyter_client.manager import start_new_kernel
 from page_peer import HostKernel
+from test_adopt_e2e import execute_in_a_notebook_kernel
 from test_cache import dead_loopback_url
 
 from colab_wizard import cache, colab, kernels, notebook
@@ -122,27 +123,11 @@ def test_first_cell_without_a_save_creates_from_the_spec(
     """No save: the cell builds the kernel from its spec (colab_wizard already importable in
     the notebook's kernel, as after a first run of the cell), and the new kernel works."""
     spec = EnvSpec.make(other_python, ["tabulate>=0.9"], name="cell-new",
-                              project_dir=tmp_path / "content" / "cell-new")
+                        project_dir=tmp_path / "content" / "cell-new")
     cell = notebook.restore_source(spec, cache_dir=tmp_path / "no-drive")
     assert "restore(" not in cell
 
-    host = wizard_env["jupyter"] / "kernels" / "cell-host"
-    host.mkdir(parents=True)
-    (host / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "notebook", "language": "python"}))
-    km, client = start_new_kernel(kernel_name="cell-host", env=dict(os.environ),
-                                  cwd=str(tmp_path))
-    try:
-        out: list[str] = []
-        reply = client.execute_interactive(
-            cell, timeout=900, output_hook=lambda msg: out.append(
-                msg["content"].get("text", "") if msg["msg_type"] == "stream"
-                else "\n".join(msg["content"].get("traceback", []))))
-    finally:
-        client.stop_channels()
-        km.shutdown_kernel(now=True)
-    assert reply["content"]["status"] == "ok", "".join(out)
+    execute_in_a_notebook_kernel(cell, wizard_env, tmp_path)
     assert (spec.project_dir / "poetry.lock").is_file()
 
     km, client = start_new_kernel(kernel_name="cell-new", env=dict(os.environ))
