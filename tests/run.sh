@@ -8,7 +8,7 @@ if [ ! -x /usr/bin/chromium ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
-python3 -m ruff check colab_wizard tests
+python3 -m ruff check colab_wizard tests scripts
 python3 -m mypy
 python3 -m pytest -ra "$@"
 # The panel again under Colab's widget stack (ipywidgets 7.7.1, IPython 7.34, ipykernel 6.17),
