@@ -13,7 +13,7 @@ matplotlib, scikit-learn; ipykernel goes with every kernel), on the same target 
 3. streaming: a chatty child bare to /dev/null vs through the runner into a view.
 4. unchanged re-run: ``create`` again with the same spec; wall time, stages skipped.
 5. restore vs cold create, data-science, a fresh VM both ways: cold ``create`` vs
-   ``cache.restore_async`` from a saved folder with every index setting on a dead port.
+   ``freshvm.restore_async`` from a saved folder with every index setting on a dead port.
 
 Warm tool environments and package caches live in ``--cache`` (default
 ``~/.cache/colab_wizard-bench``); everything else goes to a temporary folder.
@@ -43,7 +43,7 @@ sys.path.insert(0, str(HERE))
 import streaming  # noqa: E402
 
 import colab_wizard  # noqa: E402
-from colab_wizard import api, cache, interpreters, kernels, pyproject, uvtool  # noqa: E402
+from colab_wizard import api, freshvm, interpreters, kernels, pyproject, uvtool  # noqa: E402
 from colab_wizard.events import Event, StageDone  # noqa: E402
 from colab_wizard.plan import POETRY_REQUIREMENT, Workspace  # noqa: E402
 from colab_wizard.procenv import clean_env  # noqa: E402
@@ -311,14 +311,14 @@ def restore(python: str, work: Path, rounds: int, deps: list[str]) -> dict[str, 
         with environ(**env, COLAB_WIZARD_INDEX_URL=dead, PIP_INDEX_URL=dead):
             events: list[Event] = []
             start = time.perf_counter()
-            asyncio.run(cache.restore_async(folder, "bench-vm", project_dir=project,
+            asyncio.run(freshvm.restore_async(folder, "bench-vm", project_dir=project,
                                             listeners=[events.append]))
             restores.append({**stage_seconds(events), "total": time.perf_counter() - start})
         assert not (Path(env["COLAB_WIZARD_HOME"]) / "tools" / "poetry").exists()
 
     run_cold(0)  # the first cold build is the one saved
     start = time.perf_counter()
-    saved = cache.save(folder, "bench-vm")
+    saved = freshvm.save(folder, "bench-vm")
     save_seconds = time.perf_counter() - start
     run_restore(0)
     print(f"  round 1: cold create {colds[-1]['total']:.2f} s, "

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional, Union
 
-from . import cache
+from . import freshvm
 from .api import (
     Busy,
     Created,
@@ -21,8 +21,8 @@ from .api import (
     list_kernels,
     remove_kernel,
 )
-from .cache import Saved
 from .events import StageError
+from .freshvm import Saved
 from .spec import EnvSpec, SpecError
 from .version import DISTRIBUTION as DISTRIBUTION
 from .version import __version__ as __version__
@@ -86,16 +86,16 @@ def doctor(check_kernels: bool = True) -> str:
 
 def save(folder: Union[str, Path], name: Optional[str] = None) -> Saved:
     """Save a kernel's Python, wheels and lock files to ``folder`` (e.g. on Drive)."""
-    return cache.save(folder, name)
+    return freshvm.save(folder, name)
 
 
 def restore(folder: Union[str, Path], name: Optional[str] = None,
             project_dir: Union[str, Path, None] = None, profile: Optional[str] = None
             ) -> Created:
     """Rebuild a saved kernel from ``folder`` without the package index."""
-    from .views.terminal import TerminalView
+    from .terminal import TerminalView
 
-    made: Created = cache.restore(folder, name, project_dir, [TerminalView()], profile)
+    made: Created = freshvm.restore(folder, name, project_dir, [TerminalView()], profile)
     return made
 
 

@@ -597,7 +597,7 @@ def rebuild_call(spec: EnvSpec, profile: Optional[str] = None) -> Optional[str]:
     return f"colab_wizard.adopt({', '.join(args)}, listeners=[TerminalView()])"
 
 
-# -- save and restore (cache.py): the project's own files and its installed root ------------
+# -- save and restore (freshvm.py): the project's own files and its installed root ------------
 
 # Never part of a saved project: the venv, the wizard's state, git's objects, bytecode.
 SKIPPED = {".venv", ownership.STATE_DIR, ".git", "__pycache__"}

@@ -12,10 +12,10 @@ import signal
 import sys
 from typing import Optional, Sequence
 
-from . import adoption, api, defaults, download, pythons
+from . import adoption, api, demo, download, pythons
 from .spec import SpecError
 from .sync import run_sync
-from .views.terminal import TerminalView
+from .terminal import TerminalView
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 1, 2, 130
 
@@ -60,10 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="only say what would change (a git URL is still cloned)")
     adopt.add_argument("--profile", choices=("auto", "full", "plain", "none"), default="auto")
     adopt.add_argument("--verbose", "-v", action="store_true", help="echo the tools' output")
-    demo = commands.add_parser(
-        "demo", help="create the embedded example: " + defaults.DEMO_SUMMARY
+    demo_cmd = commands.add_parser(
+        "demo", help="create the embedded example: " + demo.DEMO_SUMMARY
     )
-    demo.add_argument("--verbose", "-v", action="store_true", help="echo the tools' output")
+    demo_cmd.add_argument("--verbose", "-v", action="store_true", help="echo the tools' output")
     commands.add_parser("list", help="kernels made by colab_wizard")
     commands.add_parser("pythons", help="Python versions on offer: installed here or downloadable")
     remove = commands.add_parser("remove", help="unregister a kernel made by colab_wizard")
@@ -143,7 +143,7 @@ def cmd_adopt(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    return run_create(defaults.demo_spec(), args.verbose)
+    return run_create(demo.demo_spec(), args.verbose)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -173,11 +173,11 @@ def cmd_pythons(args: argparse.Namespace) -> int:
 
 
 def cmd_save(args: argparse.Namespace) -> int:
-    from . import cache
+    from . import freshvm
 
     try:
-        saved = cache.save(args.folder, args.name)
-    except cache.CacheError as exc:
+        saved = freshvm.save(args.folder, args.name)
+    except freshvm.CacheError as exc:
         print(exc, file=sys.stderr)
         return EXIT_BAD_INPUT
     print(f"Saved {saved.folder} ({len(saved.files)} files, {saved.wheels} wheels, "
@@ -186,12 +186,12 @@ def cmd_save(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from . import cache
+    from . import freshvm
 
     view = TerminalView(verbose=args.verbose)
     try:
-        made = cache.restore(args.folder, args.name, args.project_dir, [view], args.profile)
-    except cache.CacheError as exc:
+        made = freshvm.restore(args.folder, args.name, args.project_dir, [view], args.profile)
+    except freshvm.CacheError as exc:
         print(exc, file=sys.stderr)
         return EXIT_BAD_INPUT
     except api.CreateFailed as exc:
@@ -210,11 +210,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_switch(args: argparse.Namespace) -> int:
-    from . import cache, notebook
+    from . import freshvm, notebook
 
     try:
         _, message = notebook.switch(args.name, args.notebook, cache_dir=args.cache)
-    except (cache.CacheError, OSError, ValueError) as exc:
+    except (freshvm.CacheError, OSError, ValueError) as exc:
         print(exc, file=sys.stderr)
         return EXIT_BAD_INPUT
     print(message)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Optional
 
 from . import colab, ipyconfig, kernels, paths
-from .cache import MANIFEST, poetry_cache_dir
+from .freshvm import MANIFEST, poetry_cache_dir
 from .host import detect_host
 from .plan import preflight_command, preflight_env
 from .procenv import clean_env

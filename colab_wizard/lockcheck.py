@@ -1,6 +1,6 @@
 """After an install, before the kernel is registered: ``pip check`` in the new venv.
 
-The restore compares every distribution with the lock itself (cache.py); this catches
+The restore compares every distribution with the lock itself (freshvm.py); this catches
 what that cannot: a dependency that some installed distribution needs and that nothing
 installed (a wheel a saved folder lacks, say), named in the sentence.
 """

@@ -27,7 +27,7 @@ def saved_folder(spec: EnvSpec, cache_dir: Optional[Path]) -> Optional[Path]:
     """The folder a save of ``spec``'s kernel went to (``cache_dir/name``), if it has one."""
     if cache_dir is None:
         return None
-    from .cache import MANIFEST
+    from .freshvm import MANIFEST
 
     folder = Path(cache_dir) / spec.name
     return folder if (folder / MANIFEST).is_file() else None
@@ -147,7 +147,7 @@ def restore_source(spec: EnvSpec, cache_dir: Optional[Path] = None,
             spec.project_dir if adopt_call is not None else None)),
         *_install_lines(saved),
         "import colab_wizard",
-        "from colab_wizard.views.terminal import TerminalView",
+        "from colab_wizard.terminal import TerminalView",
         *build,
     ]
     return "\n".join([
@@ -220,7 +220,7 @@ def switch(name: Optional[str] = None, notebook_path: Union[str, Path, None] = N
     offered (Drive when mounted, else a download). Elsewhere the copy goes next to
     ``notebook_path``.
     """
-    from .cache import spec_of
+    from .freshvm import spec_of
 
     spec, profile, _ = spec_of(name)
     cache = Path(cache_dir) if cache_dir is not None else None

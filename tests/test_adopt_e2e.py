@@ -19,7 +19,7 @@ from faultkit import run_in_kernel
 from jupyter_client.manager import start_new_kernel
 
 import colab_wizard
-from colab_wizard import adoption, api, cache, notebook, ownership, paths, plan
+from colab_wizard import adoption, api, freshvm, notebook, ownership, paths, plan
 from colab_wizard.events import Event, StageDone
 from colab_wizard.runner import Runner
 from colab_wizard.spec import SpecError
@@ -154,7 +154,7 @@ def test_adopt_the_issue_folder(wizard_env: dict[str, Path], tmp_path: Path) -> 
     saved = colab_wizard.save(tmp_path / "saved", "myproj")
     colab_wizard.remove_kernel("myproj")
     restored = tmp_path / "restored"
-    cache.restore(saved.folder, project_dir=restored)
+    freshvm.restore(saved.folder, project_dir=restored)
     out = run_in_kernel("myproj", "import myproj, requests\nprint(myproj.__file__)")
     assert out == str(restored / "myproj" / "__init__.py")
     assert ownership.owner(restored) == ownership.ADOPTED_OWNER

@@ -19,7 +19,7 @@ from typing import Iterator
 import pytest
 import requests
 
-from colab_wizard import cache, index, notebook, paths
+from colab_wizard import freshvm, index, notebook, paths
 from colab_wizard.api import create
 
 USER = "alice"
@@ -126,11 +126,11 @@ def test_password_is_used_but_never_written(wizard_env: dict[str, Path], other_p
     assert any(p.startswith("/files/") and "six-" in p for p in auth_proxy.authed)
     assert f'url = "{public}"' in (project / "pyproject.toml").read_text()
 
-    spec, profile, _ = cache.spec_of("authed")
+    spec, profile, _ = freshvm.spec_of("authed")
     assert spec.index_url == public and spec.index_auth == (USER, PASSWORD)
     assert PASSWORD not in repr(spec)
     drive = tmp_path / "drive"
-    saved = cache.save(drive, "authed")
+    saved = freshvm.save(drive, "authed")
     assert saved.wheels > 0
     copy = notebook.switched({"cells": [], "metadata": {}}, spec,
                              notebook.restore_source(spec, drive, profile))

@@ -66,11 +66,11 @@ def test_switched_copy_is_valid_names_the_kernel_and_leaves_the_original(
 
     # Switching the copy again replaces the restore cell instead of stacking another; with a
     # save on Drive the cell mounts Drive and restores from it (if it is still there).
-    from colab_wizard import cache, colab
+    from colab_wizard import colab, freshvm
     drive = tmp_path / "drive" / "MyDrive"
     monkeypatch.setattr(colab, "DRIVE_ROOT", drive)
     (drive / "colab_wizard" / spec.name).mkdir(parents=True)
-    (drive / "colab_wizard" / spec.name / cache.MANIFEST).write_text("{}")
+    (drive / "colab_wizard" / spec.name / freshvm.MANIFEST).write_text("{}")
     again = notebook.write_switched(written, spec, tmp_path / "again.ipynb",
                                     cache_dir=drive / "colab_wizard")
     nb2 = json.loads(again.read_text())
@@ -82,7 +82,7 @@ def test_switched_copy_is_valid_names_the_kernel_and_leaves_the_original(
             f"project_dir={str(spec.project_dir)!r})") in restore
     nbformat.validate(nbformat.reads(again.read_text(), as_version=4))
     # No save in the folder: no Drive, no restore, only create.
-    (drive / "colab_wizard" / spec.name / cache.MANIFEST).unlink()
+    (drive / "colab_wizard" / spec.name / freshvm.MANIFEST).unlink()
     plain = notebook.restore_source(spec, drive / "colab_wizard")
     assert "drive" not in plain and "restore(" not in plain and "pip install colab-wizard" in plain
 

@@ -20,9 +20,9 @@ import pytest
 from jupyter_client.manager import start_new_kernel
 from page_peer import HostKernel
 from test_adopt_e2e import execute_in_a_notebook_kernel
-from test_cache import dead_loopback_url
+from test_freshvm import dead_loopback_url
 
-from colab_wizard import cache, colab, kernels, notebook
+from colab_wizard import colab, freshvm, kernels, notebook
 from colab_wizard.api import create
 from colab_wizard.spec import EnvSpec
 from colab_wizard.version import __version__
@@ -54,14 +54,14 @@ def test_first_cell_restores_on_a_fresh_vm_without_the_index(
                   profile="plain")
     drive = tmp_path / "drive" / "MyDrive"
     monkeypatch.setattr(colab, "DRIVE_ROOT", drive)
-    saved = cache.save(drive / colab.CACHE_FOLDER, "cell-rt")
-    manifest = cache.read_manifest(saved.folder)
+    saved = freshvm.save(drive / colab.CACHE_FOLDER, "cell-rt")
+    manifest = freshvm.read_manifest(saved.folder)
     assert manifest["colab_wizard"]["version"] == __version__
     assert manifest["colab_wizard"]["missing"] == []
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("import tabulate")]
-    spec, profile, _ = cache.spec_of("cell-rt")
+    spec, profile, _ = freshvm.spec_of("cell-rt")
     copy = notebook.write_switched(json.loads(nbformat.writes(nb)), spec,
                                    tmp_path / "switched.ipynb", drive / colab.CACHE_FOLDER,
                                    profile)

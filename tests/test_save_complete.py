@@ -12,9 +12,9 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from test_cache import dead_loopback_url
+from test_freshvm import dead_loopback_url
 
-from colab_wizard import cache, kernels
+from colab_wizard import freshvm, kernels
 from colab_wizard.api import create
 
 
@@ -45,21 +45,21 @@ def test_save_is_complete_or_fails_and_restore_refuses_what_does_not_match(
     drive = tmp_path / "drive"
     pyproject = project / "pyproject.toml"
     good_pyproject = pyproject.read_text()
-    spec, _, _ = cache.spec_of("complete")
+    spec, _, _ = freshvm.spec_of("complete")
     pyproject.write_text(good_pyproject.replace(spec.index_url, dead_loopback_url()))
     with monkeypatch.context() as m:
         m.setenv("POETRY_CACHE_DIR", str(tmp_path / "empty-poetry-cache"))
-        with pytest.raises(cache.CacheError, match=r"no wheel could be had for .*six"):
-            cache.save(drive, "complete")
-    assert not (drive / "complete" / cache.MANIFEST).exists()
+        with pytest.raises(freshvm.CacheError, match=r"no wheel could be had for .*six"):
+            freshvm.save(drive, "complete")
+    assert not (drive / "complete" / freshvm.MANIFEST).exists()
     pyproject.write_text(good_pyproject)
 
-    saved = cache.save(drive, "complete")
-    manifest = cache.read_manifest(saved.folder)
+    saved = freshvm.save(drive, "complete")
+    manifest = freshvm.read_manifest(saved.folder)
     names = {w["name"] for w in manifest["wheels"]}
     assert {"six", "ipykernel", "jupyter-client"} <= names
     # Every package the venv holds, each with its wheel and hash; nothing else.
-    with tarfile.open(saved.folder / cache.WHEELS_TAR) as tar:
+    with tarfile.open(saved.folder / freshvm.WHEELS_TAR) as tar:
         in_tar = {m.name for m in tar.getmembers() if m.name.startswith("wheels/")}
     assert in_tar == {"wheels/" + w["wheel"] for w in manifest["wheels"]}
     assert all(w["sha256"] in lock for w in manifest["wheels"] if w["origin"] == "lock")
@@ -70,25 +70,25 @@ def test_save_is_complete_or_fails_and_restore_refuses_what_does_not_match(
     shutil.copytree(saved.folder, pristine)
 
     # A manifest that disagrees with its lock is refused before anything is touched.
-    edited = json.loads((saved.folder / cache.MANIFEST).read_text())
+    edited = json.loads((saved.folder / freshvm.MANIFEST).read_text())
     six = next(w for w in edited["wheels"] if w["name"] == "six")
     six["version"] = "0.0.1"
-    (saved.folder / cache.MANIFEST).write_text(json.dumps(edited))
-    with pytest.raises(cache.CacheError, match=r"does not match its poetry.lock: six-"):
-        cache.restore(drive, "complete", project_dir=project)
+    (saved.folder / freshvm.MANIFEST).write_text(json.dumps(edited))
+    with pytest.raises(freshvm.CacheError, match=r"does not match its poetry.lock: six-"):
+        freshvm.restore(drive, "complete", project_dir=project)
     assert not project.exists()
 
     # A wheel changed after the save is refused by name, and nothing is registered.
     shutil.rmtree(saved.folder)
     shutil.copytree(pristine, saved.folder)
     wheel = "wheels/" + six["wheel"]
-    with tarfile.open(saved.folder / cache.WHEELS_TAR) as tar:
+    with tarfile.open(saved.folder / freshvm.WHEELS_TAR) as tar:
         member = tar.extractfile(wheel)
         assert member is not None
         good = member.read()
-    _rewrite_member(saved.folder / cache.WHEELS_TAR, wheel, good + b"tampered")
-    with pytest.raises(cache.CacheError,
+    _rewrite_member(saved.folder / freshvm.WHEELS_TAR, wheel, good + b"tampered")
+    with pytest.raises(freshvm.CacheError,
                        match=re.escape(six["wheel"]) + " does not match the sha256 recorded"):
-        cache.restore(drive, "complete", project_dir=project)
+        freshvm.restore(drive, "complete", project_dir=project)
     assert not project.exists()
     assert "complete" not in {k.name for k in kernels.list_ours()}

@@ -13,7 +13,7 @@ from typing import Iterator
 
 import pytest
 
-from colab_wizard import api, cache, cli, kernels, pyproject
+from colab_wizard import api, cli, freshvm, kernels, pyproject
 from colab_wizard.plan import Workspace
 from colab_wizard.spec import EnvSpec, SpecError
 
@@ -56,24 +56,24 @@ def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
 
 def saved(wizard_env: dict[str, Path], tmp_path: Path) -> Path:
     ours(wizard_env)
-    return cache.save(tmp_path / "drive", "sent").folder
+    return freshvm.save(tmp_path / "drive", "sent").folder
 
 
 def test_manifest_without_python(wizard_env: dict[str, Path], tmp_path: Path,
                                  capsys: pytest.CaptureFixture[str]) -> None:
     folder = saved(wizard_env, tmp_path)
-    manifest = json.loads((folder / cache.MANIFEST).read_text())
+    manifest = json.loads((folder / freshvm.MANIFEST).read_text())
     del manifest["python"]
-    (folder / cache.MANIFEST).write_text(json.dumps(manifest))
-    with pytest.raises(cache.CacheError, match='has no "python" field'):
-        cache.restore_runner(folder)
+    (folder / freshvm.MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(freshvm.CacheError, match='has no "python" field'):
+        freshvm.restore_runner(folder)
     code, err = run_cli(["restore", str(folder)], capsys)
-    assert code == cli.EXIT_BAD_INPUT and str(folder / cache.MANIFEST) in err
+    assert code == cli.EXIT_BAD_INPUT and str(folder / freshvm.MANIFEST) in err
 
 
 @pytest.mark.parametrize("archive,recorded", [
-    (cache.PROJECT_TAR, True), (cache.WHEELS_TAR, True),
-    (cache.WHEELS_TAR, False),  # a save from before sizes were recorded: read through
+    (freshvm.PROJECT_TAR, True), (freshvm.WHEELS_TAR, True),
+    (freshvm.WHEELS_TAR, False),  # a save from before sizes were recorded: read through
 ])
 def test_truncated_archive_is_named_before_anything_changes(
         wizard_env: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -82,16 +82,16 @@ def test_truncated_archive_is_named_before_anything_changes(
     if not recorded:
         big = tmp_path / "big-1.0-py3-none-any.whl"
         big.write_bytes(b"x" * 200_000)
-        with tarfile.open(folder / cache.WHEELS_TAR, "w") as tar:
+        with tarfile.open(folder / freshvm.WHEELS_TAR, "w") as tar:
             tar.add(str(big), arcname="wheels/" + big.name)
-        manifest = json.loads((folder / cache.MANIFEST).read_text())
+        manifest = json.loads((folder / freshvm.MANIFEST).read_text())
         del manifest["archives"]
-        (folder / cache.MANIFEST).write_text(json.dumps(manifest))
+        (folder / freshvm.MANIFEST).write_text(json.dumps(manifest))
     data = (folder / archive).read_bytes()
     (folder / archive).write_bytes(data[: len(data) // 2])
     target = tmp_path / "restored"
-    with pytest.raises(cache.CacheError) as caught:
-        cache.restore_runner(folder, project_dir=target)
+    with pytest.raises(freshvm.CacheError) as caught:
+        freshvm.restore_runner(folder, project_dir=target)
     assert str(folder / archive) in str(caught.value) and "cut short" in str(caught.value)
     code, err = run_cli(["restore", str(folder), "--project-dir", str(target)], capsys)
     assert code == cli.EXIT_BAD_INPUT and str(folder / archive) in err
@@ -108,8 +108,8 @@ def test_save_to_a_file_or_a_read_only_folder(wizard_env: dict[str, Path], tmp_p
                           (a_file / "sub", "is a file, not a folder"),
                           (read_only, "Read-only file system"),
                           (read_only / "sub", "Read-only file system")):
-        with pytest.raises(cache.CacheError, match=words):
-            cache.save(folder, "sent")
+        with pytest.raises(freshvm.CacheError, match=words):
+            freshvm.save(folder, "sent")
         code, err = run_cli(["save", str(folder), "--name", "sent"], capsys)
         assert code == cli.EXIT_BAD_INPUT and words in err
     assert a_file.read_text() == "mine"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from .. import adoption, api, cache, paths
+from .. import adoption, api, freshvm, paths
 from ..events import Listener
 from ..plan import Workspace
 from ..runner import Runner, Stage
@@ -47,7 +47,7 @@ class Job:
     @classmethod
     def restore(cls, folder: Path, listener: Listener) -> Job:
         """Rebuild a saved kernel from a cache folder (no package index needed)."""
-        spec, runner, workspace = cache.restore_runner(folder, listeners=[listener])
+        spec, runner, workspace = freshvm.restore_runner(folder, listeners=[listener])
         return cls(spec, runner, workspace)
 
     async def run(self, start_at: Optional[str] = None) -> Optional[api.Created]:

@@ -22,8 +22,8 @@ from packaging.requirements import Requirement
 
 from .. import (
     api,
-    cache,
     colab,
+    freshvm,
     index,
     inplace,
     notebook,
@@ -124,7 +124,7 @@ class Panel:
         self.mode = mode or default_mode(self.host)
         self.plan_factory = plan_factory
         self.check_index = check_index
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else cache.default_folder()
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else freshvm.default_folder()
         self.name_check: Optional[asyncio.Future[None]] = None
         self.install = model.InstallModel()
         self.throttle = model.Throttle()
@@ -159,7 +159,7 @@ class Panel:
                                                 button_style="warning"), "cw-replace")
         _show(self.replace_button, False)
         self.replace_confirmed: Optional[str] = None
-        saved = cache.list_saved(self.cache_dir)
+        saved = freshvm.list_saved(self.cache_dir)
         self.restore_choice = _classes(w.Dropdown(
             options=[(f"{m['display_name']} (Python {m['python']})", m["folder"]) for m in saved],
             description="Saved", **FIELD), "cw-restore-choice")
@@ -579,7 +579,7 @@ class Panel:
             return
         try:
             self.job = Job.restore(Path(self.restore_choice.value), self._on_event)
-        except (SpecError, cache.CacheError) as exc:
+        except (SpecError, freshvm.CacheError) as exc:
             self.python_error.value = f"<span style='color:#d32f2f'>{_escape(str(exc))}</span>"
             return
         self._launch(None)
@@ -774,8 +774,8 @@ class Panel:
         # Sent at once, also from inside a click: the wheels take a few seconds to fetch.
         self.save_result.value = "Saving the kernel's files and colab_wizard's own wheels\u2026"
         try:
-            saved = cache.save(self.save_folder.value.strip(), self.job.spec.name)
-        except (cache.CacheError, OSError) as exc:
+            saved = freshvm.save(self.save_folder.value.strip(), self.job.spec.name)
+        except (freshvm.CacheError, OSError) as exc:
             self.save_result.value = f"<span style='color:#d32f2f'>{_escape(str(exc))}</span>"
             return
         self.save_result.value = (
@@ -795,7 +795,7 @@ class Panel:
                 f"<span style='color:#d32f2f'>{_escape(str(exc))}</span><br>Or run this in a "
                 f"new cell: <code>colab_wizard.switch_notebook({self.job.spec.name!r})</code>")
             return
-        except (OSError, ValueError, cache.CacheError) as exc:
+        except (OSError, ValueError, freshvm.CacheError) as exc:
             self.copy_result.value = f"<span style='color:#d32f2f'>{_escape(str(exc))}</span>"
             return
         self.copy_result.value = _escape(message)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Optional, TextIO
 
-from ..events import (
+from .events import (
     Event,
     RunFinished,
     RunStarted,

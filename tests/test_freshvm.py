@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from faultkit import snapshot_project
 
-from colab_wizard import cache, kernels, selfwheel, wheelhouse
+from colab_wizard import freshvm, kernels, selfwheel, wheelhouse
 from colab_wizard.api import CreateFailed, create
 from colab_wizard.preflight import run_kernel
 
@@ -38,7 +38,7 @@ def test_save_then_restore_without_the_index(
     cold = time.monotonic() - started
 
     drive = tmp_path / "drive"
-    saved = cache.save(drive, "cache-rt")
+    saved = freshvm.save(drive, "cache-rt")
     names = sorted(p.name for p in saved.folder.iterdir())
     # Few files, no venv (colab_wizard's own wheels aside: selfwheel.py).
     assert [n for n in names if n != selfwheel.WHEELS_DIR] == [
@@ -47,7 +47,7 @@ def test_save_then_restore_without_the_index(
         wheels = [m.name for m in tar.getmembers()]
     assert any(w.startswith("wheels/tabulate-") for w in wheels)
     assert any(w.startswith("wheels/ipykernel-") for w in wheels)
-    assert [m["name"] for m in cache.list_saved(drive)] == ["cache-rt"]
+    assert [m["name"] for m in freshvm.list_saved(drive)] == ["cache-rt"]
 
     lock_before = (project / "poetry.lock").read_bytes()
     # A fresh VM: no project, no venv, no kernel, no Poetry, an empty Poetry cache,
@@ -62,7 +62,7 @@ def test_save_then_restore_without_the_index(
     monkeypatch.setenv("PIP_INDEX_URL", dead)
 
     started = time.monotonic()
-    restored = cache.restore(drive, "cache-rt", project_dir=project)
+    restored = freshvm.restore(drive, "cache-rt", project_dir=project)
     warm = time.monotonic() - started
     print(f"\ncold create {cold:.1f}s, restore from cache {warm:.1f}s "
           f"({saved.wheels} wheels, {saved.size / 1e6:.1f} MB)")
@@ -95,8 +95,8 @@ def test_restore_refuses_an_unsafe_archive(tmp_path: Path) -> None:
     outside.write_text("x")
     with tarfile.open(bad, "w") as tar:
         tar.add(str(outside), arcname="../escaped.txt")
-    with pytest.raises(cache.CacheError):
-        cache._extract(bad, tmp_path / "dest")
+    with pytest.raises(freshvm.CacheError):
+        freshvm._extract(bad, tmp_path / "dest")
     assert not (tmp_path / "escaped.txt").exists()
 
 
@@ -123,10 +123,10 @@ def test_save_packs_a_python_the_wizard_installed(wizard_env: dict[str, Path],
     kernels.write_spec(ws.staged_kernel, ws.kernel_spec())
     kernels.register(ws.staged_kernel, spec.name)
 
-    saved = cache.save(tmp_path / "drive", "packed")
-    manifest = cache.read_manifest(saved.folder)
+    saved = freshvm.save(tmp_path / "drive", "packed")
+    manifest = freshvm.read_manifest(saved.folder)
     assert manifest["python_relpath"] == "cpython-3.12.9-linux/bin/python3.12"
-    with tarfile.open(saved.folder / cache.PYTHON_TAR) as tar:
+    with tarfile.open(saved.folder / freshvm.PYTHON_TAR) as tar:
         assert "cpython-3.12.9-linux/bin/python3.12" in tar.getnames()
 
 
@@ -134,8 +134,8 @@ def _without_wheel(source: Path, dest: Path, prefix: str) -> str:
     """A copy of the saved folder ``source`` lacking the wheel whose name starts with
     ``prefix`` in its archive and its manifest, as a save that could not find it made one."""
     shutil.copytree(source, dest)
-    with tarfile.open(source / cache.WHEELS_TAR) as old, \
-            tarfile.open(dest / cache.WHEELS_TAR, "w") as new:
+    with tarfile.open(source / freshvm.WHEELS_TAR) as old, \
+            tarfile.open(dest / freshvm.WHEELS_TAR, "w") as new:
         dropped = ""
         for member in old.getmembers():
             if member.name.startswith("wheels/" + prefix):
@@ -143,12 +143,12 @@ def _without_wheel(source: Path, dest: Path, prefix: str) -> str:
                 continue
             new.addfile(member, old.extractfile(member))
     assert dropped, f"no {prefix} wheel was saved"
-    manifest = json.loads((dest / cache.MANIFEST).read_text())
+    manifest = json.loads((dest / freshvm.MANIFEST).read_text())
     manifest["wheels"] = [w for w in manifest["wheels"] if w["wheel"] != dropped]
-    manifest["archives"][cache.WHEELS_TAR] = {
-        "size": (dest / cache.WHEELS_TAR).stat().st_size,
-        "sha256": wheelhouse.file_hash(dest / cache.WHEELS_TAR)}
-    (dest / cache.MANIFEST).write_text(json.dumps(manifest))
+    manifest["archives"][freshvm.WHEELS_TAR] = {
+        "size": (dest / freshvm.WHEELS_TAR).stat().st_size,
+        "sha256": wheelhouse.file_hash(dest / freshvm.WHEELS_TAR)}
+    (dest / freshvm.MANIFEST).write_text(json.dumps(manifest))
     return dropped
 
 
@@ -161,17 +161,17 @@ def refused_before_touching_and_incomplete_refused(folder: Path, project: Path,
     live = snapshot_project(project)
     cut = tmp_path / "cut" / folder.name
     shutil.copytree(folder, cut)
-    data = (cut / cache.WHEELS_TAR).read_bytes()
-    (cut / cache.WHEELS_TAR).write_bytes(data[: len(data) // 2])
-    with pytest.raises(cache.CacheError, match="cut short") as caught:
-        cache.restore(cut.parent, folder.name, project_dir=project)
-    assert str(cut / cache.WHEELS_TAR) in str(caught.value)
+    data = (cut / freshvm.WHEELS_TAR).read_bytes()
+    (cut / freshvm.WHEELS_TAR).write_bytes(data[: len(data) // 2])
+    with pytest.raises(freshvm.CacheError, match="cut short") as caught:
+        freshvm.restore(cut.parent, folder.name, project_dir=project)
+    assert str(cut / freshvm.WHEELS_TAR) in str(caught.value)
     assert snapshot_project(project) == live
 
     lacking = tmp_path / "lacking" / folder.name
     _without_wheel(folder, lacking, "traitlets-")
     with pytest.raises(CreateFailed) as failed:
-        cache.restore(lacking.parent, folder.name, project_dir=project)
+        freshvm.restore(lacking.parent, folder.name, project_dir=project)
     error = failed.value.error
     assert error is not None and error.stage == "install", failed.value
     assert "traitlets" in error.message and "incomplete" in error.message

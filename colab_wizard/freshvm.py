@@ -1,6 +1,6 @@
-"""Save what makes a second machine fast, and rebuild a kernel from it without the index.
+"""Save for a fresh VM: what makes a second machine fast, and the rebuild from it without the index.
 
-A cache is one folder per kernel holding a few large files (Drive is slow with
+A saved kernel is one folder holding a few large files (Drive is slow with
 many small ones and loses exec bits and symlinks, so never the venv itself):
 
 - ``manifest.json``: the spec (name, display name, Python, dependencies, index, profile);

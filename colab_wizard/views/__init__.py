@@ -1,1 +1,0 @@
-"""Views subscribe to runner events; none of them starts a process."""
