@@ -21,7 +21,7 @@ from .api import (
     list_kernels,
     remove_kernel,
 )
-from .events import StageError
+from .errors import StageError, WizardError
 from .freshvm import Saved
 from .spec import EnvSpec, SpecError
 from .version import DISTRIBUTION as DISTRIBUTION
@@ -39,6 +39,7 @@ __all__ = [
     "EnvSpec",
     "SpecError",
     "StageError",
+    "WizardError",
     "adopt",
     "adopt_async",
     "create",

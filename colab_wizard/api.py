@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Iterable, Optional, Union
 
 from . import adoption, colab, kernels, naming, ownership, paths, pyproject, swap
-from .events import Listener, StageError
+from .errors import StageError, WizardError
+from .events import Listener
 from .plan import STATE_DIR, Workspace, plan
 from .runner import Runner
 from .spec import EnvSpec, SpecError, check_writable
@@ -37,7 +38,7 @@ class Created:
     notice: Optional[str] = None
 
 
-class CreateFailed(Exception):
+class CreateFailed(WizardError):
     """A run that did not finish: ``outcome`` is "failed" or "cancelled"."""
 
     def __init__(self, outcome: str, log_path: Path, error: Optional[StageError] = None) -> None:
@@ -47,7 +48,7 @@ class CreateFailed(Exception):
         super().__init__(str(error) if error else f"Run {outcome}. Full log: {log_path}")
 
 
-class Busy(Exception):
+class Busy(WizardError):
     """Another run is already building this project."""
 
 

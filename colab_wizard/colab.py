@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from . import imports, ipyconfig, wheels
+from .errors import WizardError
 from .host import detect_host
 
 FULL, PLAIN = "full", "plain"
@@ -275,7 +276,7 @@ BY_PATH = ("save the notebook to Drive (File > Save a copy in Drive), mount Driv
            "Colab Notebooks/NAME.ipynb')")
 
 
-class PageError(Exception):
+class PageError(WizardError):
     """The Colab page did not hand over what was asked; the message says what to do."""
 
 

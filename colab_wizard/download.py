@@ -38,6 +38,7 @@ import requests
 
 from . import paths
 from .catalog import Build
+from .errors import WizardError
 from .procenv import clean_env
 
 MIRROR_ENV = "COLAB_WIZARD_PYTHON_MIRROR"
@@ -52,7 +53,7 @@ CHECK = "import ssl, sqlite3, venv"
 Progress = Callable[[int, Optional[int]], None]
 
 
-class DownloadError(Exception):
+class DownloadError(WizardError):
     """A download or install that cannot go on; ``hint`` says what to do."""
 
     def __init__(self, message: str, hint: str = "") -> None:
@@ -64,7 +65,7 @@ class DownloadError(Exception):
         return f"{self.message}. {self.hint}" if self.hint else self.message
 
 
-class Cancelled(Exception):
+class Cancelled(WizardError):
     """The caller asked to stop (raised inside the worker thread)."""
 
 

@@ -6,9 +6,12 @@ widget panel, the terminal view and the log file all subscribe the same way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Union
+from typing import TYPE_CHECKING, Callable, Optional, Union
+
+if TYPE_CHECKING:  # this module imports nothing at run time: any module can import it
+    from .errors import StageError
 
 
 @dataclass(frozen=True)
@@ -77,34 +80,6 @@ class RunFinished:
     seconds: float
     log_path: Path
     result: Optional[object] = None
-
-
-@dataclass
-class StageError(Exception):
-    """Why a stage failed, with what a person needs to act on it."""
-
-    stage: str
-    message: str
-    command: tuple[str, ...] = ()
-    exit_code: Optional[int] = None
-    tail: tuple[str, ...] = field(default=())
-    log_path: Optional[Path] = None
-    hint: str = ""
-
-    def __str__(self) -> str:
-        parts = [f"Stage '{self.stage}' failed: {self.message}"]
-        # What to do comes first, above the tool's own words (which may be long).
-        if self.hint:
-            parts.append("What to try: " + self.hint)
-        if self.command:
-            parts.append("Command: " + " ".join(self.command))
-        if self.exit_code is not None:
-            parts.append(f"Exit code: {self.exit_code}")
-        if self.tail:
-            parts.append("Last output:\n  " + "\n  ".join(self.tail))
-        if self.log_path is not None:
-            parts.append(f"Full log: {self.log_path}")
-        return "\n".join(parts)
 
 
 Event = Union[

@@ -48,7 +48,8 @@ from . import (
     uvtool,
     wheelhouse,
 )
-from .events import Listener, StageError
+from .errors import StageError, WizardError
+from .events import Listener
 from .plan import (
     STATE_DIR,
     Workspace,
@@ -77,7 +78,7 @@ PROJECT_FILES = ("pyproject.toml", "poetry.lock", "poetry.toml",
 FORMAT = 2
 
 
-class CacheError(Exception):
+class CacheError(WizardError):
     """A cache that cannot be written or used, with the reason in plain words."""
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
-from .spec import SpecError
+from .errors import SpecError
 
 PYPI_SIMPLE = "https://pypi.org/simple/"
 PIP_SOURCE = "pip's configuration"

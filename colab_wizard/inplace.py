@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from . import kernels, paths
+from .errors import WizardError
 from .host import detect_host
 from .spec import SpecError
 
@@ -49,7 +50,7 @@ COLAB_ONLY = ("Using a kernel in this notebook works on Colab only, where the no
 KERNEL_SIDE_IMPORTS = ("tomlkit", "packaging", "requests", "jupyter_client", "ipywidgets")
 
 
-class UseError(Exception):
+class UseError(WizardError):
     """The switch cannot be made (or undone); the message says why and what to do."""
 
 

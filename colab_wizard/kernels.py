@@ -18,10 +18,12 @@ from typing import Any, Optional
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from jupyter_core.paths import jupyter_path
 
+from .errors import WizardError
+
 MARK = "colab_wizard"
 
 
-class KernelError(Exception):
+class KernelError(WizardError):
     """A kernel operation that cannot be done, with the reason in plain words."""
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from . import adoption, colab, paths, selfwheel
+from .errors import WizardError
 from .host import detect_host
 from .spec import EnvSpec
 from .version import DISTRIBUTION, __version__
@@ -52,7 +53,7 @@ def _install_lines(saved: Optional[Path]) -> list[str]:
     return [*lines, "    importlib.invalidate_caches()"]
 
 
-class NotebookError(ValueError):
+class NotebookError(WizardError, ValueError):
     """A notebook that cannot be switched, with the reason and the fix in plain words."""
 
 

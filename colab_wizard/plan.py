@@ -36,7 +36,7 @@ from . import (
     uvtool,
     wheelhouse,
 )
-from .events import StageError
+from .errors import StageError
 from .progress import PipProgress, PoetryInstallProgress, UvProgress
 from .runner import Stage, StageContext
 from .spec import EnvSpec

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Awaitable, Callable, Iterable, Mapping, Optional, Sequence, TextIO
 
+from .errors import StageError
 from .events import (
     Event,
     Listener,
@@ -26,7 +27,6 @@ from .events import (
     RunStarted,
     StageCancelled,
     StageDone,
-    StageError,
     StageFailed,
     StageInfo,
     StageLine,

@@ -19,6 +19,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from . import paths
+from .errors import SpecError as SpecError  # raised here; callers have imported it from here
 
 MIN_MINOR = 9
 MAX_MINOR = 14
@@ -30,17 +31,6 @@ _VERSION_RE = re.compile(r"^3\.(\d{1,2})(?:\.(\d{1,3}))?(t?)$")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 # Characters that only make sense to a shell; PEP 508 markers never need them.
 _SHELL_CHARS = set("|`$\\\n\r")
-
-
-class SpecError(ValueError):
-    """Invalid input: ``field`` is the setting at fault, the message says what to do."""
-
-    def __init__(self, field: str, message: str, line: Optional[int] = None) -> None:
-        self.field = field
-        self.message = message
-        self.line = line
-        where = f"{field} (line {line})" if line is not None else field
-        super().__init__(f"{where}: {message}")
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from . import kernels
+from .errors import WizardError
 
 STATE_DIR = ".colab_wizard"
 PROJECT_FILES = ("pyproject.toml", "poetry.lock", "poetry.toml")
@@ -60,7 +61,7 @@ TRASH = ".trash-"
 SEEDED_STATE = ("state.json", "requirements.txt")
 
 
-class SwapError(Exception):
+class SwapError(WizardError):
     """The switch to a verified build could not be finished; the message says what to do."""
 
 

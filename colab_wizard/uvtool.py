@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Optional
 
 from . import index, paths
+from .errors import WizardError
 
 # 1 builds with uv, 0 with the older virtualenv + pip + Poetry installer path.
 SWITCH_ENV = "COLAB_WIZARD_UV"
@@ -29,7 +30,7 @@ DEFAULT = "1"
 COMPLETE = ".complete"
 
 
-class UvUnavailable(Exception):
+class UvUnavailable(WizardError):
     """uv could not be had from the index; the message says why."""
 
 

@@ -23,6 +23,7 @@ from typing import Mapping, Optional
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from . import pyproject
+from .errors import WizardError
 from .procenv import clean_env
 
 # Present in a venv without being pinned: what a venv creator seeds (poetry sync keeps pip).
@@ -34,7 +35,7 @@ _LIST_CODE = (
 )
 
 
-class WheelhouseError(Exception):
+class WheelhouseError(WizardError):
     """Wheels that cannot be gathered or trusted, said in plain words."""
 
 

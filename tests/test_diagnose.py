@@ -14,7 +14,7 @@ import pytest
 from loopback_index import LoopbackIndex, closed_port, sdist, wheel
 
 from colab_wizard import api, plan
-from colab_wizard.events import StageError
+from colab_wizard.errors import StageError
 from colab_wizard.runner import Runner
 
 pytestmark = pytest.mark.slow

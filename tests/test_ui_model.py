@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from colab_wizard import requirements_text as rt
+from colab_wizard.errors import StageError
 from colab_wizard.events import (
     RunFinished,
     RunStarted,
     StageDone,
-    StageError,
     StageFailed,
     StageInfo,
     StageLine,

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from .. import pythons
+from ..errors import StageError
 from ..events import (
     Event,
     RunFinished,
     RunStarted,
     StageCancelled,
     StageDone,
-    StageError,
     StageFailed,
     StageLine,
     StageProgress,

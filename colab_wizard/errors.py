@@ -1,0 +1,69 @@
+"""The errors a caller can meet: one base, so a caller catches ``WizardError`` once.
+
+Every one of them is a sentence saying what went wrong and what to do about it; the CLI
+prints it (no traceback) and the panel shows it. Catch a subclass only to act on its
+fields:
+
+- :class:`SpecError`: what was typed must change; ``field`` names the setting (still a
+  ``ValueError``, as it always was).
+- :class:`StageError`: a stage of a run failed; ``stage``, ``command``, ``exit_code``,
+  ``tail`` and ``log_path`` say where.
+
+This module imports nothing from the package, so any module can raise these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+
+class WizardError(Exception):
+    """Anything colab_wizard cannot do; ``str(error)`` says why and what to do.
+
+    ``bad_input``: what the caller gave must change (the CLI then exits 2, otherwise 1).
+    """
+
+    bad_input = False
+
+
+class SpecError(WizardError, ValueError):
+    """Invalid input: ``field`` is the setting at fault, the message says what to do."""
+
+    bad_input = True
+
+    def __init__(self, field: str, message: str, line: Optional[int] = None) -> None:
+        self.field = field
+        self.message = message
+        self.line = line
+        where = f"{field} (line {line})" if line is not None else field
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass
+class StageError(WizardError):
+    """Why a stage failed, with what a person needs to act on it."""
+
+    stage: str
+    message: str
+    command: tuple[str, ...] = ()
+    exit_code: Optional[int] = None
+    tail: tuple[str, ...] = field(default=())
+    log_path: Optional[Path] = None
+    hint: str = ""
+
+    def __str__(self) -> str:
+        parts = [f"Stage '{self.stage}' failed: {self.message}"]
+        # What to do comes first, above the tool's own words (which may be long).
+        if self.hint:
+            parts.append("What to try: " + self.hint)
+        if self.command:
+            parts.append("Command: " + " ".join(self.command))
+        if self.exit_code is not None:
+            parts.append(f"Exit code: {self.exit_code}")
+        if self.tail:
+            parts.append("Last output:\n  " + "\n  ".join(self.tail))
+        if self.log_path is not None:
+            parts.append(f"Full log: {self.log_path}")
+        return "\n".join(parts)
