@@ -2,6 +2,12 @@
 # The test command from README.md: installs what the tests need, then runs them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# A test run must leave the work tree as it found it (CONTRIBUTING.md): remember its state.
+tree_state() {
+    git rev-parse --is-inside-work-tree >/dev/null 2>&1 || return 0
+    { git status --porcelain; git diff; } | sha256sum
+}
+TREE_BEFORE=$(tree_state)
 python3 -m pip install -q -e '.[test,browser]'
 # The browser tests drive Debian's Chromium (Playwright cannot download its own here).
 if [ ! -x /usr/bin/chromium ]; then
@@ -31,4 +37,10 @@ if [ -n "$PY39" ]; then
         tests/test_runner_cancel.py tests/test_sync.py
 else
     echo "No CPython 3.9 under ${PYENV_ROOT:-/root/.pyenv}/versions: skipped the 3.9 run."
+fi
+# Screenshots asked for with COLAB_WIZARD_SCREENSHOTS change docs/images on purpose.
+if [ -z "${COLAB_WIZARD_SCREENSHOTS:-}" ] && [ "$(tree_state)" != "$TREE_BEFORE" ]; then
+    echo "The test run changed the work tree (tests must write only to temporary folders):" >&2
+    git status --porcelain >&2
+    exit 1
 fi

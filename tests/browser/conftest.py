@@ -25,7 +25,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import pytest
 
@@ -39,6 +39,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+# The README's screenshots (docs/images/) are rewritten only when this names a folder
+# (relative to the repository, e.g. docs/images; see CONTRIBUTING.md); otherwise they go to a
+# temporary folder, so a test run leaves the work tree as it found it.
+SCREENSHOTS_VAR = "COLAB_WIZARD_SCREENSHOTS"
 # Fixed window and pixel ratio: the screenshots in docs/images/ come out the same size every
 # run. Tall enough that the Install step (stage rows and log) fits in the notebook unscrolled.
 VIEWPORT = {"width": 1200, "height": 1200}
@@ -65,6 +69,25 @@ LAB_SETTINGS = {
     },
 }
 
+
+
+Shoot = Callable[[Any, str], Path]
+
+
+@pytest.fixture(scope="session")
+def shoot(tmp_path_factory: pytest.TempPathFactory) -> Shoot:
+    """``shoot(element, "step1-python.png")``: a screenshot of one element, written where
+    ``COLAB_WIZARD_SCREENSHOTS`` asks, else into this session's temporary folder."""
+    asked = os.environ.get(SCREENSHOTS_VAR, "").strip()
+    folder = REPO_ROOT / asked if asked else tmp_path_factory.mktemp("screenshots")
+
+    def take(element: Any, name: str) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / name
+        element.screenshot(path=str(path), animations="disabled", caret="hide")
+        return path
+
+    return take
 
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

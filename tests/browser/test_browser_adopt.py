@@ -11,15 +11,16 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import adopt_project  # noqa: E402
+from conftest import Shoot  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 SHOW_CELL = "from colab_wizard import show\nshow()"
 INSTALL_TIMEOUT = 300_000
 
 
-def test_adopt_a_project_folder_from_the_panel(lab: Any, page: Any, tmp_path: Path) -> None:
+def test_adopt_a_project_folder_from_the_panel(lab: Any, page: Any, tmp_path: Path,
+                                               shoot: Shoot) -> None:
     folder = adopt_project.write(tmp_path / "mine")
     user_files = {n: (folder / n).read_text() for n in ("pyproject.toml", "poetry.toml")}
     panel = lab.first_cell_widget(page, "adopt.ipynb", [SHOW_CELL], ".cw-panel")
@@ -39,8 +40,7 @@ def test_adopt_a_project_folder_from_the_panel(lab: Any, page: Any, tmp_path: Pa
     text = summary.inner_text()
     assert "myproj" in text and "in-project = true" in text, text
     page.mouse.move(0, 0)
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    panel.screenshot(path=str(IMAGES / "step2-adopt.png"), animations="disabled", caret="hide")
+    shoot(panel, "step2-adopt.png")
     # Checking wrote nothing.
     assert {n: (folder / n).read_text() for n in user_files} == user_files
 

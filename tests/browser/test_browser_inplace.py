@@ -7,7 +7,7 @@ Python (3.12, with Colab's ipykernel/ipywidgets) registered as colab_wizard's; t
 run is the quick plan of the panel tests. Done > "Use it in this notebook" restarts the
 kernel; a cell run afterwards prints the new ``sys.version``; ``show()`` there opens on the
 status, whose "Back to Colab's Python" restarts it on the notebook's own Python again and
-leaves the launcher byte-identical. The same run writes the README's Colab screenshots.
+leaves the launcher byte-identical. The same run takes the README's Colab screenshots.
 """
 
 from __future__ import annotations
@@ -25,13 +25,12 @@ from typing import Any, Iterator
 
 import colab_host
 import pytest
-from conftest import REPO_ROOT, Lab, serve_lab
+from conftest import REPO_ROOT, Lab, Shoot, serve_lab
 
 from colab_wizard import kernels
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-IMAGES = REPO_ROOT / "docs" / "images"
 PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT", "/root/.pyenv")) / "versions"
 TARGET_MINOR = "3.12"
 TARGET_STACK = ["ipykernel==6.17.1", "ipython==7.34.0", "ipywidgets==7.7.1",
@@ -122,13 +121,8 @@ def _restarted(lab: Lab, page: Any) -> None:
     lab.wait_kernel_idle(page, timeout=90_000)
 
 
-def _shot(widget: Any, name: str) -> None:
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    widget.screenshot(path=str(IMAGES / name), animations="disabled", caret="hide")
-
-
 def test_use_it_in_this_notebook_restarts_the_kernel_on_the_new_python_and_back(
-    colab_lab: tuple[Lab, Path], page: Any, tmp_path: Path
+    colab_lab: tuple[Lab, Path], page: Any, tmp_path: Path, shoot: Shoot
 ) -> None:
     lab, launcher = colab_lab
     original = hashlib.sha256(launcher.read_bytes()).hexdigest()
@@ -162,7 +156,7 @@ def test_use_it_in_this_notebook_restarts_the_kernel_on_the_new_python_and_back(
     use = panel.locator(".cw-use-here")
     assert use.is_visible() and panel.locator(".cw-copy-notebook").is_visible()
     lab.wait_kernel_idle(page)
-    _shot(panel, "step4-done-colab.png")
+    shoot(panel, "step4-done-colab.png")
 
     use.click()
     said = panel.locator(".cw-use-result")
@@ -179,7 +173,7 @@ def test_use_it_in_this_notebook_restarts_the_kernel_on_the_new_python_and_back(
     status.wait_for(state="visible")
     text = status.inner_text()
     assert DISPLAY in text and NAME in text and str(_content(lab) / NAME) in text
-    _shot(status, "status-switched.png")
+    shoot(status, "status-switched.png")
 
     status.locator(".cw-use-back").click()
     status.get_by_text("Colab's own launcher is back").wait_for(timeout=30_000)

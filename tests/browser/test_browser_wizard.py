@@ -4,7 +4,8 @@ A person's path through the panel: pick a local Python other than the
 notebook's, type a dependency, install (the real engine: Poetry, a lock, a
 kernel started once and registered), wait for Done, then Kernel > Change
 Kernel... to the new kernel in the same notebook and run a cell there. The same
-run writes the README's screenshots (``docs/images/``, fixed window size).
+run takes the README's screenshots (fixed window size; into ``docs/images/`` only when
+``COLAB_WIZARD_SCREENSHOTS`` asks, see CONTRIBUTING.md).
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import Shoot
 from ui_plans import sleeper
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT", "/root/.pyenv")) / "versions"
 SHOW_CELL = "from colab_wizard import show\nshow()"
 CHECK_CELL = "import sys, six\nprint(sys.version)\nprint(sys.prefix)\nprint('six', six.__version__)"
@@ -45,11 +46,6 @@ def _full_version(minor: str) -> str:
     return found[-1]
 
 
-def _shot(panel: Any, name: str) -> None:
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    panel.screenshot(path=str(IMAGES / name), animations="disabled", caret="hide")
-
-
 def _set_theme(page: Any, theme: str) -> None:
     page.evaluate("t => window.jupyterapp.commands.execute('apputils:change-theme', {theme: t})",
                   theme)
@@ -59,7 +55,7 @@ def _set_theme(page: Any, theme: str) -> None:
 
 
 def test_wizard_installs_and_the_notebook_switches_to_the_new_kernel(
-    lab: Any, page: Any, other_python: str
+    lab: Any, page: Any, other_python: str, shoot: Shoot
 ) -> None:
     panel = lab.first_cell_widget(page, "wizard.ipynb", [SHOW_CELL, CHECK_CELL], ".cw-panel")
 
@@ -81,7 +77,7 @@ def test_wizard_installs_and_the_notebook_switches_to_the_new_kernel(
     kernel_name = panel.locator(".cw-kernel-name input").input_value()
     assert kernel_name and other_python in kernel_name
     page.mouse.move(0, 0)
-    _shot(panel, "step1-python.png")
+    shoot(panel, "step1-python.png")
     panel.locator(".cw-next").click()
 
     # 2. Dependencies: typed, validated when the field is left.
@@ -92,7 +88,7 @@ def test_wizard_installs_and_the_notebook_switches_to_the_new_kernel(
     requirements.blur()
     page.wait_for_function("el => !el.disabled", arg=install.element_handle())
     assert panel.locator(".cw-deps-error").inner_text().strip() == ""
-    _shot(panel, "step2-dependencies.png")
+    shoot(panel, "step2-dependencies.png")
     install.click()
 
     # 3. Install: live stage rows; the picture is taken while packages are installed
@@ -100,7 +96,7 @@ def test_wizard_installs_and_the_notebook_switches_to_the_new_kernel(
     panel.locator(".cw-step-install").wait_for(state="visible")
     page.wait_for_function(INSTALLING_JS, arg=panel.element_handle(), timeout=INSTALL_TIMEOUT,
                            polling="raf")
-    _shot(panel, "step3-install.png")
+    shoot(panel, "step3-install.png")
     # The log tail is plain text: no terminal escapes from Poetry's or pip's progress bars.
     assert "\x1b" not in panel.locator(".cw-log textarea").input_value()
 
@@ -112,12 +108,12 @@ def test_wizard_installs_and_the_notebook_switches_to_the_new_kernel(
     summary = panel.locator(".cw-done-summary").inner_text()
     assert kernel_display in summary and kernel_name in summary, summary
     assert "Change Kernel" in panel.locator(".cw-switch").inner_text()
-    _shot(panel, "step4-done.png")
+    shoot(panel, "step4-done.png")
     # The finished Install step again (Back), in the dark theme.
     _set_theme(page, "JupyterLab Dark")
     panel.locator(".cw-back").click()
     panel.locator(".cw-step-install").wait_for(state="visible")
-    _shot(panel, "step3-install-dark.png")
+    shoot(panel, "step3-install-dark.png")
     _set_theme(page, "JupyterLab Light")
 
     # The kernel is registered in the server's (temporary) Jupyter data dir.
