@@ -96,8 +96,7 @@ def restore(folder: Union[str, Path], name: Optional[str] = None,
     """Rebuild a saved kernel from ``folder`` without the package index."""
     from .terminal import TerminalView
 
-    made: Created = freshvm.restore(folder, name, project_dir, [TerminalView()], profile)
-    return made
+    return freshvm.restore(folder, name, project_dir, [TerminalView()], profile)
 
 
 def switch_notebook(name: Optional[str] = None, notebook_path: Union[str, Path, None] = None,

@@ -64,6 +64,27 @@ class Origin:
 
 
 @dataclass(frozen=True)
+class Request:
+    """What the user asked to adopt (the arguments of :func:`colab_wizard.adopt`, minus the
+    run's listeners), held once so every layer passes it on whole.
+
+    ``source``: a folder, or a git URL cloned into ``project_dir`` (else the projects
+    folder), at ``commit`` when given (a restore); ``python`` defaults to the newest one
+    the project's requires-python allows; ``relock`` resolves again when poetry.lock no
+    longer matches pyproject.toml."""
+
+    source: Union[str, Path]
+    python: Optional[str] = None
+    name: Optional[str] = None
+    display_name: Optional[str] = None
+    project_dir: Union[str, Path, None] = None
+    index_url: Optional[str] = None
+    relock: bool = False
+    profile: Optional[str] = None
+    commit: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class Adoption:
     """A project read and judged, not yet touched: what the run will build and change."""
 
@@ -425,37 +446,28 @@ def describe_changes(folder: Path, index_url: str, profile: Optional[str], reloc
     return tuple(lines)
 
 
-def prepare(
-    source: Union[str, Path],
-    python: Optional[str] = None,
-    name: Optional[str] = None,
-    display_name: Optional[str] = None,
-    project_dir: Union[str, Path, None] = None,
-    index_url: Optional[str] = None,
-    relock: bool = False,
-    profile: Optional[str] = None,
-    commit: Optional[str] = None,
-) -> Adoption:
+def prepare(request: Request) -> Adoption:
     """Find (clone) and read the project; nothing in it is written yet."""
-    if project_dir is not None and not is_git_url(str(source)):
+    if request.project_dir is not None and not is_git_url(str(request.source)):
         raise SpecError("project_dir", "A folder is adopted where it is; --project-dir is "
                         "only for where a git repository is cloned.")
-    origin = locate(source, project_dir, commit)
+    origin = locate(request.source, request.project_dir, request.commit)
     folder = origin.path
     doc = read_pyproject(folder)
     constraint = requires_python(doc)
-    chosen = choose_python(constraint, python)
+    chosen = choose_python(constraint, request.python)
     title = project_name(doc, folder)
     package = title if package_mode(doc) else None
-    shown = display_name if display_name is not None else f"{title} (Python {chosen})"
-    kernel_name = name if name is not None else name_from_display_name(title)
+    shown = (request.display_name if request.display_name is not None
+             else f"{title} (Python {chosen})")
+    kernel_name = request.name if request.name is not None else name_from_display_name(title)
     spec = EnvSpec.make(chosen, kernel_checks(doc, folder), kernel_name, shown, folder,
-                        index_url)
+                        request.index_url)
     wanted_poetry_toml(_read(folder / "poetry.toml"))  # a broken poetry.toml: say so now
-    chosen_profile = colab.choose_profile(profile)
-    changes = describe_changes(folder, spec.index_url, chosen_profile, relock, package,
-                               str(spec.python), constraint)
-    return Adoption(spec, origin, title, constraint, package, relock, changes)
+    chosen_profile = colab.choose_profile(request.profile)
+    changes = describe_changes(folder, spec.index_url, chosen_profile, request.relock,
+                               package, str(spec.python), constraint)
+    return Adoption(spec, origin, title, constraint, package, request.relock, changes)
 
 
 def _read(path: Path) -> str:

@@ -6,6 +6,7 @@ build the plan and hand it to the runner with whatever views the caller gives.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import os
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from .events import Listener
 from .plan import STATE_DIR, Workspace, plan
 from .runner import Runner
 from .spec import EnvSpec, SpecError, check_writable
-from .sync import run_sync
+from .sync import blocking
 
 
 @dataclass(frozen=True)
@@ -88,25 +89,13 @@ def check_kernel_name(spec: EnvSpec, replace: bool = False) -> None:
     check_folders()
 
 
-def prepare_adoption(
-    source: Union[str, Path],
-    python: Optional[str] = None,
-    name: Optional[str] = None,
-    display_name: Optional[str] = None,
-    project_dir: Union[str, Path, None] = None,
-    index_url: Optional[str] = None,
-    relock: bool = False,
-    profile: Optional[str] = None,
-    commit: Optional[str] = None,
-) -> adoption.Adoption:
+def prepare_adoption(request: adoption.Request) -> adoption.Adoption:
     """Read (or clone) the user's project and say what will change; nothing is written.
     The checks every spec gets apply (:func:`check_kernel_name`)."""
-    adopted = adoption.prepare(source, python, name, display_name, project_dir, index_url,
-                               relock, profile, commit)
-    owner = naming.folder_owner(adopted.spec) if name is None else None
+    adopted = adoption.prepare(request)
+    owner = naming.folder_owner(adopted.spec) if request.name is None else None
     if owner is not None:  # no name given for a kernel's own folder: that kernel again
-        adopted = adoption.prepare(source, python, owner.name, display_name, project_dir,
-                                   index_url, relock, profile, commit)
+        adopted = adoption.prepare(dataclasses.replace(request, name=owner.name))
     check_kernel_name(adopted.spec)
     return adopted
 
@@ -205,19 +194,19 @@ def created(ws: Workspace, runner: Runner) -> Created:
                    ws.effective_profile(), ws.fallback_notice())
 
 
-async def run_spec(
-    spec: EnvSpec,
-    listeners: Iterable[Listener] = (),
-    start_at: Optional[str] = None,
-    runner: Optional[Runner] = None,
-    profile: Optional[str] = None,
-    workspace: Optional[Workspace] = None,
-) -> Created:
+async def run_spec(spec: EnvSpec, listeners: Iterable[Listener] = (),
+                   profile: Optional[str] = None) -> Created:
     """Run the plan for a validated spec; raise CreateFailed unless it finishes."""
-    if runner is None:
-        runner, ws = build_runner(spec, listeners, profile)
-    else:
-        ws = workspace or Workspace(spec, profile=colab.choose_profile(profile))
+    runner, ws = build_runner(spec, listeners, profile)
+    return await run_plan(runner, ws)
+
+
+async def run_plan(runner: Runner, ws: Workspace, start_at: Optional[str] = None) -> Created:
+    """Run a runner made for ``ws`` (:func:`build_runner`, or a restore's), from ``start_at``
+    or the first stage not done, under the project's and the kernel name's locks; raise
+    CreateFailed unless it finishes. The listeners and profile are the runner's and the
+    workspace's own, given when they were made."""
+    spec = ws.spec
     with RunLock.for_kernel_name(spec.name), RunLock.for_project(spec.project_dir):
         try:
             swap.recover(spec.project_dir)
@@ -258,8 +247,9 @@ async def create_async(
         if list(dependencies or ()):
             raise SpecError("dependencies", "An adopted project's dependencies are the ones in "
                             "its pyproject.toml; add them there (poetry add), not here.")
-        return await adopt_async(project_dir, python or None, name, display_name,
-                                 index_url=index_url, listeners=listeners, profile=profile)
+        request = adoption.Request(project_dir, python or None, name, display_name,
+                                   index_url=index_url, profile=profile)
+        return await run_adoption(prepare_adoption(request), listeners, profile)
     spec = make_spec(python, dependencies, name, display_name, project_dir, index_url,
                      replace)
     return await run_spec(spec, listeners, profile=profile)
@@ -284,50 +274,20 @@ async def adopt_async(
     ``relock=True`` resolves again when poetry.lock no longer matches pyproject.toml;
     ``commit`` clones that commit (a restore). See :mod:`colab_wizard.adoption`.
     """
-    adopted = prepare_adoption(source, python, name, display_name, project_dir, index_url,
+    request = adoption.Request(source, python, name, display_name, project_dir, index_url,
                                relock, profile, commit)
-    return await run_adoption(adopted, listeners, profile)
+    return await run_adoption(prepare_adoption(request), listeners, profile)
 
 
 async def run_adoption(adopted: adoption.Adoption, listeners: Iterable[Listener] = (),
                        profile: Optional[str] = None) -> Created:
     """Run the plan for a prepared adoption (what :func:`adoption.prepare` showed)."""
     runner, ws = build_runner(adopted.spec, listeners, profile, adopted)
-    return await run_spec(adopted.spec, runner=runner, workspace=ws)
+    return await run_plan(runner, ws)
 
 
-def create(
-    python: str,
-    dependencies: Iterable[str] = (),
-    name: Optional[str] = None,
-    display_name: Optional[str] = None,
-    project_dir: Union[str, Path, None] = None,
-    index_url: Optional[str] = None,
-    listeners: Iterable[Listener] = (),
-    profile: Optional[str] = None,
-    adopt: bool = False,
-    replace: bool = False,
-) -> Created:
-    """Blocking :func:`create_async`, for scripts and notebook cells alike."""
-    return run_sync(create_async(python, dependencies, name, display_name, project_dir,
-                                 index_url, listeners, profile, adopt, replace))
-
-
-def adopt(
-    source: Union[str, Path],
-    python: Optional[str] = None,
-    name: Optional[str] = None,
-    display_name: Optional[str] = None,
-    project_dir: Union[str, Path, None] = None,
-    index_url: Optional[str] = None,
-    relock: bool = False,
-    listeners: Iterable[Listener] = (),
-    profile: Optional[str] = None,
-    commit: Optional[str] = None,
-) -> Created:
-    """Blocking :func:`adopt_async`."""
-    return run_sync(adopt_async(source, python, name, display_name, project_dir, index_url,
-                                relock, listeners, profile, commit))
+create = blocking(create_async)
+adopt = blocking(adopt_async)
 
 
 def list_kernels() -> list[kernels.KernelInfo]:

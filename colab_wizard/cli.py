@@ -99,7 +99,7 @@ async def _run_with_signals(spec: api.EnvSpec, view: TerminalView,
     # Ctrl-C cancels the runner (which kills the children) instead of tearing the loop down.
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, runner.cancel)
-    return await api.run_spec(spec, runner=runner, workspace=ws)
+    return await api.run_plan(runner, ws)
 
 
 def run_create(spec: api.EnvSpec, verbose: bool, profile: Optional[str] = None,
@@ -131,8 +131,9 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 
 def cmd_adopt(args: argparse.Namespace) -> int:
-    adopted = api.prepare_adoption(args.source, args.python, args.name, args.display_name,
-                                   args.project_dir, args.index_url, args.relock, args.profile)
+    adopted = api.prepare_adoption(adoption.Request(
+        args.source, args.python, args.name, args.display_name, args.project_dir,
+        args.index_url, args.relock, args.profile))
     spec = adopted.spec
     print(f"Adopting {spec.project_dir} as kernel '{spec.name}' ({spec.display_name}):")
     for line in adopted.changes:

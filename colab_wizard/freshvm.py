@@ -36,6 +36,7 @@ from zlib import error as zlib_error
 
 from . import (
     adoption,
+    api,
     colab,
     interpreters,
     kernels,
@@ -63,7 +64,7 @@ from .plan import (
 from .progress import UvProgress
 from .runner import Runner, Stage, StageContext
 from .spec import EnvSpec
-from .sync import run_sync
+from .sync import blocking
 from .version import __version__
 
 MANIFEST = "manifest.json"
@@ -578,8 +579,6 @@ def restore_runner(
     profile: Optional[str] = None,
 ) -> tuple[EnvSpec, Runner, Workspace]:
     """The spec, runner and workspace that rebuild a saved kernel (validated, not started)."""
-    from . import api
-
     cache = find_cache(folder, name)
     manifest = read_manifest(cache)
     check_archives(cache, manifest)
@@ -601,12 +600,10 @@ async def restore_async(
     project_dir: Union[str, Path, None] = None,
     listeners: Iterable[Listener] = (),
     profile: Optional[str] = None,
-) -> Any:
-    """Rebuild a saved kernel from ``folder`` without the package index; returns Created."""
-    from . import api
-
-    spec, runner, ws = restore_runner(folder, name, project_dir, listeners, profile)
-    return await api.run_spec(spec, runner=runner, workspace=ws)
+) -> api.Created:
+    """Rebuild a saved kernel from ``folder`` without the package index."""
+    _, runner, ws = restore_runner(folder, name, project_dir, listeners, profile)
+    return await api.run_plan(runner, ws)
 
 
 def default_folder() -> Path:
@@ -614,8 +611,4 @@ def default_folder() -> Path:
     return colab.default_cache_dir() or paths.data_dir() / "saved"
 
 
-def restore(folder: Union[str, Path], name: Optional[str] = None,
-            project_dir: Union[str, Path, None] = None, listeners: Iterable[Listener] = (),
-            profile: Optional[str] = None) -> Any:
-    """Blocking :func:`restore_async`; also from a notebook cell (see :mod:`.sync`)."""
-    return run_sync(restore_async(folder, name, project_dir, listeners, profile))
+restore = blocking(restore_async)

@@ -11,8 +11,14 @@ the kernel's loop steps aside for the duration and is put back afterwards.
 from __future__ import annotations
 
 import asyncio
+import functools
 from contextlib import contextmanager
-from typing import Awaitable, Callable, Iterator, Optional, TypeVar
+from typing import TYPE_CHECKING, Awaitable, Callable, Iterator, Optional, TypeVar
+
+if TYPE_CHECKING:  # typing.ParamSpec is 3.10+; only the type checker needs it
+    from typing_extensions import ParamSpec
+
+    P = ParamSpec("P")
 
 T = TypeVar("T")
 
@@ -78,3 +84,19 @@ def run_sync(work: Awaitable[T], on_interrupt: Optional[Callable[[], None]] = No
 
 async def _awaited(work: Awaitable[T]) -> T:
     return await work
+
+
+def blocking(work: Callable[P, Awaitable[T]]) -> Callable[P, T]:
+    """The blocking twin of the coroutine function ``work``: the same arguments, run to
+    completion with :func:`run_sync`, so scripts and notebook cells get one behaviour and
+    the argument list is written once (``create = blocking(create_async)``)."""
+
+    @functools.wraps(work)
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        return run_sync(work(*args, **kwargs))
+
+    run.__name__ = work.__name__.removesuffix("_async")
+    run.__qualname__ = work.__qualname__.removesuffix("_async")
+    run.__doc__ = (f"Blocking :func:`{work.__name__}`, for scripts and notebook cells alike "
+                   f"(the cell's interrupt button cancels it).\n\n{work.__doc__ or ''}")
+    return run

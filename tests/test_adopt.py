@@ -99,7 +99,8 @@ def test_prepare_says_what_will_change_and_writes_nothing(wizard_env: dict[str, 
                                                           tmp_path: Path) -> None:
     folder = adopt_project.write(tmp_path / "mine")
     before = adopt_project.snapshot(folder)
-    adopted = adoption.prepare(folder, index_url="https://mirror.example/simple/")
+    adopted = adoption.prepare(adoption.Request(folder,
+                                                index_url="https://mirror.example/simple/"))
     assert adopt_project.snapshot(folder) == before
     assert adopted.spec.name == "myproj" and adopted.package == "myproj"
     assert "myproj" in adopted.spec.dependencies and "requests>=2" in adopted.spec.dependencies
@@ -122,15 +123,15 @@ def test_prepare_says_what_will_change_and_writes_nothing(wizard_env: dict[str, 
 def test_prepare_refuses_what_it_cannot_adopt(wizard_env: dict[str, Path],
                                               tmp_path: Path) -> None:
     with pytest.raises(SpecError) as raised:
-        adoption.prepare(tmp_path)
+        adoption.prepare(adoption.Request(tmp_path))
     assert raised.value.field == "source" and "no pyproject.toml" in raised.value.message
     with pytest.raises(SpecError) as raised:
-        adoption.prepare(tmp_path / "nowhere")
+        adoption.prepare(adoption.Request(tmp_path / "nowhere"))
     assert raised.value.field == "source" and "does not exist" in raised.value.message
     folder = adopt_project.write(tmp_path / "mine", pyproject=adopt_project.PYPROJECT.replace(
         '">=3.9"', '">=3.10,<3.11"'))
     with pytest.raises(SpecError) as raised:
-        adoption.prepare(folder, python="3.12")
+        adoption.prepare(adoption.Request(folder, python="3.12"))
     assert raised.value.field == "python" and ">=3.10,<3.11" in raised.value.message
 
 
@@ -184,7 +185,7 @@ def test_a_poetry_style_project(wizard_env: dict[str, Path], tmp_path: Path) -> 
     folder = tmp_path / "old"
     folder.mkdir()
     (folder / "pyproject.toml").write_text(POETRY_STYLE)
-    adopted = adoption.prepare(folder)
+    adopted = adoption.prepare(adoption.Request(folder))
     assert adopted.project_name == "old-style" and adopted.requires_python == "^3.10"
     assert adopted.package is None, "package-mode = false: nothing of its own to install"
     assert adopted.spec.python.minor >= 10
@@ -205,6 +206,7 @@ def test_adopt_never_takes_a_foreign_kernels_name(wizard_env: dict[str, Path],
          "display_name": "Not ours", "language": "python"}))
     folder = adopt_project.write(tmp_path / "mine")
     with pytest.raises(SpecError) as raised:
-        api.prepare_adoption(folder)
+        api.prepare_adoption(adoption.Request(folder))
     assert raised.value.field == "name" and "not made by colab_wizard" in raised.value.message
-    assert api.prepare_adoption(folder, name="myproj-2").spec.name == "myproj-2"
+    renamed = api.prepare_adoption(adoption.Request(folder, name="myproj-2"))
+    assert renamed.spec.name == "myproj-2"

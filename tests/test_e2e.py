@@ -79,7 +79,7 @@ def test_cancel_during_install_leaves_nothing(wizard_env: dict[str, Path],
     before = descendants()
     spec = api.make_spec(other_python, ["six"], name="cancel-test",
                          project_dir=wizard_env["projects"] / "cancel")
-    runner, _ = api.build_runner(spec)
+    runner, ws = api.build_runner(spec)
     seen_pids: set[int] = set()
 
     def on_event(event: Event) -> None:
@@ -91,7 +91,7 @@ def test_cancel_during_install_leaves_nothing(wizard_env: dict[str, Path],
 
     runner.subscribe(on_event)
     with pytest.raises(api.CreateFailed) as caught:
-        asyncio.run(api.run_spec(spec, runner=runner))
+        asyncio.run(api.run_plan(runner, ws))
     assert caught.value.outcome == "cancelled"
     assert seen_pids, "the install stage never started a process"
     for pid in seen_pids:

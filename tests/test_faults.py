@@ -95,7 +95,7 @@ def run_with(spec: api.EnvSpec, on_event: Callable[[Runner, Event], None],
              ) -> tuple[Optional[api.Created], Optional[api.CreateFailed], list[Event]]:
     """Run ``spec`` with a listener that can act on the runner (cancel, kill children)."""
     events: list[Event] = []
-    runner, _ = api.build_runner(spec, profile=profile)
+    runner, ws = api.build_runner(spec, profile=profile)
 
     def listener(event: Event) -> None:
         events.append(event)
@@ -103,7 +103,7 @@ def run_with(spec: api.EnvSpec, on_event: Callable[[Runner, Event], None],
 
     runner.subscribe(listener)
     try:
-        return asyncio.run(api.run_spec(spec, runner=runner)), None, events
+        return asyncio.run(api.run_plan(runner, ws)), None, events
     except api.CreateFailed as exc:
         return None, exc, events
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import subprocess
 import sys
 import threading
@@ -17,7 +18,7 @@ from jupyter_client.manager import KernelManager
 
 from colab_wizard import api
 from colab_wizard.spec import SpecError
-from colab_wizard.sync import run_sync
+from colab_wizard.sync import blocking, run_sync
 
 
 async def child_says(text: str) -> tuple[str, int]:
@@ -56,6 +57,29 @@ def test_inside_a_running_loop_same_thread_and_the_loop_is_given_back() -> None:
     assert said == "nested"
     # The interrupt button and widget updates only reach the main thread.
     assert thread == threading.get_ident()
+
+
+async def echo_async(text: str, times: int = 1) -> str:
+    """Says ``text`` ``times`` times, through a real child process."""
+    said, _ = await child_says(text * times)
+    return said
+
+
+def test_blocking_twin_same_arguments_with_and_without_a_loop() -> None:
+    echo = blocking(echo_async)
+    assert echo.__name__ == "echo"
+    assert inspect.signature(echo) == inspect.signature(echo_async)
+    assert "Blocking :func:`echo_async`" in (echo.__doc__ or "")
+    assert echo("ab", times=2) == "abab"
+
+    async def cell() -> str:
+        return echo("cd", 3)
+
+    loop = asyncio.new_event_loop()
+    try:
+        assert loop.run_until_complete(cell()) == "cdcdcd"
+    finally:
+        loop.close()
 
 
 def test_create_inside_a_running_loop_validates_first(wizard_env: dict[str, Path]) -> None:

@@ -88,8 +88,9 @@ class AdoptBox:
         self.summary.value = ("Reading the project\u2026" if not adoption.is_git_url(
             self.source.value) else "Cloning the repository\u2026")
         try:
-            adopted = api.prepare_adoption(self.source.value.strip(), python, name,
-                                           display_name, relock=self.relock.value)
+            adopted = api.prepare_adoption(adoption.Request(
+                self.source.value.strip(), python, name, display_name,
+                relock=self.relock.value))
         except SpecError as exc:
             self.summary.value = ""
             self.error.value = (f"<span style='color:#d32f2f'>{html.escape(exc.message)}"

@@ -1,6 +1,6 @@
 """One install as the panel sees it: a runner for a spec, run (and re-run) from a stage.
 
-By default the engine's own plan (``api.build_runner`` / ``api.run_spec``, with
+By default the engine's own plan (``api.build_runner`` / ``api.run_plan``, with
 the project lock); tests and demos may pass a ``plan_factory`` that returns
 other stages for the same runner. No widgets here.
 """
@@ -56,8 +56,8 @@ class Job:
             await self.runner.run(start_at=start_at)
             return None
         try:
-            return await api.run_spec(self.spec, start_at=start_at, runner=self.runner,
-                                      workspace=self.workspace)
+            assert self.workspace is not None  # every engine job is made with its workspace
+            return await api.run_plan(self.runner, self.workspace, start_at)
         except api.CreateFailed:
             return None  # already shown: StageFailed / StageCancelled came as events
 
