@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Optional, TextIO
+from typing import Any, Callable, Optional, TextIO
 
 from .events import (
     Event,
@@ -28,6 +28,11 @@ class TerminalView:
         self.stages: dict[str, StageInfo] = {}
         self.order: list[str] = []
 
+    def __call__(self, event: Event) -> None:
+        handler = _HANDLERS.get(type(event))
+        if handler is not None:
+            handler(self, event)
+
     def _prefix(self, key: str) -> str:
         index = self.order.index(key) + 1 if key in self.order else 0
         label = self.stages[key].label if key in self.stages else key
@@ -36,25 +41,48 @@ class TerminalView:
     def _print(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
 
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, RunStarted):
-            self.stages = {s.key: s for s in event.stages}
-            self.order = [s.key for s in event.stages]
-        elif isinstance(event, StageStarted) and self.verbose:
+    def _run_started(self, event: RunStarted) -> None:
+        self.stages = {s.key: s for s in event.stages}
+        self.order = [s.key for s in event.stages]
+
+    def _stage_started(self, event: StageStarted) -> None:
+        if self.verbose:
             self._print(f"{self._prefix(event.stage)} ...")
-        elif isinstance(event, StageLine) and self.verbose:
+
+    def _stage_line(self, event: StageLine) -> None:
+        if self.verbose:
             self._print(f"    {event.text}")
-        elif isinstance(event, StageProgress) and self.verbose and event.total:
+
+    def _stage_progress(self, event: StageProgress) -> None:
+        if self.verbose and event.total:
             self._print(f"    {event.done:.0f}/{event.total:.0f} {event.unit}")
-        elif isinstance(event, StageDone):
-            status = "skipped (already done)" if event.skipped else f"done ({event.seconds:.1f}s)"
-            detail = f" - {event.detail}" if event.detail and not event.skipped else ""
-            self._print(f"{self._prefix(event.stage)}: {status}{detail}")
-        elif isinstance(event, StageFailed):
-            self._print(f"{self._prefix(event.stage)}: FAILED")
-            self._print(str(event.error))
-        elif isinstance(event, StageCancelled):
-            self._print(f"{self._prefix(event.stage)}: cancelled")
-        elif isinstance(event, RunFinished) and event.outcome != "done":
-            seconds = f"{event.seconds:.1f}s"
-            self._print(f"Run {event.outcome} after {seconds}. Full log: {event.log_path}")
+
+    def _stage_done(self, event: StageDone) -> None:
+        status = "skipped (already done)" if event.skipped else f"done ({event.seconds:.1f}s)"
+        detail = f" - {event.detail}" if event.detail and not event.skipped else ""
+        self._print(f"{self._prefix(event.stage)}: {status}{detail}")
+
+    def _stage_failed(self, event: StageFailed) -> None:
+        self._print(f"{self._prefix(event.stage)}: FAILED")
+        self._print(str(event.error))
+
+    def _stage_cancelled(self, event: StageCancelled) -> None:
+        self._print(f"{self._prefix(event.stage)}: cancelled")
+
+    def _run_finished(self, event: RunFinished) -> None:
+        if event.outcome != "done":
+            self._print(f"Run {event.outcome} after {event.seconds:.1f}s. "
+                        f"Full log: {event.log_path}")
+
+
+# One method per event type; an event type not listed here prints nothing.
+_HANDLERS: dict[type, Callable[[TerminalView, Any], None]] = {
+    RunStarted: TerminalView._run_started,
+    StageStarted: TerminalView._stage_started,
+    StageLine: TerminalView._stage_line,
+    StageProgress: TerminalView._stage_progress,
+    StageDone: TerminalView._stage_done,
+    StageFailed: TerminalView._stage_failed,
+    StageCancelled: TerminalView._stage_cancelled,
+    RunFinished: TerminalView._run_finished,
+}

@@ -160,3 +160,36 @@ def test_quickstart_notebook_has_install_and_show_cells_without_outputs() -> Non
     assert sources[0].startswith("# Install") and "%pip install" in sources[0]
     assert "from colab_wizard import show" in sources[1] and sources[1].endswith("show()")
     assert all(c["outputs"] == [] and c["execution_count"] is None for c in code)
+
+
+def test_row_states_when_the_runner_cannot_say_how_the_run_ended() -> None:
+    m = model.InstallModel()
+    m.apply(_stages())
+    m.apply(StageStarted("a", 0))
+    m.interrupted()  # the interrupt button, before the runner saw it
+    assert m.outcome == "cancelled" and m.rows["a"].status == "cancelled"
+    assert m.rows["b"].status == "pending"
+    m.interrupted()  # not running any more: nothing changes
+    assert m.outcome == "cancelled"
+
+    m.apply(StageFailed("a", StageError("a", "boom")))
+    assert m.retry_from == "a"
+    m.begin()
+    assert m.running and m.error is None and m.retry_from is None
+    m.apply(_stages())
+    m.apply(StageStarted("b", 1))
+    m.broke()  # an exception outside the runner: failed, and nothing to retry from
+    assert m.outcome == "failed" and m.rows["b"].status == "failed"
+    assert m.error is None and m.retry_from is None and m.rows["a"].status == "pending"
+
+
+def test_error_html_escapes_once_and_marks_banners() -> None:
+    from colab_wizard.ui.markup import error_html
+
+    inline = error_html("a <b> & c\nnext line")
+    assert inline == ("<span style='color:#d32f2f'>a &lt;b&gt; &amp; c<br>next line</span>")
+    banner = error_html("What to try: it's <fine>", title="\u201cLock\u201d failed", banner=True)
+    assert banner.startswith("<div style='border-left:4px solid #d32f2f")
+    assert "<b>\u201cLock\u201d failed</b><br>What to try: it's &lt;fine&gt;</div>" in banner
+    after = error_html("no page", after="<br><code>x</code>")
+    assert after.endswith("no page<br><code>x</code></span>")

@@ -14,16 +14,12 @@ import ipywidgets as w
 
 from .. import adoption, api
 from ..spec import SpecError
+from .markup import error_html
 from .model import FormState
+from .widgets import classes
 
 LIST, PROJECT = "list", "project"
 CHOICES = [("Type the dependencies", LIST), ("Use a project folder or repository", PROJECT)]
-
-
-def _classes(widget: Any, *names: str) -> Any:
-    for name in names:
-        widget.add_class(name)
-    return widget
 
 
 class AdoptBox:
@@ -31,21 +27,21 @@ class AdoptBox:
 
     def __init__(self, state: FormState) -> None:
         self.state = state
-        self.choice = _classes(w.ToggleButtons(options=CHOICES, value=LIST,
+        self.choice = classes(w.ToggleButtons(options=CHOICES, value=LIST,
                                                style={"button_width": "auto"}),
                                "cw-deps-choice")
-        self.source = _classes(w.Text(
+        self.source = classes(w.Text(
             description="Project", placeholder="/content/my-project or "
             "https://github.com/me/my-project.git", layout={"width": "34em"},
             style={"description_width": "8em"}), "cw-adopt-source")
-        self.check = _classes(w.Button(description="Check project", icon="search"),
+        self.check = classes(w.Button(description="Check project", icon="search"),
                               "cw-adopt-check")
-        self.relock = _classes(w.Checkbox(
+        self.relock = classes(w.Checkbox(
             description="Re-lock if poetry.lock does not match pyproject.toml", indent=False,
             layout={"width": "auto"}), "cw-adopt-relock")
-        self.error = _classes(w.HTML(""), "cw-adopt-error")
-        self.summary = _classes(w.HTML(""), "cw-adopt-summary")
-        self.box = _classes(w.VBox([
+        self.error = classes(w.HTML(""), "cw-adopt-error")
+        self.summary = classes(w.HTML(""), "cw-adopt-summary")
+        self.box = classes(w.VBox([
             w.HTML("Your own Poetry project: a folder holding its <code>pyproject.toml</code>, "
                    "or a git repository (cloned into the projects folder). Its dependencies "
                    "and <code>poetry.lock</code> are used as they are; the kernel's own "
@@ -93,8 +89,7 @@ class AdoptBox:
                 relock=self.relock.value))
         except SpecError as exc:
             self.summary.value = ""
-            self.error.value = (f"<span style='color:#d32f2f'>{html.escape(exc.message)}"
-                                "</span>")
+            self.error.value = error_html(exc.message)
             return None
         spec = adopted.spec
         items = "".join(f"<li>{html.escape(line)}</li>" for line in adopted.changes)

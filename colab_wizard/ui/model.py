@@ -232,6 +232,33 @@ class InstallModel:
             self.seconds = event.seconds
             self.result = event.result
 
+    def begin(self) -> None:
+        """A run is about to start: shown as running, no banner left from the last one."""
+        self.error = None
+        self.outcome = "running"
+
+    def interrupted(self) -> None:
+        """The run stopped (an interrupt) before the runner could say so: it was cancelled."""
+        if self.running:
+            self._end("cancelled")
+
+    def broke(self) -> None:
+        """Something outside the runner's own reporting stopped the run: it failed, with no
+        stage error to retry from (the panel shows the exception instead)."""
+        self.error = None
+        self._end("failed")
+
+    def _end(self, outcome: str) -> None:
+        self.outcome = outcome
+        for row in self.rows.values():
+            if row.status == "running":
+                row.status = outcome
+
+    @property
+    def retry_from(self) -> Optional[str]:
+        """The stage a retry starts at: the one that failed, if a stage failed."""
+        return self.error.stage if self.error is not None else None
+
     def _row(self, key: str) -> StageRow:
         if key not in self.rows:
             self.rows[key] = StageRow(key, key)

@@ -48,41 +48,28 @@ from .adopt_box import AdoptBox
 from .driver import Driver, default_mode
 from .guard import ClickGuard
 from .job import Job, PlanFactory
+from .markup import error_html, escape
+from .widgets import FIELD, classes, show
 
 FULL_LOG_LINES = 2000
 LOG_LAYOUT = {"width": "100%", "height": "14em"}
-FIELD = {"layout": {"width": "34em"}, "style": {"description_width": "8em"}}
 # The first step's fields share one message line: it starts with the field's label.
 FIELD_LABELS = {"python": "Python", "display_name": "Display name", "name": "Kernel name"}
-
-
-def _classes(widget: w.Widget, *names: str) -> w.Widget:
-    for name in names:
-        widget.add_class(name)
-    return widget
-
-
-def _show(widget: w.Widget, visible: bool) -> None:
-    widget.layout.display = None if visible else "none"
-
-
-def _escape(text: str) -> str:
-    return html.escape(text).replace("\n", "<br>")
 
 
 class StageRowView:
     def __init__(self, row: model.StageRow) -> None:
         self.key = row.key
-        self.icon = _classes(w.Label(row.icon, layout={"width": "1.5em"}), "cw-stage-icon")
+        self.icon = classes(w.Label(row.icon, layout={"width": "1.5em"}), "cw-stage-icon")
         # Label and bar never shrink; a long detail is cut at the row's end instead.
-        self.label = _classes(w.Label(row.label, layout={"width": "14em", "flex": "0 0 auto"}),
+        self.label = classes(w.Label(row.label, layout={"width": "14em", "flex": "0 0 auto"}),
                               "cw-stage-label")
-        self.bar = _classes(w.FloatProgress(value=0, min=0, max=100,
+        self.bar = classes(w.FloatProgress(value=0, min=0, max=100,
                                             layout={"width": "12em", "flex": "0 0 auto"}),
                             "cw-stage-bar")
-        self.detail = _classes(w.Label("", layout={"width": "auto", "overflow": "hidden"}),
+        self.detail = classes(w.Label("", layout={"width": "auto", "overflow": "hidden"}),
                                "cw-stage-detail")
-        self.box = _classes(w.HBox([self.icon, self.label, self.bar, self.detail]),
+        self.box = classes(w.HBox([self.icon, self.label, self.bar, self.detail]),
                             "cw-stage-row", f"cw-stage-{row.key}", "cw-status-pending")
         self.status = "pending"
 
@@ -144,34 +131,34 @@ class Panel:
     def _build(self, options: model.VersionOptions) -> None:
         self.title = w.HTML("<b style='font-size:1.15em'>colab_wizard</b> \u2014 a new Python "
                             "kernel with Poetry")
-        self.steps = _classes(w.HTML(model.step_indicator_html(0)), "cw-steps")
+        self.steps = classes(w.HTML(model.step_indicator_html(0)), "cw-steps")
 
         # 1. Python
-        self.version = _classes(w.Dropdown(options=options, description="Python", **FIELD),
+        self.version = classes(w.Dropdown(options=options, description="Python", **FIELD),
                                 "cw-version")
-        self.display_name = _classes(w.Text(description="Display name", **FIELD),
+        self.display_name = classes(w.Text(description="Display name", **FIELD),
                                      "cw-display-name")
-        self.kernel_name = _classes(w.Text(description="Kernel name", **FIELD),
+        self.kernel_name = classes(w.Text(description="Kernel name", **FIELD),
                                     "cw-kernel-name")
-        self.python_error = _classes(w.HTML(""), "cw-python-error")
+        self.python_error = classes(w.HTML(""), "cw-python-error")
         # Shown only when the kernel name belongs to another kernel: says it replaces that.
-        self.replace_button = _classes(w.Button(description="Replace it", icon="exchange",
+        self.replace_button = classes(w.Button(description="Replace it", icon="exchange",
                                                 button_style="warning"), "cw-replace")
-        _show(self.replace_button, False)
+        show(self.replace_button, False)
         self.replace_confirmed: Optional[str] = None
         saved = freshvm.list_saved(self.cache_dir)
-        self.restore_choice = _classes(w.Dropdown(
+        self.restore_choice = classes(w.Dropdown(
             options=[(f"{m['display_name']} (Python {m['python']})", m["folder"]) for m in saved],
             description="Saved", **FIELD), "cw-restore-choice")
-        self.restore_button = _classes(w.Button(description="Restore", icon="upload"),
+        self.restore_button = classes(w.Button(description="Restore", icon="upload"),
                                        "cw-restore")
-        self.restore_box = _classes(w.VBox([
+        self.restore_box = classes(w.VBox([
             w.HTML(f"<b>Saved kernels found</b> in <code>{html.escape(str(self.cache_dir))}"
                    "</code>: restore one without downloading its packages again."),
             w.HBox([self.restore_choice, self.restore_button]),
         ]), "cw-restore-box")
-        _show(self.restore_box, bool(saved))
-        self.page_python = _classes(w.VBox([
+        show(self.restore_box, bool(saved))
+        self.page_python = classes(w.VBox([
             w.HTML("Which Python should the new kernel run? The kernel name is made from the "
                    "display name; you may change it."),
             self.version, self.display_name, self.kernel_name, self.python_error,
@@ -180,48 +167,48 @@ class Panel:
 
         # 2. Dependencies
         self.deps_help = w.HTML("")
-        self.pyproject_toggle = _classes(w.ToggleButton(
+        self.pyproject_toggle = classes(w.ToggleButton(
             value=False, description="Edit pyproject.toml",
             tooltip="Show and edit the whole pyproject.toml instead of one package per line"),
             "cw-pyproject-toggle")
-        self.requirements = _classes(w.Textarea(
+        self.requirements = classes(w.Textarea(
             continuous_update=False, placeholder="numpy>=1.26\npandas\n# comments are fine",
             layout={"width": "100%", "height": "12em"}), "cw-requirements")
-        self.deps_error = _classes(w.HTML(""), "cw-deps-error")
-        self.deps_warnings = _classes(w.HTML(""), "cw-deps-warnings")
-        self.index_warning = _classes(w.HTML(""), "cw-index-warning")
+        self.deps_error = classes(w.HTML(""), "cw-deps-error")
+        self.deps_warnings = classes(w.HTML(""), "cw-deps-warnings")
+        self.index_warning = classes(w.HTML(""), "cw-index-warning")
         self.adopt = AdoptBox(self.state)
         self.deps_list = w.VBox([self.deps_help, self.pyproject_toggle, self.requirements,
                                  self.deps_error, self.deps_warnings, self.index_warning])
-        self.page_deps = _classes(w.VBox([self.adopt.choice, self.deps_list, self.adopt.box]),
+        self.page_deps = classes(w.VBox([self.adopt.choice, self.deps_list, self.adopt.box]),
                                   "cw-step-deps", "cw-page")
 
         # 3. Install
-        self.summary = _classes(w.HTML(""), "cw-install-summary")
-        self.overall = _classes(w.FloatProgress(value=0, min=0, max=100, description="Overall",
+        self.summary = classes(w.HTML(""), "cw-install-summary")
+        self.overall = classes(w.FloatProgress(value=0, min=0, max=100, description="Overall",
                                                 layout={"width": "30em"}), "cw-overall")
-        self.overall_text = _classes(w.Label("", layout={"width": "4em"}), "cw-overall-text")
-        self.elapsed = _classes(w.Label(""), "cw-elapsed")
-        self.status = _classes(w.Label(""), "cw-status")
-        self.rows_box = _classes(w.VBox([]), "cw-stage-rows")
+        self.overall_text = classes(w.Label("", layout={"width": "4em"}), "cw-overall-text")
+        self.elapsed = classes(w.Label(""), "cw-elapsed")
+        self.status = classes(w.Label(""), "cw-status")
+        self.rows_box = classes(w.VBox([]), "cw-stage-rows")
         self.row_views: dict[str, StageRowView] = {}
-        self.banner = _classes(w.HTML(""), "cw-error")
-        self.retry = _classes(w.Button(description="Retry from this stage", icon="redo",
+        self.banner = classes(w.HTML(""), "cw-error")
+        self.retry = classes(w.Button(description="Retry from this stage", icon="redo",
                                        button_style="warning"), "cw-retry")
-        self.show_log = _classes(w.Button(description="Show full log", icon="file-text"),
+        self.show_log = classes(w.Button(description="Show full log", icon="file-text"),
                                  "cw-show-log")
-        self.cancel = _classes(w.Button(description="Cancel", icon="stop", button_style="danger"),
+        self.cancel = classes(w.Button(description="Cancel", icon="stop", button_style="danger"),
                                "cw-cancel")
-        self.cancel_hint = _classes(w.Label(
+        self.cancel_hint = classes(w.Label(
             "To cancel, press the notebook's interrupt (stop) button."), "cw-cancel-hint")
-        self.log = _classes(w.Textarea("", disabled=True, rows=model.TAIL_LINES,
+        self.log = classes(w.Textarea("", disabled=True, rows=model.TAIL_LINES,
                                        layout={"width": "100%"}), "cw-log")
-        self.log_path = _classes(w.HTML(""), "cw-log-path")
-        self.full_log = _classes(w.Textarea("", disabled=True, layout=LOG_LAYOUT), "cw-full-log")
+        self.log_path = classes(w.HTML(""), "cw-log-path")
+        self.full_log = classes(w.Textarea("", disabled=True, layout=LOG_LAYOUT), "cw-full-log")
         for hidden in (self.banner, self.retry, self.show_log, self.cancel, self.cancel_hint,
                        self.full_log):
-            _show(hidden, False)
-        self.page_install = _classes(w.VBox([
+            show(hidden, False)
+        self.page_install = classes(w.VBox([
             self.summary,
             w.HBox([self.overall, self.overall_text, self.elapsed]),
             self.status, self.rows_box, self.banner,
@@ -231,51 +218,51 @@ class Panel:
         ]), "cw-step-install", "cw-page")
 
         # 4. Done
-        self.done_summary = _classes(w.HTML(""), "cw-done-summary")
-        self.switch = _classes(w.HTML(""), "cw-switch")
-        self.downloads = _classes(w.HTML(""), "cw-downloads")
-        self.download_buttons = _classes(w.HBox([]), "cw-download-buttons")
-        self.save_folder = _classes(w.Text(value=str(self.cache_dir), description="Save to",
+        self.done_summary = classes(w.HTML(""), "cw-done-summary")
+        self.switch = classes(w.HTML(""), "cw-switch")
+        self.downloads = classes(w.HTML(""), "cw-downloads")
+        self.download_buttons = classes(w.HBox([]), "cw-download-buttons")
+        self.save_folder = classes(w.Text(value=str(self.cache_dir), description="Save to",
                                            **FIELD), "cw-save-folder")
-        self.save_button = _classes(w.Button(
+        self.save_button = classes(w.Button(
             description="Save for a fresh VM", icon="save", layout={"width": "auto"},
             tooltip="Python, wheels and lock files in a few files, so a new VM restores "
                     "this kernel without the package index"), "cw-save")
-        self.save_result = _classes(w.HTML(""), "cw-save-result")
-        self.copy_notebook = _classes(w.Button(
+        self.save_result = classes(w.HTML(""), "cw-save-result")
+        self.copy_notebook = classes(w.Button(
             description="Copy this notebook onto the new kernel", icon="copy",
             layout={"width": "24em"},
             tooltip="A copy whose kernel is the new one, with a first cell that rebuilds it "
                     "on a fresh VM"), "cw-copy-notebook")
-        self.copy_result = _classes(w.HTML(""), "cw-copy-result")
-        _show(self.copy_notebook, self.host == "colab" or notebook_path() is not None)
+        self.copy_result = classes(w.HTML(""), "cw-copy-result")
+        show(self.copy_notebook, self.host == "colab" or notebook_path() is not None)
         # Colab: the notebook's own kernel restarts on the new one (inplace.py); the copy
         # above stays as the second choice.
-        self.use_here = _classes(w.Button(
+        self.use_here = classes(w.Button(
             description="Use it in this notebook", icon="play", button_style="success",
             layout={"width": "auto"},
             tooltip="This notebook's kernel restarts on the new Python; show() then offers "
                     "the way back to Colab's Python"), "cw-use-here")
-        self.use_result = _classes(w.HTML(""), "cw-use-result")
-        _show(self.use_here, self.host == "colab")
-        self.page_done = _classes(w.VBox([
+        self.use_result = classes(w.HTML(""), "cw-use-result")
+        show(self.use_here, self.host == "colab")
+        self.page_done = classes(w.VBox([
             self.done_summary, self.switch, w.HBox([self.use_here]), self.use_result,
             self.downloads, self.download_buttons, self.copy_notebook, self.copy_result,
             w.HBox([self.save_folder, self.save_button]), self.save_result,
         ]), "cw-step-done", "cw-page")
 
         self.pages = [self.page_python, self.page_deps, self.page_install, self.page_done]
-        self.body = _classes(w.VBox([self.page_python]), "cw-body")
-        self.back = _classes(w.Button(description="Back", icon="arrow-left"), "cw-back")
-        self.next = _classes(w.Button(description="Next", icon="arrow-right",
+        self.body = classes(w.VBox([self.page_python]), "cw-body")
+        self.back = classes(w.Button(description="Back", icon="arrow-left"), "cw-back")
+        self.next = classes(w.Button(description="Next", icon="arrow-right",
                                       button_style="primary"), "cw-next")
-        self.install_button = _classes(w.Button(description="Install", icon="download",
+        self.install_button = classes(w.Button(description="Install", icon="download",
                                                 button_style="success"), "cw-install")
-        self.nav = _classes(w.HBox([self.back, self.next, self.install_button]), "cw-nav")
-        self.notice = _classes(w.HTML(""), "cw-notice")
-        _show(self.notice, False)
+        self.nav = classes(w.HBox([self.back, self.next, self.install_button]), "cw-nav")
+        self.notice = classes(w.HTML(""), "cw-notice")
+        show(self.notice, False)
         self.clicks = ClickGuard(self._notify)
-        self.widget = _classes(w.VBox([self.title, self.steps, self.body, self.nav, self.notice],
+        self.widget = classes(w.VBox([self.title, self.steps, self.body, self.nav, self.notice],
                                       layout={"border": "1px solid rgba(128,128,128,0.4)",
                                               "padding": "8px", "max_width": "60em"}),
                                "cw-panel")
@@ -307,9 +294,8 @@ class Panel:
         self.clicks.on_click(button, action)
 
     def _notify(self, text: str) -> None:
-        self.notice.value = (f"<div style='border-left:4px solid #d32f2f;padding:4px 8px'>"
-                             f"{_escape(text)}</div>")
-        _show(self.notice, True)
+        self.notice.value = error_html(text, banner=True)
+        show(self.notice, True)
 
     def _restore(self) -> None:
         state = self.state
@@ -352,14 +338,14 @@ class Panel:
     def _update_nav(self) -> None:
         step = self.state.step
         running = self.install.running
-        _show(self.back, step in (1, 2, 3) and not running)
+        show(self.back, step in (1, 2, 3) and not running)
         self.back.disabled = running
-        _show(self.next, step == 0)
+        show(self.next, step == 0)
         self.next.disabled = step == 0 and bool(self.python_error.value)
-        _show(self.install_button, step == 1)
+        show(self.install_button, step == 1)
         adopting = self.adopt.active
-        _show(self.deps_list, not adopting)
-        _show(self.adopt.box, adopting)
+        show(self.deps_list, not adopting)
+        show(self.adopt.box, adopting)
         ready = bool(self.adopt.source.value.strip()) if adopting else self.parsed.ok
         self.install_button.disabled = not ready or running
         help_text = ("The whole <code>pyproject.toml</code>: edit freely; the wizard changes "
@@ -397,7 +383,7 @@ class Panel:
     def _on_kernel_name(self, change: dict[str, Any]) -> None:
         # A confirmed replacement was for the name shown then, not for whatever comes next.
         self.replace_confirmed = None
-        _show(self.replace_button, False)
+        show(self.replace_button, False)
         if self._quiet:
             return
         self.state.name = change["new"]
@@ -410,8 +396,7 @@ class Panel:
             check_display_name(self.display_name.value)
             check_name(self.kernel_name.value)
         except SpecError as exc:
-            self.python_error.value = (f"<span style='color:#d32f2f'>"
-                                       f"{_escape(self._field_error(exc))}</span>")
+            self.python_error.value = error_html(self._field_error(exc))
             self._update_nav()
             return False
         self.python_error.value = ""
@@ -447,8 +432,8 @@ class Panel:
             self._quiet = True
             self.pyproject_toggle.value = not to_pyproject
             self._quiet = False
-            self.deps_error.value = ("<span style='color:#d32f2f'>Fix this first, then switch: "
-                                     f"{_escape(self._error_line(exc))}</span>")
+            self.deps_error.value = error_html(
+                f"Fix this first, then switch: {self._error_line(exc)}")
             return
         self.state.pyproject_mode = to_pyproject
         if to_pyproject:
@@ -476,12 +461,11 @@ class Panel:
         if self.parsed.ok:
             self.deps_error.value = ""
         else:
-            self.deps_error.value = (f"<div style='color:#d32f2f'>"
-                                     f"{_escape(self.parsed.message())}</div>")
+            self.deps_error.value = error_html(self.parsed.message())
         notes = list(self.parsed.warnings)
         if self.parsed.ok and not self.state.pyproject_mode and self.parsed.kind == "pyproject":
             notes.append("Understood as a pyproject.toml: its dependencies will be installed.")
-        self.deps_warnings.value = _escape("\n".join(notes)) if notes else ""
+        self.deps_warnings.value = escape("\n".join(notes)) if notes else ""
         self._update_nav()
         if self.parsed.ok:
             self._start_name_check()
@@ -516,8 +500,8 @@ class Panel:
         if self.driver.busy:
             return
         start_at = None
-        if retry and self.job is not None and self.install.error is not None:
-            start_at = self.install.error.stage
+        if retry and self.job is not None and self.install.retry_from is not None:
+            start_at = self.install.retry_from
         elif self.adopt.active:
             reviewed = self.adopt.reviewed
             adopted = self._prepare_adoption()
@@ -533,17 +517,16 @@ class Panel:
                                      display_name=self.display_name.value,
                                      replace=self.replace_confirmed == self.kernel_name.value)
             except SpecError as exc:
-                text = f"<span style='color:#d32f2f'>{_escape(self._error_line(exc))}</span>"
+                text = error_html(self._error_line(exc))
                 if isinstance(exc, WouldReplace):
                     self.replace_button.description = f"Replace '{exc.existing.name}'"
                     self.replace_button.tooltip = (
                         f"Register this kernel as '{exc.existing.name}' instead of the one for "
                         f"{exc.existing.project_dir} (that folder is kept)")
-                    _show(self.replace_button, True)
+                    show(self.replace_button, True)
                 if exc.field in FIELD_LABELS:
                     self.go(0)  # the field at fault is on the first step: show it there
-                    self.python_error.value = (f"<span style='color:#d32f2f'>"
-                                               f"{_escape(self._field_error(exc))}</span>")
+                    self.python_error.value = error_html(self._field_error(exc))
                     self.next.disabled = True
                 else:
                     self.deps_error.value = text
@@ -559,7 +542,7 @@ class Panel:
     def confirm_replace(self) -> None:
         """The user said yes to replacing the kernel registered under this name."""
         self.replace_confirmed = self.kernel_name.value
-        _show(self.replace_button, False)
+        show(self.replace_button, False)
         self.python_error.value = ""
         self.start()
 
@@ -580,21 +563,20 @@ class Panel:
         try:
             self.job = Job.restore(Path(self.restore_choice.value), self._on_event)
         except (SpecError, freshvm.CacheError) as exc:
-            self.python_error.value = f"<span style='color:#d32f2f'>{_escape(str(exc))}</span>"
+            self.python_error.value = error_html(str(exc))
             return
         self._launch(None)
 
     def _launch(self, start_at: Optional[str]) -> None:
         job = self.job
         assert job is not None
-        self.install.error = None
+        self.install.begin()
         self.full_log.value = ""
         self._reset_timers()
         self.summary.value = (f"Python <b>{html.escape(str(job.spec.python))}</b>, kernel "
                               f"<b>{html.escape(job.spec.display_name)}</b> "
                               f"(<code>{html.escape(job.spec.name)}</code>), project "
                               f"<code>{html.escape(str(job.spec.project_dir))}</code>")
-        self.install.outcome = "running"
         self.go(2)
         self._render()
         self.driver.start(lambda: job.run(start_at), job.cancel, job.children)
@@ -617,11 +599,7 @@ class Panel:
         target.write_text(self.state.pyproject, encoding="utf-8")
 
     def _after_foreground(self) -> None:
-        if self.install.running:  # interrupted before the runner could say so
-            self.install.outcome = "cancelled"
-            for row in self.install.rows.values():
-                if row.status == "running":
-                    row.status = "cancelled"
+        self.install.interrupted()
         self._render()
 
     def cancel_run(self) -> None:
@@ -631,16 +609,10 @@ class Panel:
     def _surface_error(self, exc: BaseException) -> None:
         """Whatever went wrong outside the runner's own reporting ends up in the banner."""
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        self.install.outcome = "failed"
-        self.install.error = None
-        for row in self.install.rows.values():
-            if row.status == "running":
-                row.status = "failed"
+        self.install.broke()
         self._render()
-        self.banner.value = (
-            "<div style='border-left:4px solid #d32f2f;padding:4px 8px'>"
-            f"<b>The install could not run.</b><br>{_escape(detail)}</div>")
-        _show(self.banner, True)
+        self.banner.value = error_html(detail, title="The install could not run.", banner=True)
+        show(self.banner, True)
 
     def _on_event(self, event: Event) -> None:
         self.install.apply(event)
@@ -702,15 +674,14 @@ class Panel:
                 self.log_path.value = (f"Full log: <code>{html.escape(str(m.log_path))}</code>")
             title, advice = m.banner()
             if title:
-                self.banner.value = (
-                    "<div style='border-left:4px solid #d32f2f;padding:4px 8px'>"
-                    f"<b>{_escape(title)}</b><br>What to try: {_escape(advice)}</div>")
-            _show(self.banner, bool(title) or (m.outcome == "failed"))
-            _show(self.retry, m.outcome == "failed" and m.error is not None)
-            _show(self.show_log, m.outcome in ("failed", "cancelled") and m.log_path is not None)
+                self.banner.value = error_html(f"What to try: {advice}", title=title,
+                                               banner=True)
+            show(self.banner, bool(title) or (m.outcome == "failed"))
+            show(self.retry, m.outcome == "failed" and m.error is not None)
+            show(self.show_log, m.outcome in ("failed", "cancelled") and m.log_path is not None)
             running = m.running
-            _show(self.cancel, running and self.driver.can_cancel)
-            _show(self.cancel_hint, running and not self.driver.can_cancel)
+            show(self.cancel, running and self.driver.can_cancel)
+            show(self.cancel_hint, running and not self.driver.can_cancel)
         self._update_nav()
         if m.running and self._tick is None:
             loop = _loop()
@@ -735,7 +706,7 @@ class Panel:
             lines = [f"... {len(lines) - FULL_LOG_LINES} earlier lines are in {path}",
                      *lines[-FULL_LOG_LINES:]]
         self.full_log.value = "\n".join(lines)
-        _show(self.full_log, True)
+        show(self.full_log, True)
 
     # -- step 4 ---------------------------------------------------------------------------------
 
@@ -776,7 +747,7 @@ class Panel:
         try:
             saved = freshvm.save(self.save_folder.value.strip(), self.job.spec.name)
         except (freshvm.CacheError, OSError) as exc:
-            self.save_result.value = f"<span style='color:#d32f2f'>{_escape(str(exc))}</span>"
+            self.save_result.value = error_html(str(exc))
             return
         self.save_result.value = (
             f"Saved to <code>{html.escape(str(saved.folder))}</code>: {saved.wheels} wheels, "
@@ -791,14 +762,14 @@ class Panel:
             _, message = notebook.switch(self.job.spec.name, notebook_path(),
                                          cache_dir=self.cache_dir)
         except colab.PageError as exc:
-            self.copy_result.value = (
-                f"<span style='color:#d32f2f'>{_escape(str(exc))}</span><br>Or run this in a "
-                f"new cell: <code>colab_wizard.switch_notebook({self.job.spec.name!r})</code>")
+            self.copy_result.value = error_html(str(exc), after=(
+                "<br>Or run this in a new cell: <code>colab_wizard.switch_notebook("
+                f"{escape(repr(self.job.spec.name))})</code>"))
             return
         except (OSError, ValueError, freshvm.CacheError) as exc:
-            self.copy_result.value = f"<span style='color:#d32f2f'>{_escape(str(exc))}</span>"
+            self.copy_result.value = error_html(str(exc))
             return
-        self.copy_result.value = _escape(message)
+        self.copy_result.value = escape(message)
 
     def use_in_this_notebook(self) -> None:
         """Switch Colab's default kernel to the new one and restart this kernel onto it."""
@@ -807,7 +778,7 @@ class Panel:
         try:
             switch = inplace.use(self.job.spec.name)
         except (inplace.UseError, SpecError, OSError) as exc:
-            self.use_result.value = f"<span style='color:#d32f2f'>{_escape(str(exc))}</span>"
+            self.use_result.value = error_html(str(exc))
             return
         self.use_here.disabled = True
         self.use_result.value = (
@@ -818,7 +789,7 @@ class Panel:
             inplace.restart_kernel()
 
     def _colab_download_button(self, path: Path) -> w.Button:
-        button = _classes(w.Button(description=f"Download {path.name}", icon="download"),
+        button = classes(w.Button(description=f"Download {path.name}", icon="download"),
                           f"cw-download-{path.stem}")
 
         def download() -> None:

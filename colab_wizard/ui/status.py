@@ -7,7 +7,6 @@ switch and its undoing are :mod:`colab_wizard.inplace`'s; this only shows them.
 
 from __future__ import annotations
 
-import html
 from typing import Callable, Optional
 
 import ipywidgets as w
@@ -15,18 +14,10 @@ import ipywidgets as w
 from .. import inplace
 from ..spec import SpecError
 from .guard import ClickGuard
+from .markup import error_html, escape
+from .widgets import classes
 
 BOX = {"border": "1px solid rgba(128,128,128,0.4)", "padding": "8px", "max_width": "60em"}
-
-
-def _classes(widget: w.Widget, *names: str) -> w.Widget:
-    for name in names:
-        widget.add_class(name)
-    return widget
-
-
-def _esc(text: str) -> str:
-    return html.escape(text, quote=False).replace("\n", "<br>")
 
 
 class StatusView:
@@ -38,44 +29,43 @@ class StatusView:
         self.open_wizard = open_wizard
         self.switch = switch
         self.fell_back = fell_back
-        self.text = _classes(w.HTML(self._text()), "cw-status-text")
-        self.back = _classes(w.Button(
+        self.text = classes(w.HTML(self._text()), "cw-status-text")
+        self.back = classes(w.Button(
             description="Back to Colab's Python", icon="undo", button_style="warning",
             layout={"width": "auto"},
             tooltip="Colab's own launcher back in place, then this kernel restarts on it"),
             "cw-use-back")
-        self.wizard = _classes(w.Button(description="New kernel\u2026", icon="plus",
+        self.wizard = classes(w.Button(description="New kernel\u2026", icon="plus",
                                         layout={"width": "auto"}), "cw-open-wizard")
-        self.result = _classes(w.HTML(""), "cw-use-result")
+        self.result = classes(w.HTML(""), "cw-use-result")
         self.back.layout.display = None if switch is not None else "none"
         self.clicks = ClickGuard(self._notify)
         self.clicks.on_click(self.back, self.go_back)
         self.clicks.on_click(self.wizard, self.show_wizard)
-        self.card = _classes(w.VBox([
+        self.card = classes(w.VBox([
             w.HTML("<b style='font-size:1.15em'>colab_wizard</b>"), self.text,
             w.HBox([self.back, self.wizard]), self.result], layout=BOX), "cw-status")
         self.widget = w.VBox([self.card])
 
     def _notify(self, text: str) -> None:
-        self.result.value = f"<span style='color:#d32f2f'>{_esc(text)}</span>"
+        self.result.value = error_html(text)
 
     def _text(self) -> str:
         if self.switch is not None:
             s = self.switch
-            return (f"This notebook runs on <b>{_esc(s.display_name)}</b> (kernel "
-                    f"<code>{_esc(s.name)}</code>, Python {_esc(inplace.running_python())}) "
+            return (f"This notebook runs on <b>{escape(s.display_name)}</b> (kernel "
+                    f"<code>{escape(s.name)}</code>, Python {escape(inplace.running_python())}) "
                     f"instead of Colab's own Python.<br>Project folder: "
-                    f"<code>{_esc(str(s.project_dir))}</code>")
+                    f"<code>{escape(str(s.project_dir))}</code>")
         if self.fell_back is not None:
-            return ("<div style='border-left:4px solid #d32f2f;padding:4px 8px'>"
-                    f"{_esc(self.fell_back.sentence())}</div>")
+            return error_html(self.fell_back.sentence(), banner=True)
         return "This notebook runs on Colab's own Python."
 
     def go_back(self) -> None:
         try:
             inplace.reset()
         except (inplace.UseError, SpecError, OSError) as exc:
-            self.result.value = f"<span style='color:#d32f2f'>{_esc(str(exc))}</span>"
+            self.result.value = error_html(str(exc))
             return
         self.back.disabled = True
         self.result.value = ("Colab's own launcher is back. Restarting this kernel on Colab's "
