@@ -5,12 +5,12 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from colab_wizard.errors import StageError
 from colab_wizard.events import (
     RunFinished,
     RunStarted,
     StageCancelled,
     StageDone,
-    StageError,
     StageFailed,
     StageInfo,
     StageLine,
