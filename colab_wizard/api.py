@@ -7,8 +7,6 @@ build the plan and hand it to the runner with whatever views the caller gives.
 from __future__ import annotations
 
 import dataclasses
-import fcntl
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional, Union
@@ -16,6 +14,7 @@ from typing import Iterable, Optional, Union
 from . import adoption, colab, kernels, naming, ownership, paths, pyproject, swap
 from .errors import StageError, WizardError
 from .events import Listener
+from .files import FileLock
 from .plan import STATE_DIR, Workspace, plan
 from .runner import Runner
 from .spec import EnvSpec, SpecError, check_writable
@@ -137,7 +136,7 @@ class RunLock:
         self.field = field
         self.where = where
         self.busy_message = busy_message
-        self.fd: Optional[int] = None
+        self.lock = FileLock(path)
 
     @classmethod
     def for_project(cls, project_dir: Path) -> RunLock:
@@ -154,26 +153,19 @@ class RunLock:
 
     def __enter__(self) -> RunLock:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            taken = self.lock.try_acquire()
         except OSError as exc:
             raise SpecError(
                 self.field,
                 f"Cannot write to {self.where} ({exc.strerror}). "
                 "Choose a folder you can write to.",
             ) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise Busy(self.busy_message) from None
-        self.fd = fd
+        if not taken:
+            raise Busy(self.busy_message)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
+        self.lock.release()
 
 
 def build_runner(spec: EnvSpec, listeners: Iterable[Listener] = (),

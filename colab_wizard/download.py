@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import fcntl
-import hashlib
 import os
 import re
 import shutil
@@ -39,11 +37,11 @@ import requests
 from . import paths
 from .catalog import Build
 from .errors import WizardError
+from .files import COMPLETE_MARK, FileLock, sha256_of
 from .procenv import clean_env
 
 MIRROR_ENV = "COLAB_WIZARD_PYTHON_MIRROR"
 CACHE_ENV = "COLAB_WIZARD_PYTHON_CACHE"
-COMPLETE_MARK = ".colab_wizard-complete"
 CHUNK = 256 * 1024
 RETRIES = 5
 BACKOFF = 0.5  # seconds, doubled per retry
@@ -99,13 +97,11 @@ def installed_python(build: Build) -> Optional[Path]:
 
 
 def _sha256(path: Path, cancel: Optional[threading.Event] = None) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            if cancel is not None and cancel.is_set():
-                raise Cancelled()
-            h.update(block)
-    return h.hexdigest()
+    def stop_if_cancelled() -> None:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+
+    return sha256_of(path, stop_if_cancelled)
 
 
 def _no_space(path: Path) -> DownloadError:
@@ -300,23 +296,6 @@ def _check_runs(exe: Path) -> None:
         )
 
 
-class _DirLock:
-    """An exclusive lock on the install folder, so two runs never unpack the same build."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.fd = -1
-
-    def __enter__(self) -> _DirLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        os.close(self.fd)
-
-
 def install(build: Build, progress: Optional[Progress] = None,
             cancel: Optional[threading.Event] = None, mirror_url: Optional[str] = None) -> Path:
     """Make ``build`` available under ``paths.pythons_dir()``; return its ``python3.X``.
@@ -331,7 +310,8 @@ def install(build: Build, progress: Optional[Progress] = None,
     url = build.url_from(mirror(mirror_url))
     archive = fetch(url, cache_dir() / build.filename, build.sha256, progress, cancel,
                     label=f"Python {build.label}")
-    with _DirLock(paths.data_dir() / ".pythons.lock"):
+    # So two runs never unpack the same build.
+    with FileLock(paths.data_dir() / ".pythons.lock"):
         done = installed_python(build)
         if done is not None:  # another run finished it while we waited
             return done

@@ -9,7 +9,6 @@ lock, install and what follows.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import hashlib
 import json
 import os
@@ -27,6 +26,7 @@ from . import (
     colab,
     diagnose,
     download,
+    files,
     index,
     interpreters,
     kernels,
@@ -45,7 +45,6 @@ POETRY_REQUIREMENT = "poetry>=2,<3"
 # Poetry's own exporter turns poetry.lock into the pinned, hash-checked list uv installs.
 EXPORT_REQUIREMENT = "poetry-plugin-export>=1.8"
 POETRY_REQUIREMENTS = (POETRY_REQUIREMENT, EXPORT_REQUIREMENT)
-COMPLETE_MARK = ".colab_wizard-complete"
 STATE_DIR = swap.STATE_DIR
 
 
@@ -59,9 +58,9 @@ def _digest(*parts: str) -> str:
 
 def _file_digest(path: Path) -> str:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return files.sha256_of(path)
     except OSError:
-        return ""
+        return ""  # no file yet: a fingerprint that matches none
 
 
 def bin_dir(env_dir: Path) -> Path:
@@ -152,9 +151,7 @@ class Workspace:
         state = self.load_state()
         state.update(values)
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self.state_path)
+        files.write_atomic(self.state_path, json.dumps(state, indent=1, sort_keys=True))
 
     def poetry_argv(self, *args: str) -> list[str]:
         return [str(self.poetry), "--no-ansi", "--no-interaction", *args]
@@ -352,18 +349,6 @@ def python_known(ws: Workspace) -> bool:
     return False
 
 
-async def _locked(path: Path) -> int:
-    """Take an exclusive lock on ``path`` without blocking the event loop."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd
-        except BlockingIOError:
-            await asyncio.sleep(0.5)
-
-
 def tools_mark(installer: str) -> str:
     """What the tool environment's completion mark holds: what it was built with and how."""
     return " ".join(POETRY_REQUIREMENTS) + f"\ninstaller: {installer}\n"
@@ -390,8 +375,7 @@ async def install_poetry(ws: Workspace, ctx: StageContext, progress: bool = True
     """Put Poetry (and its export plugin) in its own tool environment, with uv if it can be
     had, else with virtualenv and pip (never the host's venv module). Without ``progress``
     (beside a download that owns the stage's bar) it reports lines only."""
-    fd = await _locked(ws.poetry_env.parent / ".poetry.lock")
-    try:
+    async with files.FileLock(ws.poetry_env.parent / ".poetry.lock"):
         if poetry_ready(ws):
             return "another run installed it"
         if ws.poetry_env.exists():
@@ -420,9 +404,7 @@ async def install_poetry(ws: Workspace, ctx: StageContext, progress: bool = True
                           env=ws.pip_env_vars(), parser=PipProgress() if progress else None,
                           hint=hint)
         await ctx.run([str(ws.poetry), "--version"])
-        (ws.poetry_env / COMPLETE_MARK).write_text(tools_mark(installer), encoding="utf-8")
-    finally:
-        os.close(fd)
+        (ws.poetry_env / files.COMPLETE_MARK).write_text(tools_mark(installer), encoding="utf-8")
     return f"installed with {installer}"
 
 
@@ -445,7 +427,7 @@ def _script_interpreter(script: Path) -> Optional[Path]:
 
 def poetry_ready(ws: Workspace) -> bool:
     try:
-        mark = (ws.poetry_env / COMPLETE_MARK).read_text(encoding="utf-8")
+        mark = (ws.poetry_env / files.COMPLETE_MARK).read_text(encoding="utf-8")
     except OSError:
         return False
     # Built by another version (no export plugin), or with pip while uv is now wanted.

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from colab_wizard import api
-from colab_wizard.plan import COMPLETE_MARK, Workspace, poetry_ready, tools_mark
+from colab_wizard.files import COMPLETE_MARK
+from colab_wizard.plan import Workspace, poetry_ready, tools_mark
 
 
 def _fake_env(ws: Workspace, interpreter: str, trampoline: bool = False) -> None:
