@@ -2,6 +2,24 @@
 
 ``from colab_wizard import show; show()`` opens the panel in a notebook;
 :func:`create` does the same from a script, ``python -m colab_wizard`` from a terminal.
+
+Module map (spec -> plan -> run -> view; only ``ui/`` imports ipywidgets):
+
+- spec: spec (EnvSpec, checked input), requirements_text (the editor's text), pyproject
+  (pyproject.toml), index (which package index), naming, ownership (whose name or folder).
+- plan: plan (stages, Workspace and its fingerprints), swap (build beside, then switch),
+  adoption (the user's own project), interpreters, pythons (local Pythons, the offer list),
+  catalog, download (python-build-standalone), uvtool, poetry_batch (the tools), wheels,
+  imports, ipyconfig (what a kernel needs), kernels, preflight, lockcheck (before registering).
+- run: runner (asyncio, cancel), events, streams, progress, procenv (child environment),
+  diagnose (why a stage failed), sync (blocking calls), errors (the one base, WizardError).
+- view: ui/ (panel.py widgets over the widget-free model.py; driver, job, pump, guard,
+  status, adopt_box), terminal (the CLI's view).
+- entry points: this module (show, save, restore, use), api (create, adopt), cli, demo.
+- host/Colab: host (which front end), colab (Colab-only facts), inplace, inplace_shim,
+  inplace_boot (a kernel in this notebook), notebook (the switched copy).
+- save/restore: freshvm ("Save for a fresh VM", restore), wheelhouse, selfwheel (wheels).
+- tools: paths (where things go), doctor (the report), version.
 """
 
 from __future__ import annotations
