@@ -28,7 +28,8 @@ from .host import detect_host
 FULL, PLAIN = "full", "plain"
 PROFILES = (FULL, PLAIN)
 DRIVE_ROOT = Path("/content/drive/MyDrive")
-CACHE_FOLDER = "colab_wizard"
+# The wizard's folder on Drive: saves for a fresh VM, notebook copies.
+DRIVE_FOLDER = "colab_wizard"
 
 # Command-line config beats every config file (system, env, profile): the kernel
 # class and extensions Colab's system config asks for are replaced here.
@@ -314,13 +315,13 @@ def drive_mounted() -> bool:
 
 def default_cache_dir() -> Optional[Path]:
     """``MyDrive/colab_wizard`` when Drive is mounted; else no default."""
-    return DRIVE_ROOT / CACHE_FOLDER if drive_mounted() else None
+    return DRIVE_ROOT / DRIVE_FOLDER if drive_mounted() else None
 
 
-def mount_lines(cache_dir: Optional[Path]) -> list[str]:
-    """Cell lines that mount Drive first when a cache lives there."""
+def mount_lines(folder: Optional[Path]) -> list[str]:
+    """Cell lines that mount Drive first when ``folder`` (a save) lives there."""
     mount_point = DRIVE_ROOT.parent
-    if cache_dir is None or not Path(cache_dir).is_relative_to(mount_point):
+    if folder is None or not Path(folder).is_relative_to(mount_point):
         return []
     return ["from google.colab import drive", f"drive.mount({str(mount_point)!r})"]
 
@@ -328,7 +329,7 @@ def mount_lines(cache_dir: Optional[Path]) -> list[str]:
 def offer(path: Path) -> str:
     """Put a file where the user gets it: Drive when mounted, else a browser download."""
     if drive_mounted():
-        folder = DRIVE_ROOT / CACHE_FOLDER
+        folder = DRIVE_ROOT / DRIVE_FOLDER
         folder.mkdir(parents=True, exist_ok=True)
         dest = folder / path.name
         if dest.resolve() != path.resolve():

@@ -1,10 +1,10 @@
-"""colab_wizard's own wheel, and its dependencies' wheels, saved beside a kernel's cache.
+"""colab_wizard's own wheel, and its dependencies' wheels, saved beside a kernel's save.
 
 A fresh VM's first cell must install colab_wizard before it can restore
 anything. With these wheels it does so with ``pip --no-index`` (the same
-version that saved the cache), so a restore needs no package index at all.
+version that saved the kernel), so a restore needs no package index at all.
 The own wheel is packed from the running code and its installed metadata
-(the code that made the cache is the code that reads it); the dependencies
+(the code that made the save is the code that reads it); the dependencies
 are downloaded as wheels at the versions installed here, since a fresh Colab
 VM lacks some of them (virtualenv, pbs-installer).
 """

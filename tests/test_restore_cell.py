@@ -54,7 +54,7 @@ def test_first_cell_restores_on_a_fresh_vm_without_the_index(
                   profile="plain")
     drive = tmp_path / "drive" / "MyDrive"
     monkeypatch.setattr(colab, "DRIVE_ROOT", drive)
-    saved = freshvm.save(drive / colab.CACHE_FOLDER, "cell-rt")
+    saved = freshvm.save(drive / colab.DRIVE_FOLDER, "cell-rt")
     manifest = freshvm.read_manifest(saved.folder)
     assert manifest["colab_wizard"]["version"] == __version__
     assert manifest["colab_wizard"]["missing"] == []
@@ -63,7 +63,7 @@ def test_first_cell_restores_on_a_fresh_vm_without_the_index(
     nb.cells = [nbformat.v4.new_code_cell("import tabulate")]
     spec, profile, _ = freshvm.spec_of("cell-rt")
     copy = notebook.write_switched(json.loads(nbformat.writes(nb)), spec,
-                                   tmp_path / "switched.ipynb", drive / colab.CACHE_FOLDER,
+                                   tmp_path / "switched.ipynb", drive / colab.DRIVE_FOLDER,
                                    profile)
     first = json.loads(copy.read_text())["cells"][0]
     cell = "".join(first["source"])

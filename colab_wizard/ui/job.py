@@ -46,7 +46,7 @@ class Job:
 
     @classmethod
     def restore(cls, folder: Path, listener: Listener) -> Job:
-        """Rebuild a saved kernel from a cache folder (no package index needed)."""
+        """Rebuild a saved kernel from its saved folder (no package index needed)."""
         spec, runner, workspace = freshvm.restore_runner(folder, listeners=[listener])
         return cls(spec, runner, workspace)
 
