@@ -13,13 +13,14 @@ Module map (spec -> plan -> run -> view; only ``ui/`` imports ipywidgets):
   imports, ipyconfig (what a kernel needs), kernels, preflight, lockcheck (before registering).
 - run: runner (asyncio, cancel), events, streams, progress, procenv (child environment),
   diagnose (why a stage failed), sync (blocking calls), errors (the one base, WizardError).
-- view: ui/ (panel.py widgets over the widget-free model.py; driver, job, pump, guard,
-  status, adopt_box), terminal (the CLI's view).
+- view: ui/ (panel.py builds widgets over the widget-free model.py; widgets, markup
+  (helpers, error HTML), driver, job, pump, guard, status, adopt_box), terminal (CLI view).
 - entry points: this module (show, save, restore, use), api (create, adopt), cli, demo.
 - host/Colab: host (which front end), colab (Colab-only facts), inplace, inplace_shim,
   inplace_boot (a kernel in this notebook), notebook (the switched copy).
 - save/restore: freshvm ("Save for a fresh VM", restore), wheelhouse, selfwheel (wheels).
-- tools: paths (where things go), doctor (the report), version.
+- tools: paths (where things go), files (lock, atomic write, sha256, done-mark), doctor
+  (the report), version.
 """
 
 from __future__ import annotations
