@@ -47,7 +47,7 @@ from colab_wizard import api, freshvm, interpreters, kernels, pyproject, uvtool 
 from colab_wizard.events import Event, StageDone  # noqa: E402
 from colab_wizard.plan import POETRY_REQUIREMENT, Workspace  # noqa: E402
 from colab_wizard.procenv import clean_env  # noqa: E402
-from colab_wizard.spec import PythonVersion  # noqa: E402
+from colab_wizard.spec import PythonVersion, SpecError  # noqa: E402
 
 CASES = {
     "small": ["tabulate>=0.9", "six", "attrs", "packaging"],
@@ -296,7 +296,7 @@ def restore(python: str, work: Path, rounds: int, deps: list[str]) -> dict[str, 
 
     def wipe() -> None:
         shutil.rmtree(project, ignore_errors=True)
-        with contextlib.suppress(kernels.KernelError):
+        with contextlib.suppress(SpecError):
             kernels.remove("bench-vm")
 
     def run_cold(i: int) -> None:

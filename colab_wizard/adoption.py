@@ -682,8 +682,5 @@ def restore_spec(manifest: dict[str, Any], project_dir: Union[str, Path, None]) 
                         "project into an empty folder (--project-dir).")
     spec = EnvSpec.make(manifest["python"], manifest["dependencies"], manifest["name"],
                         manifest["display_name"], folder, manifest.get("index_url"))
-    try:
-        kernels.check_name_free(spec.name)
-    except kernels.KernelError as exc:
-        raise SpecError("name", str(exc)) from None
+    kernels.check_name_free(spec.name)
     return spec

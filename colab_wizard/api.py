@@ -80,10 +80,7 @@ def check_kernel_name(spec: EnvSpec, replace: bool = False) -> None:
     """The kernel name must not belong to someone else's kernel (create and adopt alike),
     nor, unless ``replace``, to another kernel of ours; the folders a run writes outside
     the project must be writable."""
-    try:
-        kernels.check_name_free(spec.name)
-    except kernels.KernelError as exc:
-        raise SpecError("name", str(exc)) from None
+    kernels.check_name_free(spec.name)
     naming.check(spec, replace)
     check_folders()
 
@@ -202,7 +199,7 @@ async def run_plan(runner: Runner, ws: Workspace, start_at: Optional[str] = None
     with RunLock.for_kernel_name(spec.name), RunLock.for_project(spec.project_dir):
         try:
             swap.recover(spec.project_dir)
-        except swap.SwapError:
+        except WizardError:
             pass  # still half-way (the disk is full, say): this run's own swap supersedes it
         outcome = await runner.run(start_at=start_at, result=created(ws, runner))
     if outcome != "done":

@@ -1,6 +1,7 @@
 """``python -m colab_wizard``: create, list and remove kernels from a terminal.
 
-Exit codes: 0 done, 1 failed, 2 bad input, 130 cancelled.
+Exit codes: 0 done, 1 failed, 2 bad input, 130 cancelled. The commands raise; :func:`main`
+turns a :class:`~colab_wizard.errors.WizardError` into its sentence and exit code, once.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 from typing import Optional, Sequence
 
 from . import adoption, api, demo, download, pythons
-from .spec import SpecError
+from .errors import SpecError, WizardError
 from .sync import run_sync
 from .terminal import TerminalView
 
@@ -105,13 +106,7 @@ async def _run_with_signals(spec: api.EnvSpec, view: TerminalView,
 def run_create(spec: api.EnvSpec, verbose: bool, profile: Optional[str] = None,
                adopted: Optional[adoption.Adoption] = None) -> int:
     view = TerminalView(verbose=verbose)
-    try:
-        made = run_sync(_run_with_signals(spec, view, profile, adopted))
-    except api.Busy as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_FAILED
-    except api.CreateFailed as exc:
-        return EXIT_CANCELLED if exc.outcome == "cancelled" else EXIT_FAILED
+    made = run_sync(_run_with_signals(spec, view, profile, adopted))
     print(f"Kernel '{made.name}' ({made.display_name}) is ready: Python {made.python}, "
           f"project {made.project_dir}")
     if made.notice:
@@ -157,11 +152,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    try:
-        where = api.remove_kernel(args.name)
-    except api.kernels.KernelError as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_BAD_INPUT
+    where = api.remove_kernel(args.name)
     print(f"Removed kernel '{args.name}' ({where}); its project folder was kept.")
     return EXIT_OK
 
@@ -176,11 +167,7 @@ def cmd_pythons(args: argparse.Namespace) -> int:
 def cmd_save(args: argparse.Namespace) -> int:
     from . import freshvm
 
-    try:
-        saved = freshvm.save(args.folder, args.name)
-    except freshvm.CacheError as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_BAD_INPUT
+    saved = freshvm.save(args.folder, args.name)
     print(f"Saved {saved.folder} ({len(saved.files)} files, {saved.wheels} wheels, "
           f"{saved.size / 1e6:.1f} MB)")
     return EXIT_OK
@@ -190,13 +177,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from . import freshvm
 
     view = TerminalView(verbose=args.verbose)
-    try:
-        made = freshvm.restore(args.folder, args.name, args.project_dir, [view], args.profile)
-    except freshvm.CacheError as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except api.CreateFailed as exc:
-        return EXIT_CANCELLED if exc.outcome == "cancelled" else EXIT_FAILED
+    made = freshvm.restore(args.folder, args.name, args.project_dir, [view], args.profile)
     print(f"Kernel '{made.name}' ({made.display_name}) restored: project {made.project_dir}")
     if made.notice:
         print(made.notice)
@@ -211,13 +192,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_switch(args: argparse.Namespace) -> int:
-    from . import freshvm, notebook
+    from . import notebook
 
-    try:
-        _, message = notebook.switch(args.name, args.notebook, cache_dir=args.cache)
-    except (freshvm.CacheError, OSError, ValueError) as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_BAD_INPUT
+    _, message = notebook.switch(args.name, args.notebook, cache_dir=args.cache)
     print(message)
     return EXIT_OK
 
@@ -227,19 +204,12 @@ def cmd_use(args: argparse.Namespace) -> int:
 
     if args.reset and args.name:
         raise SpecError("name", "Give a kernel name or --reset, not both.")
-    try:
-        if args.reset:
-            print(inplace.describe_reset(inplace.reset()))
-        elif args.name:
-            print(inplace.describe_use(inplace.use(args.name)))
-        else:
-            print(inplace.describe_status())
-    except inplace.NotColab as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except inplace.UseError as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_FAILED
+    if args.reset:
+        print(inplace.describe_reset(inplace.reset()))
+    elif args.name:
+        print(inplace.describe_use(inplace.use(args.name)))
+    else:
+        print(inplace.describe_status())
     return EXIT_OK
 
 
@@ -247,6 +217,15 @@ COMMANDS = {"create": cmd_create, "adopt": cmd_adopt, "demo": cmd_demo, "list": 
             "remove": cmd_remove,
             "pythons": cmd_pythons, "save": cmd_save, "restore": cmd_restore,
             "doctor": cmd_doctor, "switch": cmd_switch, "use": cmd_use}
+
+
+def report(error: WizardError) -> int:
+    """Print what went wrong and what to do (no traceback); return the exit code."""
+    if isinstance(error, api.CreateFailed):  # the terminal view has shown the failed stage
+        return EXIT_CANCELLED if error.outcome == "cancelled" else EXIT_FAILED
+    # "Error in <field>: <what to do>" for bad input, so the user knows what to retype.
+    print(f"Error in {error}" if isinstance(error, SpecError) else error, file=sys.stderr)
+    return EXIT_BAD_INPUT if error.bad_input else EXIT_FAILED
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -257,12 +236,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_BAD_INPUT
     try:
         return COMMANDS[args.command](args)
-    except SpecError as exc:
-        print(f"Error in {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except api.Busy as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_FAILED
+    except WizardError as exc:
+        return report(exc)
     except KeyboardInterrupt:
         return EXIT_CANCELLED
     except OSError as exc:

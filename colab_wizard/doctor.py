@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Optional
 
 from . import colab, ipyconfig, kernels, paths
+from .errors import WizardError
 from .freshvm import MANIFEST, poetry_cache_dir
 from .host import detect_host
 from .plan import preflight_command, preflight_env
@@ -87,7 +88,7 @@ def _inplace_status() -> str:
 
     try:
         return inplace.describe_status().replace("\n", " ")
-    except (inplace.UseError, OSError) as exc:
+    except (WizardError, OSError) as exc:
         return f"unknown ({exc})"
 
 

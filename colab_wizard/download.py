@@ -29,6 +29,9 @@ import tarfile
 import tempfile
 import threading
 import time
+
+# What a cancelled executor job raises: stopping is asked for by the caller, not an error.
+from concurrent.futures import CancelledError
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
@@ -36,7 +39,7 @@ import requests
 
 from . import paths
 from .catalog import Build
-from .errors import WizardError
+from .errors import DownloadError as DownloadError  # raised here; tests catch it here
 from .files import COMPLETE_MARK, FileLock, sha256_of
 from .procenv import clean_env
 
@@ -49,22 +52,6 @@ TIMEOUT = (15.0, 30.0)  # connect, read
 CHECK = "import ssl, sqlite3, venv"
 
 Progress = Callable[[int, Optional[int]], None]
-
-
-class DownloadError(WizardError):
-    """A download or install that cannot go on; ``hint`` says what to do."""
-
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-
-    def __str__(self) -> str:
-        return f"{self.message}. {self.hint}" if self.hint else self.message
-
-
-class Cancelled(WizardError):
-    """The caller asked to stop (raised inside the worker thread)."""
 
 
 def mirror(explicit: Optional[str] = None) -> Optional[str]:
@@ -99,7 +86,7 @@ def installed_python(build: Build) -> Optional[Path]:
 def _sha256(path: Path, cancel: Optional[threading.Event] = None) -> str:
     def stop_if_cancelled() -> None:
         if cancel is not None and cancel.is_set():
-            raise Cancelled()
+            raise CancelledError()
 
     return sha256_of(path, stop_if_cancelled)
 
@@ -200,7 +187,7 @@ def _reason(exc: Exception) -> str:
 
 def _sleep(seconds: float, cancel: threading.Event) -> None:
     if cancel.wait(seconds):
-        raise Cancelled()
+        raise CancelledError()
 
 
 def _stream(url: str, part: Path, meter: _Meter, cancel: threading.Event, what: str) -> bool:
@@ -239,7 +226,7 @@ def _stream(url: str, part: Path, meter: _Meter, cancel: threading.Event, what: 
             meter(done)
             for chunk in response.iter_content(CHUNK):
                 if cancel.is_set():
-                    raise Cancelled()
+                    raise CancelledError()
                 out.write(chunk)
                 done += len(chunk)
                 meter(done)
@@ -272,7 +259,7 @@ def _unpack(archive: Path, into: Path, cancel: threading.Event) -> None:
         def checked() -> Iterator[tarfile.TarInfo]:
             for member in members:
                 if cancel.is_set():
-                    raise Cancelled()
+                    raise CancelledError()
                 yield member
 
         if hasattr(tarfile, "data_filter"):
@@ -300,8 +287,9 @@ def install(build: Build, progress: Optional[Progress] = None,
             cancel: Optional[threading.Event] = None, mirror_url: Optional[str] = None) -> Path:
     """Make ``build`` available under ``paths.pythons_dir()``; return its ``python3.X``.
 
-    Blocking (run it in a thread); ``cancel`` stops it between chunks/members,
-    leaving at most a resumable ``.part`` archive in the cache.
+    Blocking (run it in a thread); ``cancel`` stops it between chunks/members with
+    ``concurrent.futures.CancelledError``, leaving at most a resumable ``.part`` archive in
+    the cache.
     """
     cancel = cancel or threading.Event()
     done = installed_python(build)

@@ -6,6 +6,7 @@ fields:
 
 - :class:`SpecError`: what was typed must change; ``field`` names the setting (still a
   ``ValueError``, as it always was).
+- :class:`SaveError`: "Save for a fresh VM" or a restore from a saved folder cannot be done.
 - :class:`StageError`: a stage of a run failed; ``stage``, ``command``, ``exit_code``,
   ``tail`` and ``log_path`` say where.
 
@@ -39,6 +40,25 @@ class SpecError(WizardError, ValueError):
         self.line = line
         where = f"{field} (line {line})" if line is not None else field
         super().__init__(f"{where}: {message}")
+
+
+class SaveError(WizardError):
+    """A kernel that cannot be saved for a fresh VM, or a saved folder that cannot be restored
+    (the folder, the kernel or the saved files are at fault: the CLI exits 2)."""
+
+    bad_input = True
+
+
+class DownloadError(WizardError):
+    """A download (a Python build, uv) that cannot go on; ``hint`` says what to do."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}. {self.hint}" if self.hint else self.message
 
 
 @dataclass

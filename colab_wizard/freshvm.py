@@ -49,7 +49,7 @@ from . import (
     uvtool,
     wheelhouse,
 )
-from .errors import StageError, WizardError
+from .errors import SaveError, StageError, WizardError
 from .events import Listener
 from .plan import (
     STATE_DIR,
@@ -77,10 +77,6 @@ PROJECT_FILES = ("pyproject.toml", "poetry.lock", "poetry.toml",
                  f"{STATE_DIR}/requirements.txt")
 # 2: every wheel listed with its sha256; the uv wheel; the lock's own hash.
 FORMAT = 2
-
-
-class CacheError(WizardError):
-    """A cache that cannot be written or used, with the reason in plain words."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +107,7 @@ def _atomic_tar(dest: Path, members: Iterable[tuple[Path, str]], mode: str) -> P
         os.replace(tmp, dest)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise CacheError(f"cannot write {dest} ({exc.strerror}); free some space or save to "
+        raise SaveError(f"cannot write {dest} ({exc.strerror}); free some space or save to "
                          "another folder.") from None
     return dest
 
@@ -121,12 +117,12 @@ def _kernel(name: Optional[str]) -> kernels.KernelInfo:
     if name is None:
         if len(ours) != 1:
             names = ", ".join(k.name for k in ours) or "none"
-            raise CacheError(f"Say which kernel to save (made by colab_wizard: {names}).")
+            raise SaveError(f"Say which kernel to save (made by colab_wizard: {names}).")
         return ours[0]
     for info in ours:
         if info.name == name:
             return info
-    raise CacheError(f"No kernel named '{name}' made by colab_wizard is registered.")
+    raise SaveError(f"No kernel named '{name}' made by colab_wizard is registered.")
 
 
 def spec_of(name: Optional[str] = None) -> tuple[EnvSpec, Optional[str], kernels.KernelInfo]:
@@ -135,7 +131,7 @@ def spec_of(name: Optional[str] = None) -> tuple[EnvSpec, Optional[str], kernels
     project = info.project_dir
     missing = [f for f in PROJECT_FILES[:2] if not (project / f).exists()]
     if missing:
-        raise CacheError(f"{project} has no {', '.join(missing)}; build the kernel first.")
+        raise SaveError(f"{project} has no {', '.join(missing)}; build the kernel first.")
     text = (project / "pyproject.toml").read_text(encoding="utf-8")
     doc = pyproject.parse(text)
     sources = doc.get("tool", {}).get("poetry", {}).get("source", [])
@@ -168,15 +164,15 @@ def writable_folder(folder: Path) -> Path:
     """``folder``, created if need be, or a sentence saying why a save cannot go there."""
     for parent in (folder, *folder.parents):
         if parent.exists() and not parent.is_dir():
-            raise CacheError(f"{parent} is a file, not a folder; save to a folder instead "
+            raise SaveError(f"{parent} is a file, not a folder; save to a folder instead "
                              "(for example /content/drive/MyDrive/colab_wizard).")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise CacheError(f"cannot create {exc.filename or folder} ({exc.strerror}); save to "
+        raise SaveError(f"cannot create {exc.filename or folder} ({exc.strerror}); save to "
                          "a folder you can write to.") from None
     if not os.access(folder, os.W_OK):
-        raise CacheError(f"{folder} is read-only; save to a folder you can write to.")
+        raise SaveError(f"{folder} is read-only; save to a folder you can write to.")
     return folder
 
 
@@ -197,8 +193,8 @@ def save(folder: Union[str, Path], name: Optional[str] = None) -> Saved:
         try:
             wheels = wheelhouse.gather(ws.venv_python, lock_text, Path(tmp) / "wheels",
                                        poetry_cache_dir(), ws.pip_env_vars(), package)
-        except wheelhouse.WheelhouseError as exc:
-            raise CacheError(f"Cannot save '{info.name}': {exc}") from None
+        except SaveError as exc:
+            raise SaveError(f"Cannot save '{info.name}': {exc}") from None
         wheel_members = [(Path(tmp) / "wheels" / w.filename, "wheels/" + w.filename)
                          for w in wheels]
         uv_wheel = uvtool.kept_wheel()
@@ -262,11 +258,11 @@ def find_cache(folder: Union[str, Path], name: Optional[str] = None) -> Path:
     if name is not None:
         if (root / name / MANIFEST).exists():
             return root / name
-        raise CacheError(f"No cache for '{name}' in {root}.")
+        raise SaveError(f"No cache for '{name}' in {root}.")
     found = sorted(p.parent for p in root.glob("*/" + MANIFEST))
     if len(found) != 1:
         names = ", ".join(p.name for p in found) or "none"
-        raise CacheError(f"Say which cache to restore from {root} (found: {names}).")
+        raise SaveError(f"Say which cache to restore from {root} (found: {names}).")
     return found[0]
 
 
@@ -278,7 +274,7 @@ def list_saved(folder: Union[str, Path, None]) -> list[dict[str, Any]]:
     for manifest in sorted(Path(folder).glob("*/" + MANIFEST)):
         try:
             data = read_manifest(manifest.parent)
-        except CacheError:
+        except SaveError:
             continue
         found.append({**data, "folder": str(manifest.parent)})
     return found
@@ -307,12 +303,12 @@ def read_manifest(cache: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise CacheError(f"{path} cannot be read ({exc}); save the kernel again.") from None
+        raise SaveError(f"{path} cannot be read ({exc}); save the kernel again.") from None
     if not isinstance(data, dict):
-        raise CacheError(f"{path} holds {type(data).__name__}, not the manifest's fields; "
+        raise SaveError(f"{path} holds {type(data).__name__}, not the manifest's fields; "
                          "save the kernel again.")
     if data.get("format") != FORMAT:
-        raise CacheError(f"{cache} was written by another colab_wizard version.")
+        raise SaveError(f"{cache} was written by another colab_wizard version.")
     for field_name, (kind, what) in {**MANIFEST_FIELDS, **OPTIONAL_FIELDS}.items():
         value = data.get(field_name)
         if value is None and field_name in OPTIONAL_FIELDS:
@@ -321,7 +317,7 @@ def read_manifest(cache: Path) -> dict[str, Any]:
             isinstance(item, str) for item in value)
         if not isinstance(value, kind) or not texts:
             got = "no" if value is None else f"a {type(value).__name__} as its"
-            raise CacheError(f'{path} has {got} "{field_name}" field ({what}); save the '
+            raise SaveError(f'{path} has {got} "{field_name}" field ({what}); save the '
                              "kernel again with: python -m colab_wizard save FOLDER")
     return data
 
@@ -343,16 +339,16 @@ def check_archives(cache: Path, manifest: dict[str, Any]) -> None:
             continue  # the Python is then looked for on this machine
         try:
             _check_recorded(archive, recorded.get(name))
-        except CacheError:
+        except SaveError:
             changed = _changed_wheel(archive, manifest) if name == WHEELS_TAR else None
             if changed is None:
                 raise
-            raise CacheError(f"The saved folder {cache} cannot be trusted: {changed}. Save the "
+            raise SaveError(f"The saved folder {cache} cannot be trusted: {changed}. Save the "
                              "kernel again from a machine where it works.") from None
         members[name] = _read_through(archive)
     missing = [f for f in ("pyproject.toml", "poetry.lock") if f not in members[PROJECT_TAR]]
     if missing:
-        raise CacheError(f"{cache / PROJECT_TAR} lacks {', '.join(missing)}; save the kernel "
+        raise SaveError(f"{cache / PROJECT_TAR} lacks {', '.join(missing)}; save the kernel "
                          "again.")
 
 
@@ -386,12 +382,12 @@ def _check_recorded(archive: Path, recorded: Any) -> None:
     try:
         size = archive.stat().st_size
     except OSError:
-        raise CacheError(f"{archive} is missing; save the kernel again.") from None
+        raise SaveError(f"{archive} is missing; save the kernel again.") from None
     if size != recorded.get("size"):
-        raise CacheError(f"{archive} has {size} bytes, but {recorded.get('size')} were saved: "
+        raise SaveError(f"{archive} has {size} bytes, but {recorded.get('size')} were saved: "
                          "it is cut short or damaged. Copy it again, or save the kernel again.")
     if wheelhouse.file_hash(archive) != recorded.get("sha256"):
-        raise CacheError(f"{archive} is not the file that was saved (its hash differs); copy "
+        raise SaveError(f"{archive} is not the file that was saved (its hash differs); copy "
                          "it again, or save the kernel again.")
 
 
@@ -408,9 +404,9 @@ def _read_through(archive: Path) -> set[str]:
                         pass
                 names.add(member.name)
     except FileNotFoundError:
-        raise CacheError(f"{archive} is missing; save the kernel again.") from None
+        raise SaveError(f"{archive} is missing; save the kernel again.") from None
     except (tarfile.TarError, EOFError, OSError, zlib_error) as exc:
-        raise CacheError(f"{archive} is damaged or cut short ({exc}); copy it again, or save "
+        raise SaveError(f"{archive} is damaged or cut short ({exc}); copy it again, or save "
                          "the kernel again.") from None
     return names
 
@@ -423,7 +419,7 @@ def _extract(archive: Path, dest: Path, keep_existing: bool = False) -> None:
         for member in members:
             target = (dest / member.name).resolve()
             if not str(target).startswith(str(dest.resolve())) or member.isdev():
-                raise CacheError(f"{archive} holds an unsafe entry: {member.name}")
+                raise SaveError(f"{archive} holds an unsafe entry: {member.name}")
         if keep_existing:
             members = [m for m in members if not (dest / m.name).exists()]
         tar.extractall(dest, members=members)  # noqa: S202 - every member was checked above
@@ -448,7 +444,7 @@ def restore_stages(cache: Path, ws: Workspace, manifest: dict[str, Any]) -> list
         # until the restored one has passed pre-flight (see swap.py).
         try:
             ws.build = swap.open_build(spec.project_dir, fresh=True)
-        except swap.SwapError as exc:
+        except WizardError as exc:
             raise ctx.fail(str(exc)) from None
         if adopted is None:
             _extract(cache / PROJECT_TAR, ws.work_dir)
@@ -559,15 +555,15 @@ def check_manifest(cache: Path, manifest: dict[str, Any]) -> None:
         except KeyError:
             member = None
         if member is None:
-            raise CacheError(f"{cache / PROJECT_TAR} holds no poetry.lock.")
+            raise SaveError(f"{cache / PROJECT_TAR} holds no poetry.lock.")
         data = member.read()
     if "sha256:" + hashlib.sha256(data).hexdigest() != manifest.get("lock_sha256"):
-        raise CacheError(f"The poetry.lock in {cache / PROJECT_TAR} is not the one the "
+        raise SaveError(f"The poetry.lock in {cache / PROJECT_TAR} is not the one the "
                          "wheels were saved for; save the kernel again.")
     problems = wheelhouse.check_against_lock(manifest.get("wheels", []),
                                              data.decode("utf-8"))
     if problems:
-        raise CacheError(f"The saved folder {cache} does not match its poetry.lock: "
+        raise SaveError(f"The saved folder {cache} does not match its poetry.lock: "
                          + "; ".join(problems) + ". Save the kernel again.")
 
 

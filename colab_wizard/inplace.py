@@ -50,12 +50,10 @@ COLAB_ONLY = ("Using a kernel in this notebook works on Colab only, where the no
 KERNEL_SIDE_IMPORTS = ("tomlkit", "packaging", "requests", "jupyter_client", "ipywidgets")
 
 
-class UseError(WizardError):
-    """The switch cannot be made (or undone); the message says why and what to do."""
+class NotColab(WizardError):
+    """Not on Colab: nothing was changed (``use()`` says so and returns)."""
 
-
-class NotColab(UseError):
-    """Not on Colab: nothing was changed."""
+    bad_input = True
 
 
 def _require_colab() -> None:
@@ -94,7 +92,7 @@ def _spec_argv(kernel: str) -> tuple[list[str], dict[str, str]]:
     try:
         spec = KernelSpecManager().get_kernel_spec(kernel)
     except NoSuchKernel:
-        raise UseError(f"This machine has no '{kernel}' kernel to switch; nothing was "
+        raise WizardError(f"This machine has no '{kernel}' kernel to switch; nothing was "
                        "changed.") from None
     return list(spec.argv), dict(spec.env or {})
 
@@ -109,7 +107,7 @@ def default_launcher(kernel: str = DEFAULT_KERNEL) -> Launcher:
                         Path(config["launcher_file"]))
     argv, env = _spec_argv(kernel)
     if len(argv) < 3 or argv[1] != "-m":
-        raise UseError(f"The '{kernel}' kernel starts with {' '.join(argv)!r}, not "
+        raise WizardError(f"The '{kernel}' kernel starts with {' '.join(argv)!r}, not "
                        "'python -m <launcher>'; colab_wizard cannot switch it.")
     python = shutil.which(argv[0], path=env.get("PATH", os.environ.get("PATH"))) or argv[0]
     where = subprocess.run(
@@ -119,7 +117,7 @@ def default_launcher(kernel: str = DEFAULT_KERNEL) -> Launcher:
         env=kernel_env(env), cwd="/", capture_output=True, text=True, check=False)
     origin = where.stdout.strip()
     if where.returncode != 0 or not origin.endswith(".py"):
-        raise UseError(f"The '{kernel}' kernel's launcher {argv[2]} was not found as a .py "
+        raise WizardError(f"The '{kernel}' kernel's launcher {argv[2]} was not found as a .py "
                        f"file by {python}; colab_wizard cannot switch it.")
     return Launcher(kernel, python, argv[2], Path(origin))
 
@@ -151,7 +149,7 @@ def original_bytes(path: Path) -> bytes:
     target, original = _shim_values(text)
     kept = base64.b64decode(original)
     if hashlib.sha256(kept).hexdigest() != target["original_sha256"]:
-        raise UseError(f"The copy of Colab's launcher kept in {path} is damaged; reinstall "
+        raise WizardError(f"The copy of Colab's launcher kept in {path} is damaged; reinstall "
                        "the runtime (Runtime \u203a Disconnect and delete runtime).")
     return kept
 
@@ -212,11 +210,11 @@ def _probe_missing(venv_python: Path, env: dict[str, str]) -> list[str]:
                               env=kernel_env(env), capture_output=True, text=True,
                               timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise UseError(f"The kernel's Python {venv_python} does not run ({exc}); rebuild the "
+        raise WizardError(f"The kernel's Python {venv_python} does not run ({exc}); rebuild the "
                        "kernel with the wizard, then try again.") from None
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise UseError(f"The kernel's Python {venv_python} does not run: {last}. Rebuild the "
+        raise WizardError(f"The kernel's Python {venv_python} does not run: {last}. Rebuild the "
                        "kernel with the wizard, then try again.")
     missing: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
     return missing
@@ -270,7 +268,7 @@ def _target_kernel(name: str) -> tuple[kernels.KernelInfo, dict[str, Any]]:
 def _split_argv(argv: list[str]) -> tuple[str, list[str]]:
     """(launcher module, extra arguments) of a kernelspec argv ``python -m mod ... -f {cf}``."""
     if len(argv) < 3 or argv[1] != "-m":
-        raise UseError(f"The kernel starts with {' '.join(argv)!r}, not 'python -m "
+        raise WizardError(f"The kernel starts with {' '.join(argv)!r}, not 'python -m "
                        "<launcher>'; rebuild it with the wizard.")
     extra = [a for a in argv[3:] if a not in ("-f", "{connection_file}")]
     return argv[2], extra
@@ -289,12 +287,12 @@ def use(name: str, kernel: str = DEFAULT_KERNEL) -> Switch:
         original = original_bytes(launcher.path)
         stat = launcher.path.stat()
     except OSError as exc:
-        raise UseError(f"Cannot read the default kernel's launcher {launcher.path} "
+        raise WizardError(f"Cannot read the default kernel's launcher {launcher.path} "
                        f"({exc.strerror}); nothing was changed.") from None
     try:
         lib = private_lib(missing)
     except OSError as exc:
-        raise UseError(f"Cannot copy colab_wizard for the switched kernel into {state_dir()} "
+        raise WizardError(f"Cannot copy colab_wizard for the switched kernel into {state_dir()} "
                        f"({exc.strerror or exc}); nothing was changed.") from None
     current = current_switch(launcher)
     target = {
@@ -314,7 +312,7 @@ def use(name: str, kernel: str = DEFAULT_KERNEL) -> Switch:
         _write_atomic(launcher.path, shim_text(target, original).encode("utf-8"),
                       stat.st_mode & 0o7777)
     except OSError as exc:
-        raise UseError(f"Cannot change the default kernel's launcher {launcher.path} "
+        raise WizardError(f"Cannot change the default kernel's launcher {launcher.path} "
                        f"({exc.strerror}); nothing was changed.") from None
     # A fresh switch: neither an old fallback nor a start marker left by an earlier one.
     for leftover in (fallback_record(), marker_path()):
@@ -365,7 +363,7 @@ def reset() -> Optional[Switch]:
     try:
         _write_atomic(launcher.path, data, target["original_mode"], target["original_mtime_ns"])
     except OSError as exc:
-        raise UseError(f"Cannot write Colab's launcher back to {launcher.path} "
+        raise WizardError(f"Cannot write Colab's launcher back to {launcher.path} "
                        f"({exc.strerror}).") from None
     try:
         Path(target["marker"]).unlink()
@@ -432,7 +430,7 @@ def restart_kernel() -> None:
     shell = get_ipython()
     kernel = getattr(shell, "kernel", None)
     if kernel is None:
-        raise UseError("Not running in a notebook kernel: restart it with Runtime \u203a "
+        raise WizardError("Not running in a notebook kernel: restart it with Runtime \u203a "
                        "Restart session.")
     loop = getattr(kernel, "io_loop", None)
     if loop is None:

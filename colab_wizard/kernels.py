@@ -18,13 +18,9 @@ from typing import Any, Optional
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from jupyter_core.paths import jupyter_path
 
-from .errors import WizardError
+from .errors import SpecError
 
 MARK = "colab_wizard"
-
-
-class KernelError(WizardError):
-    """A kernel operation that cannot be done, with the reason in plain words."""
 
 
 @dataclass(frozen=True)
@@ -110,8 +106,8 @@ def check_name_free(name: str) -> None:
     """Refuse a name that belongs to a kernel the wizard did not make."""
     found = find_existing(name)
     if found is not None and not is_ours(read_spec(found)):
-        raise KernelError(
-            f"A kernel named '{name}' already exists at {found} and was not made by "
+        raise SpecError(
+            "name", f"A kernel named '{name}' already exists at {found} and was not made by "
             "colab_wizard. Choose another name, or remove that kernel first."
         )
 
@@ -129,8 +125,8 @@ def register(staged: Path, name: str) -> Path:
         shutil.copytree(staged, new)
         if target.exists():
             if not is_ours(read_spec(target)):
-                raise KernelError(
-                    f"{target} holds a kernel colab_wizard did not make; not replaced.")
+                raise SpecError(
+                    "name", f"{target} holds a kernel colab_wizard did not make; not replaced.")
             os.replace(target, old)
         os.replace(new, target)
     except BaseException:
@@ -174,8 +170,10 @@ def remove(name: str) -> Path:
     """Remove a kernel the wizard registered; the project folder is left alone."""
     found = find_existing(name)
     if found is None:
-        raise KernelError(f"No kernel named '{name}' is registered.")
+        raise SpecError("name", f"No kernel named '{name}' is registered; "
+                        "'python -m colab_wizard list' shows the ones colab_wizard made.")
     if not is_ours(read_spec(found)):
-        raise KernelError(f"The kernel '{name}' was not made by colab_wizard; leaving it alone.")
+        raise SpecError("name", f"The kernel '{name}' was not made by colab_wizard; leaving it "
+                        "alone (remove it with 'jupyter kernelspec remove').")
     shutil.rmtree(found)
     return found

@@ -56,6 +56,8 @@ def _install_lines(saved: Optional[Path]) -> list[str]:
 class NotebookError(WizardError, ValueError):
     """A notebook that cannot be switched, with the reason and the fix in plain words."""
 
+    bad_input = True  # the notebook given is at fault
+
 
 def as_v4(notebook: Any, where: str) -> dict[str, Any]:
     """``notebook`` as nbformat 4 JSON: older versions converted with nbformat, anything

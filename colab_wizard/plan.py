@@ -36,7 +36,7 @@ from . import (
     uvtool,
     wheelhouse,
 )
-from .errors import StageError
+from .errors import StageError, WizardError
 from .progress import PipProgress, PoetryInstallProgress, UvProgress
 from .runner import Stage, StageContext
 from .spec import EnvSpec
@@ -364,7 +364,7 @@ async def get_uv(ws: Workspace, ctx: StageContext) -> bool:
     try:
         name = await asyncio.get_running_loop().run_in_executor(
             None, uvtool.fetch, ws.spec.index_url, ws.spec.index_auth)
-    except uvtool.UvUnavailable as exc:
+    except download.DownloadError as exc:
         ctx.line(f"uv is not available ({exc}); installing with virtualenv and pip instead.")
         return False
     ctx.line(f"Unpacked {name} into {uvtool.home()}")
@@ -471,7 +471,7 @@ async def start_build(ws: Workspace, ctx: StageContext) -> None:
     if ws.build is None:
         try:
             ws.build = swap.open_build(ws.project_dir)
-        except swap.SwapError as exc:
+        except WizardError as exc:
             raise ctx.fail(str(exc)) from None
         ctx.line(f"Building beside the live project, in {ws.build}")
         # Becomes the live state at the swap: the next unchanged run must find its Python.
@@ -792,7 +792,7 @@ async def register(ws: Workspace, ctx: StageContext) -> str:
                                ws.live_state())
             ctx.line(f"Switching {ws.project_dir / '.venv'} to {ws.venv_dir} ...")
             swap.commit(ws.project_dir, ws.build, ws.spec.name)
-        except swap.SwapError as exc:
+        except WizardError as exc:
             raise ctx.fail(str(exc)) from None
         ws.build = None
         target = kernels.user_kernels_dir() / ws.spec.name

@@ -61,10 +61,6 @@ TRASH = ".trash-"
 SEEDED_STATE = ("state.json", "requirements.txt")
 
 
-class SwapError(WizardError):
-    """The switch to a verified build could not be finished; the message says what to do."""
-
-
 def state_dir(project: Path) -> Path:
     return project / STATE_DIR
 
@@ -138,7 +134,7 @@ def check_symlinks(folder: Path) -> None:
         os.symlink(".", probe)
         probe.unlink()
     except OSError as exc:
-        raise SwapError(
+        raise WizardError(
             f"{folder} cannot hold a symbolic link ({exc.strerror}), which the project's .venv "
             "is. Choose a project folder on the machine's own disk (on Colab, under /content, "
             "not on Drive).") from None
@@ -195,7 +191,7 @@ def prepare_final(build: Path, kernel_name: str, kernel_spec: dict[str, Any],
         kernels.write_spec(final / "kernel" / kernel_name, kernel_spec)
         _write_atomic(final / "state.json", json.dumps(live_state, indent=1, sort_keys=True))
     except OSError as exc:
-        raise SwapError(f"cannot write {exc.filename or final} ({exc.strerror}); the kernel "
+        raise WizardError(f"cannot write {exc.filename or final} ({exc.strerror}); the kernel "
                         "was left as it was. Free some space, then run again.") from None
     return final
 
@@ -204,12 +200,12 @@ def commit(project: Path, build: Path, kernel_name: str) -> None:
     """Swap the verified ``build`` in: the journal first (from then on the swap counts as
     done and :func:`recover` finishes it), then :func:`roll_forward`."""
     if not (build / STATE_DIR / FINAL / "kernel" / kernel_name / "kernel.json").is_file():
-        raise SwapError(f"{build} was not made ready for the swap; run again to rebuild it.")
+        raise WizardError(f"{build} was not made ready for the swap; run again to rebuild it.")
     try:
         _write_atomic(state_dir(project) / JOURNAL,
                       json.dumps({"build": build.name, "kernel": kernel_name}))
     except OSError as exc:
-        raise SwapError(f"cannot write {state_dir(project) / JOURNAL} ({exc.strerror}); the "
+        raise WizardError(f"cannot write {state_dir(project) / JOURNAL} ({exc.strerror}); the "
                         "kernel was left as it was. Free some space, then run again.") from None
     roll_forward(project)
 
@@ -265,13 +261,11 @@ def roll_forward(project: Path) -> bool:
         (state / JOURNAL).unlink()
     except OSError as exc:
         where, why = _reason(exc, project)
-        raise SwapError(
+        raise WizardError(
             f"the switch to the new environment stopped half-way at {where} ({why}). The "
             "kernel still starts; free some space (or fix the permission), then run again "
             "to finish the switch."
         ) from None
-    except kernels.KernelError as exc:
-        raise SwapError(str(exc)) from None
     remove_old(project)
     return True
 

@@ -22,16 +22,12 @@ from pathlib import Path
 from typing import Optional
 
 from . import index, paths
-from .errors import WizardError
+from .errors import DownloadError
 
 # 1 builds with uv, 0 with the older virtualenv + pip + Poetry installer path.
 SWITCH_ENV = "COLAB_WIZARD_UV"
 DEFAULT = "1"
 COMPLETE = ".complete"
-
-
-class UvUnavailable(WizardError):
-    """uv could not be had from the index; the message says why."""
 
 
 def home() -> Path:
@@ -108,16 +104,16 @@ def fetch(index_url: str, auth: Optional[index.Credentials] = None,
           timeout: float = 120.0) -> str:
     """Download the uv wheel, check its sha256, unpack the binary; returns the file name.
 
-    Blocking (run it in an executor). Raises :class:`UvUnavailable` with the reason.
+    Blocking (run it in an executor). Raises :class:`DownloadError` with the reason.
     """
     import requests
 
     try:
         choice = _best_wheel(index.project_files(index_url, "uv", auth, timeout=30.0))
     except (requests.RequestException, ValueError) as exc:
-        raise UvUnavailable(f"the index {index_url} did not list uv ({exc})") from None
+        raise DownloadError(f"the index {index_url} did not list uv ({exc})") from None
     if choice is None:
-        raise UvUnavailable(f"the index {index_url} has no uv wheel for this platform")
+        raise DownloadError(f"the index {index_url} has no uv wheel for this platform")
     target = home()
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target) as tmp:
@@ -131,9 +127,9 @@ def fetch(index_url: str, auth: Optional[index.Credentials] = None,
                         digest.update(block)
                         out.write(block)
         except (requests.RequestException, OSError) as exc:
-            raise UvUnavailable(f"{choice.filename} could not be downloaded ({exc})") from None
+            raise DownloadError(f"{choice.filename} could not be downloaded ({exc})") from None
         if digest.hexdigest() != choice.sha256:
-            raise UvUnavailable(f"{choice.filename} does not match the sha256 the index lists")
+            raise DownloadError(f"{choice.filename} does not match the sha256 the index lists")
         install_wheel(wheel)
     return choice.filename
 
@@ -157,7 +153,7 @@ def install_wheel(wheel: Path) -> None:
             member = next((n for n in archive.namelist()
                            if n.endswith(".data/scripts/uv")), None)
             if member is None:
-                raise UvUnavailable(f"{wheel.name} holds no uv binary")
+                raise DownloadError(f"{wheel.name} holds no uv binary")
             unpacked = Path(tmp) / "uv"
             with archive.open(member) as source, open(unpacked, "wb") as out:
                 shutil.copyfileobj(source, out, 1 << 20)

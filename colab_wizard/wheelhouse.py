@@ -23,7 +23,7 @@ from typing import Mapping, Optional
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from . import pyproject
-from .errors import WizardError
+from .errors import SaveError
 from .procenv import clean_env
 
 # Present in a venv without being pinned: what a venv creator seeds (poetry sync keeps pip).
@@ -33,10 +33,6 @@ _LIST_CODE = (
     "import json, importlib.metadata as m; "
     "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"
 )
-
-
-class WheelhouseError(WizardError):
-    """Wheels that cannot be gathered or trusted, said in plain words."""
 
 
 @dataclass(frozen=True)
@@ -75,12 +71,12 @@ def locked(lock_text: str) -> dict[str, tuple[str, dict[str, str]]]:
 def installed(venv_python: Path) -> dict[str, str]:
     """{canonical name: version} of every distribution in the venv of ``venv_python``."""
     if not venv_python.exists():
-        raise WheelhouseError(f"the kernel's venv ({venv_python.parent.parent}) is missing; "
+        raise SaveError(f"the kernel's venv ({venv_python.parent.parent}) is missing; "
                               "build the kernel again (create, or the panel's Build).")
     done = subprocess.run([str(venv_python), "-I", "-c", _LIST_CODE], capture_output=True,
                           text=True, env=clean_env(), timeout=120)
     if done.returncode != 0:
-        raise WheelhouseError(f"{venv_python} could not list its packages: "
+        raise SaveError(f"{venv_python} could not list its packages: "
                               f"{done.stderr.strip()[-300:]}")
     return {canonicalize_name(k): v for k, v in json.loads(done.stdout).items()}
 
@@ -105,7 +101,7 @@ def wanted(venv_python: Path, lock_text: str, own: Optional[str] = None) -> dict
         else:
             result[name] = version
     if stray:
-        raise WheelhouseError(
+        raise SaveError(
             f"the kernel's venv does not match poetry.lock: {', '.join(stray)}. Build the "
             "kernel again (create, or the panel's Build) so that it does, then save.")
     return result
@@ -138,7 +134,7 @@ def pip_wheel_argv(venv_python: Path, requirements: Path, dest: Path) -> list[st
         capture_output=True, text=True, env=clean_env(), timeout=60).stdout.strip()
     pip = get_embed_wheel("pip", version)
     if pip is None:
-        raise WheelhouseError(f"virtualenv carries no pip for Python {version}")
+        raise SaveError(f"virtualenv carries no pip for Python {version}")
     return [str(venv_python), str(Path(pip.path) / "pip"), "wheel", "--no-deps",
             "--require-hashes", "--no-input", "--disable-pip-version-check",
             "-r", str(requirements), "-w", str(dest)]
@@ -147,7 +143,7 @@ def pip_wheel_argv(venv_python: Path, requirements: Path, dest: Path) -> list[st
 def gather(venv_python: Path, lock_text: str, dest: Path, poetry_cache: Optional[Path],
            pip_env: Mapping[str, str], own: Optional[str] = None) -> list[Wheel]:
     """Put a wheel for every locked package of the venv into ``dest``; raise
-    WheelhouseError naming what cannot be had."""
+    SaveError naming what cannot be had."""
     pins = locked(lock_text)
     names = wanted(venv_python, lock_text, own)
     dest.mkdir(parents=True, exist_ok=True)
@@ -159,7 +155,7 @@ def gather(venv_python: Path, lock_text: str, dest: Path, poetry_cache: Optional
     missing = sorted(set(names) - set(chosen))
     unhashed = [n for n in missing if not pins[n][1]]
     if unhashed:
-        raise WheelhouseError(
+        raise SaveError(
             f"poetry.lock lists no files for {', '.join(unhashed)} (a git, path or URL "
             "dependency), so no hash-checked wheel can be saved for it.")
     if missing:
@@ -175,7 +171,7 @@ def gather(venv_python: Path, lock_text: str, dest: Path, poetry_cache: Optional
                                   timeout=3600)
             if done.returncode != 0:
                 lines = [x for x in (done.stdout + done.stderr).splitlines() if x.strip()]
-                raise WheelhouseError(
+                raise SaveError(
                     f"no wheel could be had for {', '.join(missing)}: "
                     + " ".join(lines[-4:]))
             for wheel in built.glob("*.whl"):
@@ -185,13 +181,13 @@ def gather(venv_python: Path, lock_text: str, dest: Path, poetry_cache: Optional
                     chosen[key] = dest / wheel.name
     lacking = sorted(set(names) - set(chosen))
     if lacking:
-        raise WheelhouseError(f"no wheel could be had for {', '.join(lacking)}.")
+        raise SaveError(f"no wheel could be had for {', '.join(lacking)}.")
     result = []
     for name, path in sorted(chosen.items()):
         digest = file_hash(path)
         origin = "lock" if pins[name][1].get(path.name) == digest else "built"
         if origin == "built" and path.name in pins[name][1]:
-            raise WheelhouseError(f"{path.name} does not match the hash poetry.lock records.")
+            raise SaveError(f"{path.name} does not match the hash poetry.lock records.")
         result.append(Wheel(name, names[name], path.name, digest, origin))
     return result
 

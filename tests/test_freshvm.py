@@ -16,6 +16,7 @@ from faultkit import snapshot_project
 
 from colab_wizard import freshvm, kernels, selfwheel, wheelhouse
 from colab_wizard.api import CreateFailed, create
+from colab_wizard.errors import SaveError
 from colab_wizard.preflight import run_kernel
 
 
@@ -95,7 +96,7 @@ def test_restore_refuses_an_unsafe_archive(tmp_path: Path) -> None:
     outside.write_text("x")
     with tarfile.open(bad, "w") as tar:
         tar.add(str(outside), arcname="../escaped.txt")
-    with pytest.raises(freshvm.CacheError):
+    with pytest.raises(SaveError):
         freshvm._extract(bad, tmp_path / "dest")
     assert not (tmp_path / "escaped.txt").exists()
 
@@ -163,7 +164,7 @@ def refused_before_touching_and_incomplete_refused(folder: Path, project: Path,
     shutil.copytree(folder, cut)
     data = (cut / freshvm.WHEELS_TAR).read_bytes()
     (cut / freshvm.WHEELS_TAR).write_bytes(data[: len(data) // 2])
-    with pytest.raises(freshvm.CacheError, match="cut short") as caught:
+    with pytest.raises(SaveError, match="cut short") as caught:
         freshvm.restore(cut.parent, folder.name, project_dir=project)
     assert str(cut / freshvm.WHEELS_TAR) in str(caught.value)
     assert snapshot_project(project) == live

@@ -19,6 +19,7 @@ import pytest
 
 from colab_wizard import cli, inplace, kernels, paths
 from colab_wizard.doctor import report
+from colab_wizard.errors import WizardError
 from colab_wizard.spec import SpecError
 
 LAUNCHER = '"""Colab\'s launcher, as far as this test goes."""\nprint("original launcher")\n'
@@ -133,7 +134,7 @@ def test_a_kernel_whose_python_is_gone_is_refused_before_any_change(
                                tmp_path / "gone", "3.x")
     kernels.write_spec(wizard_env["jupyter"] / "kernels" / "gone", spec)
     before = digest(default_kernel)
-    with pytest.raises(inplace.UseError, match="does not run"):
+    with pytest.raises(WizardError, match="does not run"):
         inplace.use("gone")
     assert digest(default_kernel) == before
 

@@ -16,6 +16,7 @@ from test_freshvm import dead_loopback_url
 
 from colab_wizard import freshvm, kernels
 from colab_wizard.api import create
+from colab_wizard.errors import SaveError
 
 
 def _rewrite_member(archive: Path, member_name: str, data: bytes) -> None:
@@ -49,7 +50,7 @@ def test_save_is_complete_or_fails_and_restore_refuses_what_does_not_match(
     pyproject.write_text(good_pyproject.replace(spec.index_url, dead_loopback_url()))
     with monkeypatch.context() as m:
         m.setenv("POETRY_CACHE_DIR", str(tmp_path / "empty-poetry-cache"))
-        with pytest.raises(freshvm.CacheError, match=r"no wheel could be had for .*six"):
+        with pytest.raises(SaveError, match=r"no wheel could be had for .*six"):
             freshvm.save(drive, "complete")
     assert not (drive / "complete" / freshvm.MANIFEST).exists()
     pyproject.write_text(good_pyproject)
@@ -74,7 +75,7 @@ def test_save_is_complete_or_fails_and_restore_refuses_what_does_not_match(
     six = next(w for w in edited["wheels"] if w["name"] == "six")
     six["version"] = "0.0.1"
     (saved.folder / freshvm.MANIFEST).write_text(json.dumps(edited))
-    with pytest.raises(freshvm.CacheError, match=r"does not match its poetry.lock: six-"):
+    with pytest.raises(SaveError, match=r"does not match its poetry.lock: six-"):
         freshvm.restore(drive, "complete", project_dir=project)
     assert not project.exists()
 
@@ -87,7 +88,7 @@ def test_save_is_complete_or_fails_and_restore_refuses_what_does_not_match(
         assert member is not None
         good = member.read()
     _rewrite_member(saved.folder / freshvm.WHEELS_TAR, wheel, good + b"tampered")
-    with pytest.raises(freshvm.CacheError,
+    with pytest.raises(SaveError,
                        match=re.escape(six["wheel"]) + " does not match the sha256 recorded"):
         freshvm.restore(drive, "complete", project_dir=project)
     assert not project.exists()

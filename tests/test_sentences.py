@@ -14,6 +14,7 @@ from typing import Iterator
 import pytest
 
 from colab_wizard import api, cli, freshvm, kernels, pyproject
+from colab_wizard.errors import SaveError
 from colab_wizard.plan import Workspace
 from colab_wizard.spec import EnvSpec, SpecError
 
@@ -65,7 +66,7 @@ def test_manifest_without_python(wizard_env: dict[str, Path], tmp_path: Path,
     manifest = json.loads((folder / freshvm.MANIFEST).read_text())
     del manifest["python"]
     (folder / freshvm.MANIFEST).write_text(json.dumps(manifest))
-    with pytest.raises(freshvm.CacheError, match='has no "python" field'):
+    with pytest.raises(SaveError, match='has no "python" field'):
         freshvm.restore_runner(folder)
     code, err = run_cli(["restore", str(folder)], capsys)
     assert code == cli.EXIT_BAD_INPUT and str(folder / freshvm.MANIFEST) in err
@@ -90,7 +91,7 @@ def test_truncated_archive_is_named_before_anything_changes(
     data = (folder / archive).read_bytes()
     (folder / archive).write_bytes(data[: len(data) // 2])
     target = tmp_path / "restored"
-    with pytest.raises(freshvm.CacheError) as caught:
+    with pytest.raises(SaveError) as caught:
         freshvm.restore_runner(folder, project_dir=target)
     assert str(folder / archive) in str(caught.value) and "cut short" in str(caught.value)
     code, err = run_cli(["restore", str(folder), "--project-dir", str(target)], capsys)
@@ -108,7 +109,7 @@ def test_save_to_a_file_or_a_read_only_folder(wizard_env: dict[str, Path], tmp_p
                           (a_file / "sub", "is a file, not a folder"),
                           (read_only, "Read-only file system"),
                           (read_only / "sub", "Read-only file system")):
-        with pytest.raises(freshvm.CacheError, match=words):
+        with pytest.raises(SaveError, match=words):
             freshvm.save(folder, "sent")
         code, err = run_cli(["save", str(folder), "--name", "sent"], capsys)
         assert code == cli.EXIT_BAD_INPUT and words in err

@@ -15,7 +15,7 @@ from typing import Iterator, Optional
 
 import pytest
 
-from colab_wizard import uvtool
+from colab_wizard import download, uvtool
 
 
 def _wheel(folder: Path, version: str, tag: str = "py3-none-any") -> Path:
@@ -74,11 +74,11 @@ def test_a_wheel_that_does_not_match_its_hash_is_refused(
     monkeypatch.setenv("COLAB_WIZARD_HOME", str(tmp_path / "home"))
     root, url = index_root
     _page(root, [_wheel(root / "files", "0.2.0")], digest="0" * 64)
-    with pytest.raises(uvtool.UvUnavailable, match="does not match the sha256"):
+    with pytest.raises(download.DownloadError, match="does not match the sha256"):
         uvtool.fetch(url)
     assert not uvtool.ready() and not uvtool.binary().exists()
 
     (root / "simple" / "uv" / "index.html").write_text("<html><body></body></html>")
-    with pytest.raises(uvtool.UvUnavailable, match="no uv wheel for this platform"):
+    with pytest.raises(download.DownloadError, match="no uv wheel for this platform"):
         uvtool.fetch(url)
     assert not uvtool.ready()

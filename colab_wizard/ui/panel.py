@@ -31,6 +31,7 @@ from .. import (
     pyproject,
     requirements_text,
 )
+from ..errors import WizardError
 from ..events import Event, RunFinished, StageFailed
 from ..host import detect_host, notebook_path
 from ..naming import WouldReplace
@@ -562,7 +563,7 @@ class Panel:
             return
         try:
             self.job = Job.restore(Path(self.restore_choice.value), self._on_event)
-        except (SpecError, freshvm.CacheError) as exc:
+        except WizardError as exc:
             self.python_error.value = error_html(str(exc))
             return
         self._launch(None)
@@ -746,7 +747,7 @@ class Panel:
         self.save_result.value = "Saving the kernel's files and colab_wizard's own wheels\u2026"
         try:
             saved = freshvm.save(self.save_folder.value.strip(), self.job.spec.name)
-        except (freshvm.CacheError, OSError) as exc:
+        except (WizardError, OSError) as exc:
             self.save_result.value = error_html(str(exc))
             return
         self.save_result.value = (
@@ -766,7 +767,7 @@ class Panel:
                 "<br>Or run this in a new cell: <code>colab_wizard.switch_notebook("
                 f"{escape(repr(self.job.spec.name))})</code>"))
             return
-        except (OSError, ValueError, freshvm.CacheError) as exc:
+        except (OSError, ValueError, WizardError) as exc:
             self.copy_result.value = error_html(str(exc))
             return
         self.copy_result.value = escape(message)
@@ -777,7 +778,7 @@ class Panel:
             return
         try:
             switch = inplace.use(self.job.spec.name)
-        except (inplace.UseError, SpecError, OSError) as exc:
+        except (WizardError, OSError) as exc:
             self.use_result.value = error_html(str(exc))
             return
         self.use_here.disabled = True

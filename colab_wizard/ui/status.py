@@ -12,7 +12,7 @@ from typing import Callable, Optional
 import ipywidgets as w
 
 from .. import inplace
-from ..spec import SpecError
+from ..errors import WizardError
 from .guard import ClickGuard
 from .markup import error_html, escape
 from .widgets import classes
@@ -64,7 +64,7 @@ class StatusView:
     def go_back(self) -> None:
         try:
             inplace.reset()
-        except (inplace.UseError, SpecError, OSError) as exc:
+        except (WizardError, OSError) as exc:
             self.result.value = error_html(str(exc))
             return
         self.back.disabled = True
