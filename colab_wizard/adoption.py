@@ -34,6 +34,7 @@ from packaging.version import InvalidVersion, Version
 from tomlkit.exceptions import TOMLKitError
 
 from . import colab, index, kernels, ownership, paths, pyproject, pythons
+from .files import write_atomic
 from .spec import EnvSpec, SpecError, check_project_dir, name_from_display_name, parse_python
 
 if TYPE_CHECKING:
@@ -489,9 +490,7 @@ def record(folder: Path, origin: dict[str, Any]) -> None:
     state[ownership.ADOPTED] = origin
     path.parent.mkdir(parents=True, exist_ok=True)
     (path.parent / ".gitignore").write_text("*\n", encoding="utf-8")
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, json.dumps(state, indent=1, sort_keys=True))
 
 
 # -- stage helpers (called through the plan's Workspace) ---------------------------------------

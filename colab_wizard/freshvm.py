@@ -21,7 +21,6 @@ then runs the plan's kernel, pre-flight and register stages.
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import json
 import os
@@ -51,6 +50,7 @@ from . import (
 )
 from .errors import SaveError, StageError, WizardError
 from .events import Listener
+from .files import replacing, sha256_of_stream, write_atomic
 from .plan import (
     STATE_DIR,
     Workspace,
@@ -99,14 +99,14 @@ def poetry_cache_dir() -> Path:
 
 
 def _atomic_tar(dest: Path, members: Iterable[tuple[Path, str]], mode: str) -> Path:
-    tmp = dest.with_name(dest.name + ".tmp")
     try:
-        with tarfile.open(tmp, mode) as tar:  # type: ignore[call-overload]
+        # Not flushed before the rename: on Drive that would wait for the upload, and a
+        # cut-short archive is caught by the size and hash the manifest records.
+        with replacing(dest, durable=False) as tmp, \
+                tarfile.open(tmp, mode) as tar:  # type: ignore[call-overload]
             for path, arcname in members:
                 tar.add(str(path), arcname=arcname)
-        os.replace(tmp, dest)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise SaveError(f"cannot write {dest} ({exc.strerror}); free some space or save to "
                          "another folder.") from None
     return dest
@@ -243,9 +243,7 @@ def save(folder: Union[str, Path], name: Optional[str] = None) -> Saved:
         "archives": {f.name: {"size": f.stat().st_size, "sha256": wheelhouse.file_hash(f)}
                      for f in files if f.name.endswith((".tar", ".tar.gz"))},
     }
-    tmp_manifest = dest / (MANIFEST + ".tmp")
-    tmp_manifest.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-    os.replace(tmp_manifest, dest / MANIFEST)
+    write_atomic(dest / MANIFEST, json.dumps(manifest, indent=1))
     files.append(dest / MANIFEST)
     return Saved(dest, tuple(files), len(wheels))
 
@@ -364,10 +362,7 @@ def _changed_wheel(archive: Path, manifest: dict[str, Any]) -> Optional[str]:
                 handle = tar.extractfile(member) if entry is not None else None
                 if handle is None or entry is None:
                     continue
-                digest = hashlib.sha256()
-                for block in iter(functools.partial(handle.read, 1 << 20), b""):
-                    digest.update(block)
-                if "sha256:" + digest.hexdigest() != entry.get("sha256"):
+                if "sha256:" + sha256_of_stream(handle) != entry.get("sha256"):
                     return (f"{entry['wheel']} does not match the sha256 recorded when it was "
                             "saved")
     except (OSError, tarfile.TarError):

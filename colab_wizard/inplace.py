@@ -34,6 +34,7 @@ from typing import Any, Optional
 
 from . import kernels, paths
 from .errors import WizardError
+from .files import write_atomic
 from .host import detect_host
 from .spec import SpecError
 
@@ -166,19 +167,6 @@ def shim_text(target: dict[str, Any], original: bytes) -> str:
     return header + filled
 
 
-def _write_atomic(path: Path, data: bytes, mode: int, mtime_ns: Optional[int] = None) -> None:
-    tmp = path.with_name(f".{path.name}.colab_wizard-{os.getpid()}")
-    try:
-        tmp.write_bytes(data)
-        os.chmod(tmp, mode)
-        if mtime_ns is not None:
-            os.utime(tmp, ns=(mtime_ns, mtime_ns))
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 # -- the state folder -------------------------------------------------------------------------
 
 
@@ -309,8 +297,8 @@ def use(name: str, kernel: str = DEFAULT_KERNEL) -> Switch:
                               else stat.st_mtime_ns),
     }
     try:
-        _write_atomic(launcher.path, shim_text(target, original).encode("utf-8"),
-                      stat.st_mode & 0o7777)
+        write_atomic(launcher.path, shim_text(target, original).encode("utf-8"),
+                     stat.st_mode & 0o7777)
     except OSError as exc:
         raise WizardError(f"Cannot change the default kernel's launcher {launcher.path} "
                        f"({exc.strerror}); nothing was changed.") from None
@@ -361,7 +349,7 @@ def reset() -> Optional[Switch]:
     switch, target = found
     data = original_bytes(launcher.path)
     try:
-        _write_atomic(launcher.path, data, target["original_mode"], target["original_mtime_ns"])
+        write_atomic(launcher.path, data, target["original_mode"], target["original_mtime_ns"])
     except OSError as exc:
         raise WizardError(f"Cannot write Colab's launcher back to {launcher.path} "
                        f"({exc.strerror}).") from None

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from . import paths
+from .files import write_atomic
 from .procenv import clean_env
 from .spec import PythonVersion
 
@@ -149,9 +150,7 @@ class _ProbeCache:
         target = _probe_cache_path()
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(self.data), encoding="utf-8")
-            os.replace(tmp, target)
+            write_atomic(target, json.dumps(self.data))
         except OSError:
             pass  # a cache that cannot be written only costs time
 

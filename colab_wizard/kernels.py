@@ -19,6 +19,7 @@ from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from jupyter_core.paths import jupyter_path
 
 from .errors import SpecError
+from .files import write_atomic
 
 MARK = "colab_wizard"
 
@@ -68,9 +69,7 @@ def kernel_json(
 
 def write_spec(directory: Path, spec: dict[str, Any]) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / "kernel.json.tmp"
-    tmp.write_text(json.dumps(spec, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, directory / "kernel.json")
+    write_atomic(directory / "kernel.json", json.dumps(spec, indent=1, sort_keys=True) + "\n")
 
 
 def read_spec(directory: Path) -> Optional[dict[str, Any]]:

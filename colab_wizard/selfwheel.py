@@ -25,6 +25,7 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from .files import replacing
 from .version import DISTRIBUTION, __version__
 
 WHEELS_DIR = "colab_wizard-wheels"
@@ -75,12 +76,10 @@ def pack_own_wheel(dest: Path) -> Optional[Path]:
                         f"{info}/RECORD,,"]) + "\n"
     dest.mkdir(parents=True, exist_ok=True)
     target = dest / wheel_name()
-    tmp = target.with_name(target.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+    with replacing(target) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in files:
             zf.writestr(name, data)
         zf.writestr(f"{info}/RECORD", record)
-    tmp.replace(target)
     return target
 
 

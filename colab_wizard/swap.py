@@ -45,6 +45,7 @@ from typing import Any, Iterable, Optional
 
 from . import kernels
 from .errors import WizardError
+from .files import replacing, write_atomic
 
 STATE_DIR = ".colab_wizard"
 PROJECT_FILES = ("pyproject.toml", "poetry.lock", "poetry.toml")
@@ -67,15 +68,6 @@ def state_dir(project: Path) -> Path:
 
 def envs_dir(project: Path) -> Path:
     return state_dir(project) / ENVS
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def live_build(project: Path) -> Optional[Path]:
@@ -123,7 +115,7 @@ def open_build(project: Path, fresh: bool = False) -> Path:
         for name in SEEDED_STATE:
             if (state_dir(project) / name).is_file():
                 shutil.copy2(state_dir(project) / name, folder / STATE_DIR / name)
-        _write_atomic(state_dir(project) / BUILDING, folder.name)
+        write_atomic(state_dir(project) / BUILDING, folder.name)
     return folder
 
 
@@ -175,10 +167,11 @@ def relink_scripts(venv: Path, old_roots: Iterable[Path]) -> list[Path]:
             for end in (b"/", b"\"", b"'", b"\n", b" "):
                 updated = updated.replace(old + end, new + end)
         if updated != data:
-            tmp = script.with_name(script.name + ".relink")
-            tmp.write_bytes(updated)
-            shutil.copymode(script, tmp)
-            os.replace(tmp, script)
+            # Not flushed one by one: the build is not live before the journaled swap, and
+            # a build cut short is thrown away.
+            with replacing(script, durable=False) as tmp:
+                tmp.write_bytes(updated)
+                shutil.copymode(script, tmp)
             changed.append(script)
     return changed
 
@@ -189,7 +182,7 @@ def prepare_final(build: Path, kernel_name: str, kernel_spec: dict[str, Any],
     final = build / STATE_DIR / FINAL
     try:
         kernels.write_spec(final / "kernel" / kernel_name, kernel_spec)
-        _write_atomic(final / "state.json", json.dumps(live_state, indent=1, sort_keys=True))
+        write_atomic(final / "state.json", json.dumps(live_state, indent=1, sort_keys=True))
     except OSError as exc:
         raise WizardError(f"cannot write {exc.filename or final} ({exc.strerror}); the kernel "
                         "was left as it was. Free some space, then run again.") from None
@@ -202,8 +195,8 @@ def commit(project: Path, build: Path, kernel_name: str) -> None:
     if not (build / STATE_DIR / FINAL / "kernel" / kernel_name / "kernel.json").is_file():
         raise WizardError(f"{build} was not made ready for the swap; run again to rebuild it.")
     try:
-        _write_atomic(state_dir(project) / JOURNAL,
-                      json.dumps({"build": build.name, "kernel": kernel_name}))
+        write_atomic(state_dir(project) / JOURNAL,
+                     json.dumps({"build": build.name, "kernel": kernel_name}))
     except OSError as exc:
         raise WizardError(f"cannot write {state_dir(project) / JOURNAL} ({exc.strerror}); the "
                         "kernel was left as it was. Free some space, then run again.") from None

@@ -10,7 +10,6 @@ naming it: a saved folder is complete or it is not written.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -24,6 +23,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 
 from . import pyproject
 from .errors import SaveError
+from .files import sha256_of
 from .procenv import clean_env
 
 # Present in a venv without being pinned: what a venv creator seeds (poetry sync keeps pip).
@@ -51,11 +51,8 @@ class Wheel:
 
 
 def file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return "sha256:" + h.hexdigest()
+    """``sha256:<hex>``, the form poetry.lock and pip's ``--hash`` write."""
+    return "sha256:" + sha256_of(path)
 
 
 def locked(lock_text: str) -> dict[str, tuple[str, dict[str, str]]]:
