@@ -13,7 +13,8 @@ matplotlib, scikit-learn; ipykernel goes with every kernel), on the same target 
 3. streaming: a chatty child bare to /dev/null vs through the runner into a view.
 4. unchanged re-run: ``create`` again with the same spec; wall time, stages skipped.
 5. restore vs cold create, data-science, a fresh VM both ways: cold ``create`` vs
-   ``freshvm.restore_async`` from a saved folder with every index setting on a dead port.
+   ``freshvm.restore_async`` from a saved folder with every index setting on a dead port,
+   and the floor: bare uv installing the same saved wheels (``benchmarks/bare_restore.sh``).
 
 Warm tool environments and package caches live in ``--cache`` (default
 ``~/.cache/colab_wizard-bench``); everything else goes to a temporary folder.
@@ -43,7 +44,15 @@ sys.path.insert(0, str(HERE))
 import streaming  # noqa: E402
 
 import colab_wizard  # noqa: E402
-from colab_wizard import api, freshvm, interpreters, kernels, pyproject, uvtool  # noqa: E402
+from colab_wizard import (  # noqa: E402
+    api,
+    freshvm,
+    interpreters,
+    kernels,
+    pyproject,
+    uvtool,
+    wheelhouse,
+)
 from colab_wizard.events import Event, StageDone  # noqa: E402
 from colab_wizard.plan import POETRY_REQUIREMENT, Workspace  # noqa: E402
 from colab_wizard.procenv import clean_env  # noqa: E402
@@ -281,17 +290,19 @@ def dead_loopback_url() -> str:
 
 
 def restore(python: str, work: Path, rounds: int, deps: list[str]) -> dict[str, Any]:
-    """A fresh VM both ways, alternating: cold ``create`` (no tools, empty package caches,
-    the index reachable) vs restore from the saved folder (no tools, the index unreachable)
-    into the same project folder, as on a new Colab VM."""
-    colds: list[dict[str, float]] = []
-    restores: list[dict[str, float]] = []
+    """A fresh VM every way, in rotating order: cold ``create`` (no tools, empty package
+    caches, the index reachable), restore from the saved folder (no tools, the index
+    unreachable) into the same project folder, as on a new Colab VM, and the floor: bare
+    uv installing the same saved wheels (``bare_restore.sh``)."""
+    runs: dict[str, list[dict[str, float]]] = {"cold": [], "restore": [], "floor": []}
     folder = work / "saved"
     project = work / "vm-project"
+    found = interpreters.find(PythonVersion(int(python.split(".")[1])))
+    assert found is not None
 
     def fresh_vm(tag: str) -> dict[str, str]:
         vm = work / tag
-        (vm / "home").mkdir(parents=True)
+        (vm / "home").mkdir(parents=True, exist_ok=True)
         return {"COLAB_WIZARD_HOME": str(vm / "home"), "POETRY_CACHE_DIR": str(vm / "cache")}
 
     def wipe() -> None:
@@ -302,7 +313,7 @@ def restore(python: str, work: Path, rounds: int, deps: list[str]) -> dict[str, 
     def run_cold(i: int) -> None:
         wipe()
         with environ(**fresh_vm(f"cold-vm{i}")):
-            colds.append(wizard(python, deps, "bench-vm", project))
+            runs["cold"].append(wizard(python, deps, "bench-vm", project))
 
     def run_restore(i: int) -> None:
         wipe()
@@ -312,33 +323,53 @@ def restore(python: str, work: Path, rounds: int, deps: list[str]) -> dict[str, 
             events: list[Event] = []
             start = time.perf_counter()
             asyncio.run(freshvm.restore_async(folder, "bench-vm", project_dir=project,
-                                            listeners=[events.append]))
-            restores.append({**stage_seconds(events), "total": time.perf_counter() - start})
+                                              listeners=[events.append]))
+            runs["restore"].append({**stage_seconds(events),
+                                    "total": time.perf_counter() - start})
         assert not (Path(env["COLAB_WIZARD_HOME"]) / "tools" / "poetry").exists()
 
-    run_cold(0)  # the first cold build is the one saved
+    def run_floor(i: int) -> None:
+        wipe()
+        cache = freshvm.find_cache(folder, "bench-vm")
+        manifest = freshvm.read_manifest(cache)
+        requirements = work / "floor-requirements.txt"
+        requirements.write_text(wheelhouse.requirements_text(manifest["wheels"]),
+                                encoding="utf-8")
+        times = work / f"floor{i}.times"
+        start = time.perf_counter()
+        subprocess.run(["bash", str(HERE / "bare_restore.sh"), str(cache), str(found.path),
+                        str(work / f"floor-vm{i}"), "bench-floor", "bench-floor", sys.executable,
+                        str(times), str(requirements)], env=clean_env(), check=True)
+        runs["floor"].append({**_marks(times), "total": time.perf_counter() - start})
+
+    run_cold(0)  # the first cold build is the one saved, on its own VM: with the uv it
+    # fetched (a save from another home would carry no uv, and restore would fall back to pip)
     start = time.perf_counter()
-    saved = freshvm.save(folder, "bench-vm")
+    with environ(**fresh_vm("cold-vm0")):
+        saved = freshvm.save(folder, "bench-vm")
     save_seconds = time.perf_counter() - start
-    run_restore(0)
-    print(f"  round 1: cold create {colds[-1]['total']:.2f} s, "
-          f"restore {restores[-1]['total']:.2f} s", flush=True)
-    for i in range(1, rounds):
-        for run in (run_restore, run_cold) if i % 2 else (run_cold, run_restore):
-            run(i)
-        print(f"  round {i + 1}: cold create {colds[-1]['total']:.2f} s, "
-              f"restore {restores[-1]['total']:.2f} s", flush=True)
-    cold = statistics.median(r["total"] for r in colds)
-    warm = statistics.median(r["total"] for r in restores)
+    assert freshvm.read_manifest(saved.folder).get("uv"), "the saved folder carries no uv"
+    sides = [("restore", run_restore), ("floor", run_floor), ("cold", run_cold)]
+    for i in range(rounds):
+        for key, run in sides[i % 3:] + sides[:i % 3]:
+            if not (i == 0 and key == "cold"):  # round 1's cold create is the one saved
+                run(i)
+        print(f"  round {i + 1}: " + ", ".join(f"{key} {runs[key][-1]['total']:.2f} s"
+                                               for key in ("cold", "restore", "floor")),
+              flush=True)
+    medians = {key: statistics.median(r["total"] for r in values)
+               for key, values in runs.items()}
 
-    def steps(runs: list[dict[str, float]]) -> str:
-        return ", ".join(f"{key} {statistics.median(r.get(key, 0.0) for r in runs):.2f}"
-                         for key in runs[0] if key != "total")
+    def steps(values: list[dict[str, float]]) -> str:
+        return ", ".join(f"{key} {statistics.median(r.get(key, 0.0) for r in values):.2f}"
+                         for key in values[0] if key != "total")
 
-    return {"cold": cold, "restore": warm, "ratio": warm / cold, "rounds": rounds,
+    return {**medians, "ratio": medians["restore"] / medians["cold"],
+            "floor_ratio": medians["floor"] / medians["cold"], "rounds": rounds,
             "saved": f"{saved.wheels} wheels, {saved.size / 1e6:.1f} MB, "
                      f"saved in {save_seconds:.1f} s",
-            "cold_steps": steps(colds), "restore_steps": steps(restores)}
+            "cold_steps": steps(runs["cold"]), "restore_steps": steps(runs["restore"]),
+            "floor_steps": steps(runs["floor"])}
 
 
 def row(cells: list[str], widths: list[int]) -> str:
@@ -460,11 +491,17 @@ def main(argv: Optional[list[str]] = None) -> int:
             table("5. A fresh VM: cold create (fetches uv, installs Poetry, downloads "
                   f"packages) vs restore from a saved folder ({back['saved']}), index "
                   "unreachable; data-science",
-                  [f"median of {back['rounds']}", "cold create", "restore", "ratio", "target"],
+                  [f"median of {back['rounds']}", "cold create", "restore", "ratio", "target",
+                   "floor (bare uv)", "floor/cold"],
                   [["", f"{back['cold']:.2f} s", f"{back['restore']:.2f} s",
-                    f"{back['ratio']:.3f}", "<= 0.15"]])
+                    f"{back['ratio']:.3f}", "<= 0.15", f"{back['floor']:.2f} s",
+                    f"{back['floor_ratio']:.3f}"]])
             print(f"  cold create per stage (s, medians): {back['cold_steps']}")
             print(f"  restore per stage (s, medians):     {back['restore_steps']}")
+            print(f"  floor per step (s, medians):        {back['floor_steps']}")
+            print("  floor: bare_restore.sh, the least any restore that installs the saved "
+                  "wheels with uv does (unpack, uv venv + uv pip install --offline "
+                  "--require-hashes into an empty cache, kernelspec, one kernel start)")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
