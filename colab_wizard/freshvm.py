@@ -54,9 +54,7 @@ from .files import replacing, sha256_of_stream, write_atomic
 from .plan import (
     STATE_DIR,
     Workspace,
-    _file_digest,
     bin_dir,
-    export_fingerprint,
     pip_seed,
     plan,
     uv_sync_argv,
@@ -149,9 +147,9 @@ def spec_of(name: Optional[str] = None) -> tuple[EnvSpec, Optional[str], kernels
     return spec, mark.get("profile"), info
 
 
-def _under_pythons_dir(interpreter: Optional[str]) -> Optional[Path]:
+def _under_pythons_dir(interpreter: Optional[Path]) -> Optional[Path]:
     """The interpreter's path inside the wizard's own pythons dir, if it lives there."""
-    if not interpreter:
+    if interpreter is None:
         return None
     try:
         return Path(os.path.abspath(interpreter)).relative_to(
@@ -180,11 +178,6 @@ def save(folder: Union[str, Path], name: Optional[str] = None) -> Saved:
     """Write the cache of kernel ``name`` (the only one of ours if None) to ``folder/name``."""
     spec, profile, info = spec_of(name)
     project = spec.project_dir
-    state_path = project / STATE_DIR / "state.json"
-    try:
-        state_data: dict[str, Any] = json.loads(state_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        state_data = {}
     ws = Workspace(spec)
     lock_text = ws.lock_file.read_text(encoding="utf-8")
     dest = writable_folder(Path(folder) / info.name)
@@ -213,7 +206,7 @@ def save(folder: Union[str, Path], name: Optional[str] = None) -> Saved:
         if adopted is not None:
             files += files_root
         files.append(_atomic_tar(dest / WHEELS_TAR, wheel_members, "w"))
-    python_rel = _under_pythons_dir(state_data.get("python"))
+    python_rel = _under_pythons_dir(ws.recorded_python())
     if python_rel is None:
         (dest / PYTHON_TAR).unlink(missing_ok=True)
     else:
@@ -450,16 +443,15 @@ def restore_stages(cache: Path, ws: Workspace, manifest: dict[str, Any]) -> list
                 ctx.line(f"Unpacking Python into {paths.pythons_dir()} ...")
                 paths.pythons_dir().mkdir(parents=True, exist_ok=True)
                 _extract(cache / PYTHON_TAR, paths.pythons_dir())
-            ws.interpreter = target
         else:
             found = interpreters.find(spec.python)
             if found is None:
                 raise ctx.fail(f"no Python {spec.python} here and none in the cache",
                                "Install that version, or save the cache from a machine "
                                "where the wizard installed Python itself.")
-            ws.interpreter = found.path
-        ws.save_state(python=str(ws.interpreter), python_request=str(spec.python))
-        return f"Python {ws.interpreter}"
+            target = found.path
+        ws.record_python(target)
+        return f"Python {target}"
 
     async def install(ctx: StageContext) -> str:
         venv = ws.venv_dir
@@ -500,8 +492,10 @@ def restore_stages(cache: Path, ws: Workspace, manifest: dict[str, Any]) -> list
             _extract(cache / ROOT_TAR, adoption.site_packages(venv))
             adoption.relocate_root(venv, adopted["root_files"], adopted["path"],
                                    str(spec.project_dir))
-        ws.save_state(venv_for=str(ws.interpreter), lock=_file_digest(ws.pyproject),
-                      install=ws.install_fingerprint(), exported=export_fingerprint(ws))
+        # What the plan's own stages record: a later create finds this venv up to date.
+        ws.record_venv()
+        ws.record_lock()
+        ws.record_install()
         return f"{len(entries)} packages from the cache"
 
     tail = [s for s in plan(spec, ws) if s.key in ("kernel", "verify", "register")]

@@ -224,6 +224,10 @@ class Workspace:
         return _digest(str(self.profile), _file_digest(self.lock_file),
                        *colab.demanded_modules())
 
+    def record_fallback(self, reason: str) -> None:
+        """*full* failed pre-flight on this lock and host config: *plain* from now on."""
+        self.save_state(profile_fallback=self._fallback_key(), profile_fallback_reason=reason)
+
     def effective_profile(self) -> Optional[str]:
         """The requested profile, or *plain* when *full* failed pre-flight on this lock."""
         if self.profile == colab.FULL and self.load_state().get(
@@ -261,6 +265,62 @@ class Workspace:
         venv = self.live_venv_python if live else self.venv_python
         return _digest(_file_digest(self.lock_file), str(venv))
 
+    def lock_fingerprint(self) -> str:
+        """poetry.lock was resolved for exactly this pyproject.toml."""
+        return _file_digest(self.pyproject)
+
+    def export_fingerprint(self) -> str:
+        """The exported requirements are those of exactly this poetry.lock."""
+        return _digest(_file_digest(self.lock_file), _file_digest(self.requirements))
+
+    # -- what each stage records when done, and the checks that read it back -----------
+    # The stages, their *_ready checks and a restore (freshvm.py) all go through these, so
+    # a change to a fingerprint reaches every one of them.
+
+    def record_python(self, interpreter: Path) -> None:
+        self.interpreter = interpreter
+        self.save_state(python=str(interpreter), python_request=str(self.spec.python))
+
+    def recorded_python(self) -> Optional[Path]:
+        """The interpreter recorded for this spec's Python request, if it still exists."""
+        state = self.load_state()
+        path = state.get("python")
+        if state.get("python_request") == str(self.spec.python) and path and Path(
+                path).exists():
+            return Path(path)
+        return None
+
+    def record_venv(self) -> None:
+        self.save_state(venv_for=str(self.interpreter))
+
+    def venv_current(self) -> bool:
+        """The venv exists and was made on this workspace's interpreter."""
+        return self.venv_python.exists() and self.load_state().get("venv_for") == str(
+            self.interpreter)
+
+    def record_lock(self) -> None:
+        self.save_state(lock=self.lock_fingerprint(), exported=self.export_fingerprint())
+
+    def lock_current(self, exported: bool) -> bool:
+        """poetry.lock matches pyproject.toml (and, with ``exported``, so does its export)."""
+        state = self.load_state()
+        if not (self.lock_file.exists() and state.get("lock") == self.lock_fingerprint()):
+            return False
+        return not exported or state.get("exported") == self.export_fingerprint()
+
+    def record_install(self) -> None:
+        self.save_state(install=self.install_fingerprint())
+
+    def install_current(self) -> bool:
+        return self.venv_python.exists() and (
+            self.load_state().get("install") == self.install_fingerprint())
+
+    def record_verified(self) -> None:
+        self.save_state(verify=self.verify_fingerprint())
+
+    def verified(self) -> bool:
+        return self.load_state().get("verify") == self.verify_fingerprint()
+
     def live_state(self) -> dict[str, Any]:
         """The build's state as the live project's after the swap (fingerprints on live paths)."""
         return {**self.load_state(), "install": self.install_fingerprint(live=True),
@@ -278,8 +338,7 @@ async def find_python(ws: Workspace, ctx: StageContext) -> str:
     )
     if found is None:
         found = await _download_beside_tools(ws, ctx)
-    ws.interpreter = found.path
-    ws.save_state(python=str(found.path), python_request=str(ws.spec.python))
+    ws.record_python(found.path)
     ctx.line(f"Using {found.path} (Python {found.label})")
     return f"Python {found.label}"
 
@@ -341,12 +400,10 @@ async def _download_python(ws: Workspace, ctx: StageContext) -> interpreters.Int
 
 
 def python_known(ws: Workspace) -> bool:
-    state = ws.load_state()
-    path = state.get("python")
-    if state.get("python_request") == str(ws.spec.python) and path and Path(path).exists():
-        ws.interpreter = Path(path)
-        return True
-    return False
+    found = ws.recorded_python()
+    if found is not None:
+        ws.interpreter = found
+    return found is not None
 
 
 def tools_mark(installer: str) -> str:
@@ -465,8 +522,8 @@ async def write_project(ws: Workspace, ctx: StageContext) -> str:
 async def start_build(ws: Workspace, ctx: StageContext) -> None:
     """Make ``ws`` work in a build folder whose project files and venv match the spec: the
     live venv cloned with hard links when it is on the same Python, else a new one."""
-    live_python = ws.live_venv_python
-    live_venv_for = Workspace(ws.spec).load_state().get("venv_for")
+    # The live project's venv, if it is on this Python: a clone of it is the cheap start.
+    live_matches = Workspace(ws.spec, interpreter=ws.interpreter).venv_current()
     ws.project_dir.mkdir(parents=True, exist_ok=True)
     if ws.build is None:
         try:
@@ -475,7 +532,8 @@ async def start_build(ws: Workspace, ctx: StageContext) -> None:
             raise ctx.fail(str(exc)) from None
         ctx.line(f"Building beside the live project, in {ws.build}")
         # Becomes the live state at the swap: the next unchanged run must find its Python.
-        ws.save_state(python=str(ws.interpreter), python_request=str(ws.spec.python))
+        assert ws.interpreter is not None
+        ws.record_python(ws.interpreter)
     text = ws.wanted_pyproject()
     if not ws.pyproject.exists() or ws.pyproject.read_text(encoding="utf-8") != text:
         ws.pyproject.write_text(text, encoding="utf-8")
@@ -484,15 +542,14 @@ async def start_build(ws: Workspace, ctx: StageContext) -> None:
         adoption.write_poetry_toml(ws, ctx)
     else:
         (ws.work_dir / "poetry.toml").write_text(pyproject.POETRY_TOML, encoding="utf-8")
-    assert ws.interpreter is not None
-    if ws.venv_python.exists() and ws.load_state().get("venv_for") == str(ws.interpreter):
+    if ws.venv_current():
         return
     # Ours to replace, even half made (uv refuses to clear what is not yet a venv).
     if ws.venv_dir.is_symlink() or ws.venv_dir.is_file():
         ws.venv_dir.unlink()
     elif ws.venv_dir.exists():
         shutil.rmtree(ws.venv_dir)
-    if live_python.exists() and live_venv_for == str(ws.interpreter):
+    if live_matches:
         ctx.line(f"Copying the live venv as hard links into {ws.venv_dir}")
         await _to_the_end(asyncio.get_running_loop().run_in_executor(
             None, swap.clone_venv, ws.project_dir / ".venv", ws.venv_dir))
@@ -503,7 +560,7 @@ async def start_build(ws: Workspace, ctx: StageContext) -> None:
     else:
         await ctx.run(ws.poetry_argv("env", "use", str(ws.interpreter)), cwd=ws.work_dir,
                       env=ws.poetry_env_vars())
-    ws.save_state(venv_for=str(ws.interpreter))
+    ws.record_venv()
 
 
 def project_ready(ws: Workspace) -> bool:
@@ -515,8 +572,7 @@ def project_ready(ws: Workspace) -> bool:
         except (OSError, ValueError):
             same = False
         if (same and adoption.poetry_toml_ready(ws.work_dir, ws.adopted is not None)
-                and ws.venv_python.exists()
-                and ws.load_state().get("venv_for") == str(ws.interpreter)):
+                and ws.venv_current()):
             return True
     ws.build = None
     return False
@@ -547,7 +603,7 @@ async def lock(ws: Workspace, ctx: StageContext) -> str:
         if not explain(error, ws) and reason:
             error.message = f"the dependencies cannot be resolved: {reason}"
         raise
-    ws.save_state(lock=_file_digest(ws.pyproject), exported=export_fingerprint(ws))
+    ws.record_lock()
     if ws.adopted is not None and before:
         return adoption.describe_relock(before, adoption.locked_versions(ws.lock_file), ctx)
     return "poetry.lock written"
@@ -571,10 +627,6 @@ def poetry_batch_argv(ws: Workspace, *commands: list[str]) -> list[str]:
     for command in commands:
         argv += ["--", "--no-ansi", "--no-interaction", *command]
     return argv
-
-
-def export_fingerprint(ws: Workspace) -> str:
-    return _digest(_file_digest(ws.lock_file), _file_digest(ws.requirements))
 
 
 def explain(error: StageError, ws: Workspace) -> bool:
@@ -610,10 +662,8 @@ def solver_reason(lines: Iterable[str]) -> str:
 
 
 def lock_ready(ws: Workspace) -> bool:
-    state = ws.load_state()
-    if not (ws.lock_file.exists() and state.get("lock") == _file_digest(ws.pyproject)):
-        return False
-    return not uvtool.ready() or state.get("exported") == export_fingerprint(ws)
+    # Only uv installs from the export; Poetry's own sync reads the lock.
+    return ws.lock_current(exported=uvtool.ready())
 
 
 async def install(ws: Workspace, ctx: StageContext) -> str:
@@ -647,7 +697,7 @@ async def install(ws: Workspace, ctx: StageContext) -> str:
     except StageError as error:
         explain(error, ws)
         raise
-    ws.save_state(install=ws.install_fingerprint())
+    ws.record_install()
     return f"{total} packages"
 
 
@@ -707,7 +757,7 @@ def requirements_hashed(requirements: Path) -> bool:
 
 
 def install_ready(ws: Workspace) -> bool:
-    return ws.venv_python.exists() and ws.load_state().get("install") == ws.install_fingerprint()
+    return ws.install_current()
 
 
 async def make_kernel(ws: Workspace, ctx: StageContext) -> str:
@@ -788,17 +838,17 @@ async def verify(ws: Workspace, ctx: StageContext) -> str:
         reason = colab.fallback_reason(ctx.tail)
         ctx.line(reason)
         ctx.line("Trying profile 'plain' (the host's kernel class and extensions left out) ...")
-        ws.save_state(profile_fallback=ws._fallback_key(), profile_fallback_reason=reason)
+        ws.record_fallback(reason)
         kernels.write_spec(ws.staged_kernel, ws.kernel_spec())
         await ctx.run(preflight_argv(ws), env=preflight_env(), hint=hint)
-    ws.save_state(verify=ws.verify_fingerprint())
+    ws.record_verified()
     if ws.fallback_notice():
         return "kernel started with profile 'plain' instead of 'full'"
     return "kernel started and answered"
 
 
 def verify_ready(ws: Workspace) -> bool:
-    return ws.load_state().get("verify") == ws.verify_fingerprint()
+    return ws.verified()
 
 
 async def register(ws: Workspace, ctx: StageContext) -> str:

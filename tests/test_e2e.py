@@ -49,10 +49,20 @@ def test_create_rerun_change_and_remove(wizard_env: dict[str, Path], other_pytho
     assert all(stage_results(events).values()) and len(stage_results(events)) == 8
     assert elapsed < 10, f"unchanged re-run took {elapsed:.1f}s"
 
-    # A changed dependency re-locks and re-installs only what changed.
+    # A changed dependency re-locks and re-installs only what changed. Called as a notebook
+    # cell calls it: inside a running event loop, which gets its loop back afterwards.
     events.clear()
-    colab_wizard.create(python=other_python, dependencies=["six>=1.16", "tabulate"],
-                        name="e2e-test", project_dir=project, listeners=[events.append])
+
+    async def cell() -> colab_wizard.Created:
+        outer = asyncio.get_running_loop()
+        changed = colab_wizard.create(python=other_python,
+                                      dependencies=["six>=1.16", "tabulate"], name="e2e-test",
+                                      project_dir=project, listeners=[events.append])
+        assert asyncio.get_running_loop() is outer
+        await asyncio.sleep(0)
+        return changed
+
+    assert asyncio.run(cell()).kernel_dir == made.kernel_dir
     skipped = stage_results(events)
     # Built beside the live env (a hard-linked copy of it), verified, then swapped in.
     assert [k for k, s in skipped.items() if not s] == ["project", "lock", "install", "kernel",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import socket
@@ -10,6 +11,7 @@ import sys
 import tarfile
 import time
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import pytest
 from faultkit import snapshot_project
@@ -19,6 +21,8 @@ from colab_wizard.api import CreateFailed, create
 from colab_wizard.errors import SaveError
 from colab_wizard.preflight import run_kernel
 
+T = TypeVar("T")
+
 
 def dead_loopback_url() -> str:
     """A loopback URL nobody listens on (a port bound, then released)."""
@@ -26,6 +30,19 @@ def dead_loopback_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}/simple/"
+
+
+def in_a_cell(call: Callable[[], T]) -> T:
+    """``call()`` from a coroutine on a running event loop, which it must give back."""
+
+    async def cell() -> T:
+        outer = asyncio.get_running_loop()
+        result = call()
+        assert asyncio.get_running_loop() is outer
+        await asyncio.sleep(0)
+        return result
+
+    return asyncio.run(cell())
 
 
 @pytest.mark.slow
@@ -39,7 +56,8 @@ def test_save_then_restore_without_the_index(
     cold = time.monotonic() - started
 
     drive = tmp_path / "drive"
-    saved = freshvm.save(drive, "cache-rt")
+    # Save and restore are called as a notebook cell calls them: inside a running event loop.
+    saved = in_a_cell(lambda: freshvm.save(drive, "cache-rt"))
     names = sorted(p.name for p in saved.folder.iterdir())
     # Few files, no venv (colab_wizard's own wheels aside: selfwheel.py).
     assert [n for n in names if n != selfwheel.WHEELS_DIR] == [
@@ -63,7 +81,7 @@ def test_save_then_restore_without_the_index(
     monkeypatch.setenv("PIP_INDEX_URL", dead)
 
     started = time.monotonic()
-    restored = freshvm.restore(drive, "cache-rt", project_dir=project)
+    restored = in_a_cell(lambda: freshvm.restore(drive, "cache-rt", project_dir=project))
     warm = time.monotonic() - started
     print(f"\ncold create {cold:.1f}s, restore from cache {warm:.1f}s "
           f"({saved.wheels} wheels, {saved.size / 1e6:.1f} MB)")
@@ -120,7 +138,7 @@ def test_save_packs_a_python_the_wizard_installed(wizard_env: dict[str, Path],
     # An empty lock, and a venv that holds nothing but what venv seeds.
     subprocess.run([sys.executable, "-m", "venv", "--without-pip",
                     str(ws.venv_python.parent.parent)], check=True)
-    ws.save_state(python=str(install / "bin" / "python3.12"))
+    ws.record_python(install / "bin" / "python3.12")
     kernels.write_spec(ws.staged_kernel, ws.kernel_spec())
     kernels.register(ws.staged_kernel, spec.name)
 

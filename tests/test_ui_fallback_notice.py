@@ -18,8 +18,7 @@ def test_done_step_names_what_the_kernel_could_not_import(wizard_env: dict[str, 
     workspace = Workspace(spec, profile=colab.FULL)
     reason = colab.fallback_reason(["ModuleNotFoundError: No module named 'numpy'"])
     # What the verify stage records when the *full* kernel died and *plain* started.
-    workspace.save_state(profile_fallback=workspace._fallback_key(),
-                         profile_fallback_reason=reason)
+    workspace.record_fallback(reason)
     panel = Panel(versions=lambda: [("3.12", "3.12")], host="colab", check_index=False)
     panel.job = Job(spec, Runner([], paths.new_log_path(spec.name)), workspace)
     panel._fill_done()
