@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Iterable, Mapping, Optional
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
@@ -144,49 +144,75 @@ def gather(venv_python: Path, lock_text: str, dest: Path, poetry_cache: Optional
     pins = locked(lock_text)
     names = wanted(venv_python, lock_text, own)
     dest.mkdir(parents=True, exist_ok=True)
+    chosen = _copy_cached(poetry_cache, pins, names, dest)
+    missing = sorted(set(names) - set(chosen))
+    if missing:
+        chosen.update(_pip_wheels(venv_python, pins, {n: names[n] for n in missing}, dest,
+                                  pip_env))
+    lacking = sorted(set(names) - set(chosen))
+    if lacking:
+        raise SaveError(f"no wheel could be had for {', '.join(lacking)}.")
+    return [_described(name, names[name], path, pins[name][1])
+            for name, path in sorted(chosen.items())]
+
+
+def _copy_cached(poetry_cache: Optional[Path], pins: dict[str, tuple[str, dict[str, str]]],
+                 names: Mapping[str, str], dest: Path) -> dict[str, Path]:
+    """{name: wheel copied into ``dest``} for what Poetry's artifact cache holds, as locked."""
     chosen: dict[str, Path] = {}
     if poetry_cache is not None and poetry_cache.is_dir():
         for name, path in _cached(poetry_cache, pins, names).items():
             shutil.copyfile(path, dest / path.name)
             chosen[name] = dest / path.name
-    missing = sorted(set(names) - set(chosen))
+    return chosen
+
+
+def _pip_wheels(venv_python: Path, pins: dict[str, tuple[str, dict[str, str]]],
+                missing: Mapping[str, str], dest: Path, pip_env: Mapping[str, str]
+                ) -> dict[str, Path]:
+    """{name: wheel moved into ``dest``} for ``missing`` ({name: version}), downloaded or
+    built by pip, each checked against the lock's hashes."""
     unhashed = [n for n in missing if not pins[n][1]]
     if unhashed:
         raise SaveError(
             f"poetry.lock lists no files for {', '.join(unhashed)} (a git, path or URL "
             "dependency), so no hash-checked wheel can be saved for it.")
-    if missing:
-        with tempfile.TemporaryDirectory() as tmp:
-            requirements = Path(tmp) / "requirements.txt"
-            requirements.write_text("".join(
-                f"{n}=={names[n]} " + " ".join(f"--hash={h}" for h in pins[n][1].values())
-                + "\n" for n in missing), encoding="utf-8")
-            built = Path(tmp) / "wheels"
-            done = subprocess.run(pip_wheel_argv(venv_python, requirements, built),
-                                  stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                                  env=clean_env({**pip_env, "PIP_CONFIG_FILE": os.devnull}),
-                                  timeout=3600)
-            if done.returncode != 0:
-                lines = [x for x in (done.stdout + done.stderr).splitlines() if x.strip()]
-                raise SaveError(
-                    f"no wheel could be had for {', '.join(missing)}: "
-                    + " ".join(lines[-4:]))
-            for wheel in built.glob("*.whl"):
-                key = canonicalize_name(parse_wheel_filename(wheel.name)[0])
-                if key in names and key not in chosen:
-                    shutil.move(str(wheel), dest / wheel.name)
-                    chosen[key] = dest / wheel.name
-    lacking = sorted(set(names) - set(chosen))
-    if lacking:
-        raise SaveError(f"no wheel could be had for {', '.join(lacking)}.")
-    result = []
-    for name, path in sorted(chosen.items()):
-        digest = file_hash(path)
-        origin = "lock" if pins[name][1].get(path.name) == digest else "built"
-        if origin == "built" and path.name in pins[name][1]:
-            raise SaveError(f"{path.name} does not match the hash poetry.lock records.")
-        result.append(Wheel(name, names[name], path.name, digest, origin))
-    return result
+    chosen: dict[str, Path] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        requirements = Path(tmp) / "requirements.txt"
+        requirements.write_text("".join(
+            f"{n}=={v} " + " ".join(f"--hash={h}" for h in pins[n][1].values()) + "\n"
+            for n, v in missing.items()), encoding="utf-8")
+        built = Path(tmp) / "wheels"
+        _pip_wheel(venv_python, requirements, built, pip_env, missing)
+        for wheel in built.glob("*.whl"):
+            key = canonicalize_name(parse_wheel_filename(wheel.name)[0])
+            if key in missing and key not in chosen:
+                shutil.move(str(wheel), dest / wheel.name)
+                chosen[key] = dest / wheel.name
+    return chosen
+
+
+def _pip_wheel(venv_python: Path, requirements: Path, built: Path,
+               pip_env: Mapping[str, str], missing: Iterable[str]) -> None:
+    """Run ``pip wheel`` for ``requirements`` into ``built``; its last words if it fails."""
+    done = subprocess.run(pip_wheel_argv(venv_python, requirements, built),
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          env=clean_env({**pip_env, "PIP_CONFIG_FILE": os.devnull}),
+                          timeout=3600)
+    if done.returncode != 0:
+        lines = [x for x in (done.stdout + done.stderr).splitlines() if x.strip()]
+        raise SaveError(
+            f"no wheel could be had for {', '.join(missing)}: " + " ".join(lines[-4:]))
+
+
+def _described(name: str, version: str, path: Path, locked_files: Mapping[str, str]) -> Wheel:
+    """The saved wheel's entry; one the lock lists by name must carry the lock's hash."""
+    digest = file_hash(path)
+    origin = "lock" if locked_files.get(path.name) == digest else "built"
+    if origin == "built" and path.name in locked_files:
+        raise SaveError(f"{path.name} does not match the hash poetry.lock records.")
+    return Wheel(name, version, path.name, digest, origin)
 
 
 def check_against_lock(entries: list[dict[str, str]], lock_text: str) -> list[str]:
