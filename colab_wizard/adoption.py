@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence, Union
 
 import tomlkit
 from packaging.markers import Marker
@@ -672,7 +672,7 @@ def root_package(folder: Path) -> Optional[str]:
     return project_name(doc, folder) if package_mode(doc) else None
 
 
-def restore_spec(manifest: dict[str, Any], project_dir: Union[str, Path, None]) -> EnvSpec:
+def restore_spec(manifest: Mapping[str, Any], project_dir: Union[str, Path, None]) -> EnvSpec:
     """The spec that restores a saved adopted project: into an empty folder or its own."""
     origin = manifest["adopted"]
     folder = check_project_dir(Path(project_dir or origin["path"]))

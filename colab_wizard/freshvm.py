@@ -30,7 +30,7 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Iterable, Optional, TypedDict, Union, cast
 from zlib import error as zlib_error
 
 from . import (
@@ -75,6 +75,37 @@ PROJECT_FILES = ("pyproject.toml", "poetry.lock", "poetry.toml",
                  f"{STATE_DIR}/requirements.txt")
 # 2: every wheel listed with its sha256; the uv wheel; the lock's own hash.
 FORMAT = 2
+
+
+class _ManifestSpec(TypedDict):
+    """The fields every manifest has (checked by :func:`read_manifest`)."""
+
+    format: int
+    name: str
+    display_name: str
+    python: str
+    dependencies: list[str]
+
+
+class Manifest(_ManifestSpec, total=False):
+    """``manifest.json``: what a save holds and what a restore checks it against."""
+
+    index_url: Optional[str]
+    profile: Optional[str]
+    python_relpath: Optional[str]
+    lock_sha256: str
+    # Each wheel as Wheel.as_dict wrote it: name, version, wheel, sha256, origin.
+    wheels: list[dict[str, str]]
+    uv: Optional[dict[str, str]]  # the saved uv wheel: wheel, sha256
+    adopted: Optional[dict[str, Any]]  # an adopted project's origin (adoption.py)
+    colab_wizard: dict[str, Any]  # colab_wizard's own wheels (selfwheel.py)
+    archives: dict[str, dict[str, Any]]  # each archive's size and sha256 at save time
+
+
+class SavedKernel(Manifest):
+    """A save found in a folder (:func:`list_saved`): its manifest and where it is."""
+
+    folder: str
 
 
 @dataclass(frozen=True)
@@ -215,7 +246,7 @@ def save(folder: Union[str, Path], name: Optional[str] = None) -> Saved:
     # The first cell of a switched notebook installs colab_wizard from here, index or not.
     tool_files, tool_missing = selfwheel.save(dest / selfwheel.WHEELS_DIR)
     files += tool_files
-    manifest = {
+    manifest: Manifest = {
         "format": FORMAT,
         "name": info.name,
         "display_name": info.display_name,
@@ -257,7 +288,7 @@ def find_cache(folder: Union[str, Path], name: Optional[str] = None) -> Path:
     return found[0]
 
 
-def list_saved(folder: Union[str, Path, None]) -> list[dict[str, Any]]:
+def list_saved(folder: Union[str, Path, None]) -> list[SavedKernel]:
     """The caches in ``folder`` (for a "Restore" choice): their manifests, plus ``folder``."""
     if folder is None or not Path(folder).is_dir():
         return []
@@ -267,7 +298,7 @@ def list_saved(folder: Union[str, Path, None]) -> list[dict[str, Any]]:
             data = read_manifest(manifest.parent)
         except SaveError:
             continue
-        found.append({**data, "folder": str(manifest.parent)})
+        found.append(SavedKernel(**data, folder=str(manifest.parent)))
     return found
 
 
@@ -288,7 +319,7 @@ OPTIONAL_FIELDS: dict[str, tuple[type, str]] = {
 }
 
 
-def read_manifest(cache: Path) -> dict[str, Any]:
+def read_manifest(cache: Path) -> Manifest:
     """The manifest, every field a restore uses checked: a sentence names the one at fault."""
     path = cache / MANIFEST
     try:
@@ -310,10 +341,10 @@ def read_manifest(cache: Path) -> dict[str, Any]:
             got = "no" if value is None else f"a {type(value).__name__} as its"
             raise SaveError(f'{path} has {got} "{field_name}" field ({what}); save the '
                              "kernel again with: python -m colab_wizard save FOLDER")
-    return data
+    return cast(Manifest, data)  # every field a restore reads was checked above
 
 
-def check_archives(cache: Path, manifest: dict[str, Any]) -> None:
+def check_archives(cache: Path, manifest: Manifest) -> None:
     """Read every archive of ``cache`` to its end before anything is changed: a file cut
     short (an interrupted copy to Drive, say) or one the manifest lists but the archive
     lacks is named in a sentence."""
@@ -343,7 +374,7 @@ def check_archives(cache: Path, manifest: dict[str, Any]) -> None:
                          "again.")
 
 
-def _changed_wheel(archive: Path, manifest: dict[str, Any]) -> Optional[str]:
+def _changed_wheel(archive: Path, manifest: Manifest) -> Optional[str]:
     """Which saved wheel in ``archive`` is not what was saved (by the hashes recorded for
     each wheel), said in words; None when every wheel matches (or cannot be read)."""
     saved = {"wheels/" + str(e.get("wheel")): e for e in manifest.get("wheels", [])
@@ -413,7 +444,7 @@ def _extract(archive: Path, dest: Path, keep_existing: bool = False) -> None:
         tar.extractall(dest, members=members)  # noqa: S202 - every member was checked above
 
 
-def restore_stages(cache: Path, ws: Workspace, manifest: dict[str, Any]) -> list[Stage]:
+def restore_stages(cache: Path, ws: Workspace, manifest: Manifest) -> list[Stage]:
     """Unpack, rebuild the venv offline, then the plan's kernel, verify and register stages."""
     spec = ws.spec
 
@@ -523,7 +554,7 @@ async def install_wheels(ws: Workspace, venv: Path, requirements: Path, wheel_di
                    "--find-links", str(wheel_dir), "-r", str(requirements)], hint=hint)
 
 
-async def _uv_from_cache(unpacked: Path, manifest: dict[str, Any], ctx: StageContext) -> None:
+async def _uv_from_cache(unpacked: Path, manifest: Manifest, ctx: StageContext) -> None:
     """A fresh VM has no uv: unpack the one the saved folder carries (hash-checked)."""
     entry = manifest.get("uv")
     if uvtool.ready() or not entry or not uvtool.wanted():
@@ -536,7 +567,7 @@ async def _uv_from_cache(unpacked: Path, manifest: dict[str, Any], ctx: StageCon
     ctx.line(f"Unpacked uv from the saved {entry['wheel']}")
 
 
-def check_manifest(cache: Path, manifest: dict[str, Any]) -> None:
+def check_manifest(cache: Path, manifest: Manifest) -> None:
     """The saved wheels are what the saved poetry.lock pins, before anything is touched."""
     with tarfile.open(cache / PROJECT_TAR) as tar:
         try:
