@@ -508,7 +508,11 @@ def restore_stages(cache: Path, ws: Workspace, manifest: Manifest) -> list[Stage
                     raise ctx.fail(f"the saved folder {cache} cannot be trusted: {problem}",
                                    hint) from None
                 raise
-        got = wheelhouse.installed(ws.venv_python)
+        try:
+            found = await lockcheck.survey(ws.venv_python)
+        except lockcheck.SurveyError as exc:
+            raise ctx.fail(str(exc), hint) from None
+        got = found.versions
         want = {e["name"]: e["version"] for e in entries}
         wrong = sorted(f"{n} {v}" for n, v in got.items()
                        if want.get(n) != v and n not in wheelhouse.SEEDED)
@@ -517,7 +521,11 @@ def restore_stages(cache: Path, ws: Workspace, manifest: Manifest) -> list[Stage
             raise ctx.fail("the restored venv does not match poetry.lock (missing: "
                            f"{', '.join(lacking) or 'none'}; unexpected: "
                            f"{', '.join(wrong) or 'none'})", hint)
-        await lockcheck.pip_check(ctx, ws.venv_python, hint)
+        unmet = found.unmet()
+        if unmet:
+            raise ctx.fail("the environment is incomplete: " + " ".join(unmet), hint)
+        ctx.line(f"Checked {len(got)} distributions: what poetry.lock pins, each one's "
+                 "requirements installed")
         if adopted is not None and adopted.get("root_files"):
             # The project itself, installed as it was (editable): import it works again.
             _extract(cache / ROOT_TAR, adoption.site_packages(venv))

@@ -21,9 +21,28 @@ from typing import Any, Optional
 
 RESULT_PREFIX = "COLAB_WIZARD_PREFLIGHT "
 
-# Runs inside the new kernel: its Python, its packages, its marker environment.
+# Runs in the kernel's Python (also lockcheck's): the PEP 508 marker environment, as ``_env``.
+MARKERS_CODE = """
+import os, platform, sys
+_impl = sys.implementation
+_env = {
+    "implementation_name": _impl.name,
+    "implementation_version": "{0.major}.{0.minor}.{0.micro}".format(_impl.version),
+    "os_name": os.name,
+    "platform_machine": platform.machine(),
+    "platform_release": platform.release(),
+    "platform_system": platform.system(),
+    "platform_version": platform.version(),
+    "python_full_version": platform.python_version(),
+    "platform_python_implementation": platform.python_implementation(),
+    "python_version": ".".join(platform.python_version_tuple()[:2]),
+    "sys_platform": sys.platform,
+}
+"""
+
+# Runs inside the new kernel after MARKERS_CODE: its Python, its packages, its markers.
 _KERNEL_CODE = """
-import json, os, platform, sys
+import json
 try:
     import importlib.metadata as _md
 except ImportError:
@@ -35,20 +54,6 @@ for _n in _names:
         _found[_n] = _md.version(_n)
     except Exception:
         _found[_n] = None
-_impl = sys.implementation
-_env = {{
-    "implementation_name": _impl.name,
-    "implementation_version": "{{0.major}}.{{0.minor}}.{{0.micro}}".format(_impl.version),
-    "os_name": os.name,
-    "platform_machine": platform.machine(),
-    "platform_release": platform.release(),
-    "platform_system": platform.system(),
-    "platform_version": platform.version(),
-    "python_full_version": platform.python_version(),
-    "platform_python_implementation": platform.python_implementation(),
-    "python_version": ".".join(platform.python_version_tuple()[:2]),
-    "sys_platform": sys.platform,
-}}
 print(json.dumps({{"version": list(sys.version_info[:3]), "executable": sys.executable,
                   "found": _found, "markers": _env}}))
 """
@@ -134,7 +139,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     from packaging.requirements import Requirement
 
     names = sorted({Requirement(r).name for r in args.require})
-    result = run_kernel(args.kernel_dir, _KERNEL_CODE.format(names=names), args.timeout)
+    result = run_kernel(args.kernel_dir, MARKERS_CODE + _KERNEL_CODE.format(names=names),
+                        args.timeout)
     got = ".".join(str(x) for x in result["version"][:2])
     if got != args.python:
         print(f"The kernel runs Python {got}, not {args.python}.", flush=True)

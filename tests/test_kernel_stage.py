@@ -23,3 +23,20 @@ def test_a_venv_without_ipykernel_has_none(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     assert ipykernel_version(venv) is None
     assert ipykernel_version(tmp_path / "missing") is None
+
+
+def test_lockcheck_finds_what_pip_check_finds_in_a_real_environment() -> None:
+    import asyncio
+
+    from colab_wizard import lockcheck
+
+    found = asyncio.run(lockcheck.survey(Path(sys.executable)))
+    assert found.versions["ipykernel"] == importlib.metadata.version("ipykernel")
+    assert found.markers["python_version"] == f"{sys.version_info[0]}.{sys.version_info[1]}"
+    pip = subprocess.run([sys.executable, "-I", "-m", "pip", "check",
+                          "--disable-pip-version-check"], capture_output=True, text=True)
+    from packaging.utils import canonicalize_name
+
+    said = {canonicalize_name(line.split()[0]) for line in pip.stdout.splitlines()
+            if "requires" in line or "has requirement" in line}
+    assert {line.split()[0] for line in found.unmet()} == said
