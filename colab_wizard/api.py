@@ -85,14 +85,14 @@ def check_kernel_name(spec: EnvSpec, replace: bool = False) -> None:
     check_folders()
 
 
-def prepare_adoption(request: adoption.Request) -> adoption.Adoption:
+def prepare_adoption(request: adoption.Request, replace: bool = False) -> adoption.Adoption:
     """Read (or clone) the user's project and say what will change; nothing is written.
-    The checks every spec gets apply (:func:`check_kernel_name`)."""
+    The checks every spec gets apply (:func:`check_kernel_name`, with ``replace``)."""
     adopted = adoption.prepare(request)
     owner = naming.folder_owner(adopted.spec) if request.name is None else None
     if owner is not None:  # no name given for a kernel's own folder: that kernel again
         adopted = adoption.prepare(dataclasses.replace(request, name=owner.name))
-    check_kernel_name(adopted.spec)
+    check_kernel_name(adopted.spec, replace)
     return adopted
 
 
@@ -238,7 +238,7 @@ async def create_async(
                             "its pyproject.toml; add them there (poetry add), not here.")
         request = adoption.Request(project_dir, python or None, name, display_name,
                                    index_url=index_url, profile=profile)
-        return await run_adoption(prepare_adoption(request), listeners, profile)
+        return await run_adoption(prepare_adoption(request, replace), listeners, profile)
     spec = make_spec(python, dependencies, name, display_name, project_dir, index_url,
                      replace)
     return await run_spec(spec, listeners, profile=profile)

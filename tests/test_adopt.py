@@ -9,8 +9,10 @@ from pathlib import Path
 
 import adopt_project
 import pytest
+from test_naming import working_kernel
 
 from colab_wizard import adoption, api, cli, ownership, pythons
+from colab_wizard.naming import WouldReplace
 from colab_wizard.spec import SpecError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -210,3 +212,16 @@ def test_adopt_never_takes_a_foreign_kernels_name(wizard_env: dict[str, Path],
     assert raised.value.field == "name" and "not made by colab_wizard" in raised.value.message
     renamed = api.prepare_adoption(adoption.Request(folder, name="myproj-2"))
     assert renamed.spec.name == "myproj-2"
+
+
+def test_adopt_replaces_another_kernel_of_ours_only_when_told(wizard_env: dict[str, Path],
+                                                              tmp_path: Path) -> None:
+    """``create(adopt=True, replace=True)`` passes ``replace`` on, as a plain create does."""
+    working_kernel(api.make_spec("3.12", name="mine", project_dir=tmp_path / "a"))
+    folder = adopt_project.write(tmp_path / "project")
+    with pytest.raises(WouldReplace):
+        api.create("3.12", name="mine", project_dir=folder, adopt=True)
+    with pytest.raises(WouldReplace):
+        api.prepare_adoption(adoption.Request(folder, name="mine"))
+    adopted = api.prepare_adoption(adoption.Request(folder, name="mine"), replace=True)
+    assert (adopted.spec.name, adopted.spec.project_dir) == ("mine", folder)
