@@ -26,8 +26,8 @@ from colab_wizard.ui import Panel
 p = Panel(versions=lambda: [("3.12", "3.12")], check_index=False,
           plan_factory=quick_plan(Path({marks!r}), middle=sleeper(Path({pid!r}))))
 p.next.click()
-p.requirements.value = "six"
-print(p.mode, p.cancel.model_id)
+p.deps_step.requirements.value = "six"
+print(p.mode, p.install_step.cancel.model_id)
 """
 
 

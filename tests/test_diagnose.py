@@ -160,12 +160,12 @@ def test_the_panels_banner_says_it(wizard_env: dict[str, Path]) -> None:
     panel = Panel(mode="foreground", host="jupyter", versions=lambda: [("3.12", "3.12")],
                   check_index=False)
     panel.next.click()
-    panel.requirements.value = "numpy==1.21.6"
+    panel.deps_step.requirements.value = "numpy==1.21.6"
     panel.install_button.click()
     assert panel.install.outcome == "failed"
-    banner = panel.banner.value
+    banner = panel.install_step.banner.value
     assert "numpy 1.21.6 supports Python 3.7\u20133.10, not Python 3.12" in banner
     assert "What to try: choose Python 3.10, or a newer numpy" in banner
-    assert panel.banner.layout.display != "none"
-    page = list(panel.page_install.children)
-    assert page.index(panel.banner) < page.index(panel.log)
+    assert panel.install_step.banner.layout.display != "none"
+    page = list(panel.install_step.page.children)
+    assert page.index(panel.install_step.banner) < page.index(panel.install_step.log)

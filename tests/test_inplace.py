@@ -173,7 +173,7 @@ def done_panel(tmp_path: Path, host: str) -> Any:
 
     panel = Panel(mode="foreground", plan_factory=quick_plan(tmp_path / "marks"),
                   versions=lambda: [("3.12", "3.12")], host=host, check_index=False)
-    panel.kernel_name.value = "mine"
+    panel.python_step.kernel_name.value = "mine"
     panel.next.click()
     panel.install_button.click()
     assert panel.install.outcome == "done" and panel.state.step == 3
@@ -189,11 +189,11 @@ def test_done_step_uses_the_kernel_in_this_notebook_on_colab_only(
     assert "Change Kernel" in elsewhere.switch.value
 
     panel = done_panel(tmp_path / "colab", "colab")
-    assert panel.use_here.layout.display != "none"
-    assert panel.copy_notebook.layout.display != "none"  # the second choice stays
+    assert panel.done_step.use_here.layout.display != "none"
+    assert panel.done_step.copy_notebook.layout.display != "none"  # the second choice stays
     monkeypatch.setenv("COLAB_WIZARD_HOST", "colab")
-    panel.use_here.click()  # not in a kernel here: switched, nothing to restart
-    assert "Restarting this notebook's kernel" in panel.use_result.value
+    panel.done_step.use_here.click()  # not in a kernel here: switched, nothing to restart
+    assert "Restarting this notebook's kernel" in panel.done_step.use_result.value
     switch = inplace.status()
     assert switch is not None and switch.name == "mine"
     inplace.reset()

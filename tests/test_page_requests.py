@@ -88,7 +88,8 @@ panel = Panel(host="colab", mode="foreground", versions=lambda: [("3.12", "3.12"
 panel.job = Job(spec, None)
 """
 
-STATE = "print(json.dumps({'copy': panel.copy_result.value, 'notice': panel.notice.value}))"
+STATE = ("print(json.dumps({'copy': panel.done_step.copy_result.value, "
+         "'notice': panel.notice.value}))")
 
 
 @pytest.fixture
@@ -115,7 +116,8 @@ def state(kernel: HostKernel) -> dict[str, str]:
 def test_get_ipynb_answered_refused_or_never_answered(page: tuple[Page, HostKernel],
                                                       tmp_path: Path) -> None:
     peer, kernel = page
-    copy_id = json.loads(kernel.run("print(json.dumps({'copy': panel.copy_notebook.model_id}))"
+    copy_id = json.loads(kernel.run(
+        "print(json.dumps({'copy': panel.done_step.copy_notebook.model_id}))"
                                     ).strip())["copy"]
     nb = nbformat.v4.new_notebook()
     nb.metadata["colab"] = {"name": "analysis.ipynb"}

@@ -25,7 +25,8 @@ def test_project_choice_shows_what_will_change_and_keeps_what_was_typed(
     panel.go(1)
     assert panel.adopt.box.layout.display == "none" and not panel.install_button.disabled
     panel.adopt.choice.value = "project"
-    assert panel.deps_list.layout.display == "none" and panel.adopt.box.layout.display is None
+    assert panel.deps_step.deps_list.layout.display == "none"
+    assert panel.adopt.box.layout.display is None
     assert panel.install_button.disabled, "nothing typed yet"
     panel.adopt.source.value = str(folder)
     assert not panel.install_button.disabled

@@ -54,19 +54,19 @@ def test_bad_first_step_field(case: str, field: str, row: dict[str, Any], words:
     (foreign / "kernel.json").write_text(json.dumps(
         {"argv": ["python3"], "display_name": "Not ours", "language": "python"}))
     panel = make_panel()
-    widget = panel.kernel_name if field == "name" else panel.display_name
+    widget = panel.python_step.kernel_name if field == "name" else panel.python_step.display_name
     typed = row[field]
     with no_process_started():
         widget.value = typed
         if case == "name-foreign":
             # Only the Install button looks at installed kernels: judged there, shown here.
             panel.next.click()
-            panel.requirements.value = "tabulate"
+            panel.deps_step.requirements.value = "tabulate"
             panel.install_button.click()
             words = "not made by colab_wizard"
         else:
             panel.next.click()
-        message = text_of(panel.python_error)
+        message = text_of(panel.python_step.python_error)
     assert message.startswith(LABELS[field] + ": "), message
     assert words.lower() in message.lower(), message
     assert panel.next.disabled and panel.state.step == 0 and panel.job is None
@@ -80,14 +80,14 @@ def test_bad_requirement_line(case: str, field: str, row: dict[str, Any], words:
     panel.next.click()
     typed = "\n".join(row["dependencies"])
     with no_process_started():
-        panel.requirements.value = typed
+        panel.deps_step.requirements.value = typed
         panel.install_button.click()
-        message = text_of(panel.deps_error)
+        message = text_of(panel.deps_step.deps_error)
     words = DEP_WORDS.get(case, words)
     assert re.search(r"Line \d+: ", message), message
     assert words.lower() in message.lower(), message
     assert panel.install_button.disabled and panel.state.step == 1 and panel.job is None
-    assert panel.requirements.value == typed
+    assert panel.deps_step.requirements.value == typed
 
 
 @pytest.mark.parametrize("case,text,words", TOML_ROWS, ids=[r[0] for r in TOML_ROWS])
@@ -95,29 +95,30 @@ def test_bad_pyproject_in_the_edit_view(case: str, text: str, words: str,
                                         wizard_env: dict[str, Path]) -> None:
     panel = make_panel()
     panel.next.click()
-    panel.pyproject_toggle.value = True
-    assert panel.state.pyproject_mode and "[project]" in panel.requirements.value
+    panel.deps_step.pyproject_toggle.value = True
+    assert panel.state.pyproject_mode and "[project]" in panel.deps_step.requirements.value
     with no_process_started():
-        panel.requirements.value = text
+        panel.deps_step.requirements.value = text
         panel.install_button.click()
-        message = text_of(panel.deps_error)
+        message = text_of(panel.deps_step.deps_error)
         assert words.lower() in message.lower(), message
         assert "pyproject.toml" in message or "[project]" in message, message
         if case.startswith("toml-unclosed"):
             assert re.match(r"Line \d+: ", message), message
         assert panel.install_button.disabled and panel.job is None
-        panel.pyproject_toggle.value = False  # refused: switching would lose the text
-    assert panel.pyproject_toggle.value is True and "Fix this first" in panel.deps_error.value
-    assert panel.requirements.value == text and panel.state.pyproject == text
+        panel.deps_step.pyproject_toggle.value = False  # refused: switching would lose the text
+    assert panel.deps_step.pyproject_toggle.value is True
+    assert "Fix this first" in panel.deps_step.deps_error.value
+    assert panel.deps_step.requirements.value == text and panel.state.pyproject == text
 
 
 def test_a_version_cannot_be_typed(wizard_env: dict[str, Path]) -> None:
     panel = make_panel()
-    before = panel.version.value
+    before = panel.python_step.version.value
     for bad in ("3.15", "3.12; rm -rf ~", "2.7"):
         with pytest.raises(traitlets.TraitError):
-            panel.version.value = bad
-    assert panel.version.value == before and panel.python_error.value == ""
+            panel.python_step.version.value = bad
+    assert panel.python_step.version.value == before and panel.python_step.python_error.value == ""
 
 
 def test_the_table_covers_the_panel_fields() -> None:

@@ -21,10 +21,10 @@ def test_done_step_names_what_the_kernel_could_not_import(wizard_env: dict[str, 
     workspace.record_fallback(reason)
     panel = Panel(versions=lambda: [("3.12", "3.12")], host="colab", check_index=False)
     panel.job = Job(spec, Runner([], paths.new_log_path(spec.name)), workspace)
-    panel._fill_done()
-    assert html.escape(reason) in panel.done_summary.value
+    panel.done_step.fill(panel.job)
+    assert html.escape(reason) in panel.done_step.done_summary.value
 
     # A kernel that kept *full* gets no such sentence.
     panel.job = Job(spec, Runner([], paths.new_log_path(spec.name)), Workspace(spec))
-    panel._fill_done()
-    assert "could not import" not in panel.done_summary.value
+    panel.done_step.fill(panel.job)
+    assert "could not import" not in panel.done_step.done_summary.value

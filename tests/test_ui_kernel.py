@@ -28,7 +28,7 @@ from colab_wizard.ui import Panel
 p = Panel(mode={mode!r}, host="jupyter", versions=lambda: [("3.12", "3.12")], check_index=False,
           plan_factory=quick_plan(Path({marks!r}), middle=chatty({lines})))
 p.next.click()
-p.requirements.value = "tabulate"
+p.deps_step.requirements.value = "tabulate"
 """
 
 
@@ -102,7 +102,7 @@ def test_100k_lines_reach_the_page_as_a_bounded_number_of_messages(
     assert outcome == "done"
     updates = [m for m in run if m["msg_type"] == "comm_msg"
                and m["content"]["data"].get("method") == "update"]
-    tail = execute(kernel, "print(p.log.value.splitlines()[-1])", [])
+    tail = execute(kernel, "print(p.install_step.log.value.splitlines()[-1])", [])
     assert tail.strip() == "registered"
     print(f"\n{mode}: 100k lines in {seconds:.1f}s: {renders} redraws, "
           f"{len(updates)} comm update messages")
@@ -132,7 +132,8 @@ def test_foreground_run_is_cancelled_by_the_interrupt_button(kernel: Any, km_hol
         reply = kernel.get_shell_msg(timeout=30)
     assert time.monotonic() - started < 10
     report = execute(kernel, "print(json.dumps([p.install.outcome, "
-                             "p.row_views['middle'].icon.value, p.status.value]))", [])
+                             "p.install_step.row_views['middle'].icon.value, "
+                             "p.install_step.status.value]))", [])
     outcome, icon, status = json.loads(report)
     assert outcome == "cancelled" and icon == "\u25a0" and status.startswith("Cancelled")
     pid = int(pid_file.read_text())
@@ -187,9 +188,10 @@ def test_foreground_run_is_cancelled_by_the_panels_cancel_button(kernel: Any,
         "import chatty, quick_plan", "import quick_plan, sleeper")
     execute(kernel, setup.format(tests=str(TESTS), root=str(ROOT), mode="foreground",
                                  marks=str(tmp_path / "marks"), pid=str(pid_file)), [])
-    cancel_id = execute(kernel, "print(p.cancel.model_id)", []).strip()
+    cancel_id = execute(kernel, "print(p.install_step.cancel.model_id)", []).strip()
     run_id = kernel.execute("p.install_button.click()\n"
-                            "print('after', p.install.outcome, p.cancel.layout.display)")
+                            "print('after', p.install.outcome, "
+                            "p.install_step.cancel.layout.display)")
     deadline = time.monotonic() + 30
     while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -205,8 +207,9 @@ def test_foreground_run_is_cancelled_by_the_panels_cancel_button(kernel: Any,
     printed = _outputs_until_idle(kernel, later_id)
     assert printed[run_id].split() == ["after", "cancelled", "none"]
     assert printed[later_id].split() == ["later", "cell", "ran", "cancelled"]
-    report = execute(kernel, "print(json.dumps([p.install.outcome, p.status.value, "
-                             "p.row_views['middle'].icon.value, p.driver.pump is None]))", [])
+    report = execute(kernel, "print(json.dumps([p.install.outcome, p.install_step.status.value, "
+                             "p.install_step.row_views['middle'].icon.value, "
+                             "p.driver.pump is None]))", [])
     outcome, status, icon, detached = json.loads(report)
     assert outcome == "cancelled" and status.startswith("Cancelled") and icon == "\u25a0"
     assert detached

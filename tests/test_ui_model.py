@@ -193,3 +193,143 @@ def test_error_html_escapes_once_and_marks_banners() -> None:
     assert "<b>\u201cLock\u201d failed</b><br>What to try: it's &lt;fine&gt;</div>" in banner
     after = error_html("no page", after="<br><code>x</code>")
     assert after.endswith("no page<br><code>x</code></span>")
+
+
+# -- the form's rules (model.Form): no widget anywhere ---------------------------------------
+
+OPTIONS = [("3.13 \u2014 installed here", "3.13"), ("3.12 \u2014 installed here", "3.12")]
+
+
+def test_form_fills_defaults_and_names_follow_until_typed() -> None:
+    form = model.Form(model.FormState(), OPTIONS)
+    state = form.state
+    assert state.python in ("3.12", "3.13")  # the newest installed one unlike this Python
+    form.choose_python("3.12")
+    assert state.display_name == "Python 3.12 (poetry)" and state.name == "python-3.12-poetry"
+    form.choose_python("3.13")  # a display name still at the default follows the version
+    assert state.display_name == "Python 3.13 (poetry)" and state.name == "python-3.13-poetry"
+    form.type_display_name("Data Science")
+    assert state.name == "data-science" and not state.name_edited
+    form.choose_python("3.12")  # a display name the user typed stays
+    assert state.display_name == "Data Science"
+    form.type_kernel_name("mine")
+    form.type_display_name("Something else")  # a name the user typed stays too
+    assert state.name == "mine" and state.name_edited
+    form.type_kernel_name("  ")  # cleared: it follows the display name again
+    assert not state.name_edited
+    form.type_display_name("Back Again")
+    assert state.name == "back-again"
+    # A form kept from an earlier show() keeps what was typed; an unknown version is replaced.
+    kept = model.FormState(python="3.7", display_name="Mine", name="m", name_edited=True)
+    model.Form(kept, OPTIONS)
+    assert kept.python in ("3.12", "3.13") and (kept.display_name, kept.name) == ("Mine", "m")
+
+
+def test_form_first_step_messages_name_the_field_and_hold_next() -> None:
+    form = model.Form(model.FormState(), OPTIONS)
+    assert form.check_python() and form.python_message == ""
+    form.type_display_name("   ")
+    assert not form.check_python() and form.python_message.startswith("Display name: ")
+    assert not form.move(1) and form.state.step == 0  # not past the first step while invalid
+    nav = form.nav(running=False, adopting=False, adopt_source="")
+    assert nav.next and nav.next_disabled and not nav.back and not nav.install
+    form.type_display_name("Fine")
+    form.type_kernel_name("bad name!")
+    assert not form.check_python() and form.python_message.startswith("Kernel name: ")
+    form.type_kernel_name("fine")
+    assert form.move(1) and form.state.step == 1 and form.python_message == ""
+    assert form.move(9) and form.state.step == 3  # kept within the four steps
+    assert form.move(-2) and form.state.step == 0
+
+
+def test_form_nav_follows_the_step_the_run_and_the_choice() -> None:
+    form = model.Form(model.FormState(), OPTIONS)
+    form.move(1)
+    assert form.check_deps()  # an empty list is valid: Install may start
+    nav = form.nav(running=False, adopting=False, adopt_source="")
+    assert nav.install and not nav.install_disabled and nav.back and not nav.next
+    assert nav.deps_list and not nav.adopt_box and nav.deps_height == "12em"
+    form.type_deps("bad line!")
+    form.check_deps()
+    assert form.nav(running=False, adopting=False, adopt_source="").install_disabled
+    adopting = form.nav(running=False, adopting=True, adopt_source="")
+    assert adopting.install_disabled and adopting.adopt_box and not adopting.deps_list
+    assert not form.nav(running=False, adopting=True, adopt_source=" /p ").install_disabled
+    form.move(2)
+    running = form.nav(running=True, adopting=False, adopt_source="")
+    assert not running.back and running.back_disabled and not running.install
+
+
+def test_form_switches_views_without_losing_what_was_typed() -> None:
+    form = model.Form(model.FormState(), OPTIONS)
+    form.choose_python("3.12")
+    form.type_deps("# tables\ntabulate>=0.9")
+    assert form.check_deps() and form.edited_pyproject is None
+    assert form.switch_view(True)
+    toml = form.deps_text
+    assert form.state.pyproject_mode and "tabulate>=0.9" in toml and "# tables" in toml
+    assert 'requires-python = ">=3.12,<3.13"' in toml
+    assert form.edited_pyproject == toml
+    nav = form.nav(running=False, adopting=False, adopt_source="")
+    assert nav.deps_help == model.PYPROJECT_HELP and nav.deps_height == "22em"
+    assert form.switch_view(False) and form.deps_text == "# tables\ntabulate>=0.9"
+    assert form.state.pyproject == toml  # kept for the next switch
+    # What cannot be converted stays where it is, with the reason.
+    form.switch_view(True)
+    form.type_deps("[project\nbroken")
+    assert not form.switch_view(False)
+    assert form.state.pyproject_mode and form.deps_text == "[project\nbroken"
+    assert form.deps_message.startswith("Fix this first, then switch: ")
+
+
+def test_form_deps_notes_and_a_pasted_pyproject() -> None:
+    form = model.Form(model.FormState(), OPTIONS)
+    form.type_deps("[project]\nname = 'x'\ndependencies = ['rich']\n")
+    assert form.check_deps() and form.parsed.requirements == ("rich",)
+    assert form.deps_notes() == [
+        "Understood as a pyproject.toml: its dependencies will be installed."]
+    form.type_deps("numpy\nnumpy")
+    assert not form.check_deps() and "Line 2" in form.deps_message
+
+
+def test_form_refusals_go_to_the_step_of_the_field() -> None:
+    form = model.Form(model.FormState(), OPTIONS)
+    form.move(1)
+    form.refused(SpecError("dependencies", "numpy is listed twice", line=3))
+    assert form.state.step == 1 and form.deps_message == "Line 3: numpy is listed twice"
+    form.refused(SpecError("name", "That name is Colab's own kernel."))
+    assert form.state.step == 0
+    assert form.python_message == "Kernel name: That name is Colab's own kernel."
+    assert form.nav(running=False, adopting=False, adopt_source="").next_disabled
+    # A confirmed replacement is for the name shown then; any other name asks again.
+    form.confirm_replace()
+    assert form.replace_confirmed == form.state.name and form.python_message == ""
+    form.type_kernel_name("other")
+    assert form.replace_confirmed is None and form.replace_offer is None
+    form.type_display_name("not the name")  # the typed name stays: still no confirmation
+    assert form.replace_confirmed is None
+
+
+def test_form_adopt_choices_only_what_the_user_chose() -> None:
+    form = model.Form(model.FormState(), OPTIONS)
+    form.choose_python("3.12")
+    assert form.adopt_choices() == ("3.12", None, None)
+    form.type_display_name("My project")
+    assert form.adopt_choices() == ("3.12", None, "My project")
+    form.type_kernel_name("proj")
+    assert form.adopt_choices() == ("3.12", "proj", "My project")
+
+
+def test_the_model_and_the_markup_import_no_widgets() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, types, pathlib, colab_wizard\n"
+            "ui = types.ModuleType('colab_wizard.ui')\n"  # the package without its __init__
+            "ui.__path__ = [str(pathlib.Path(colab_wizard.__file__).parent / 'ui')]\n"
+            "sys.modules['colab_wizard.ui'] = ui\n"
+            "sys.modules['ipywidgets'] = None\n"  # any import of it now fails
+            "import colab_wizard.ui.model, colab_wizard.ui.markup, colab_wizard.ui.job\n"
+            "print('ok')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "ok", done.stderr

@@ -53,7 +53,7 @@ def click(panel: Panel, button: ipywidgets.Button) -> None:
 def to_dependencies(panel: Panel, text: str) -> None:
     panel.next.click()
     assert panel.state.step == 1
-    panel.requirements.value = text
+    panel.deps_step.requirements.value = text
 
 
 def visible(widget: ipywidgets.Widget) -> bool:
@@ -72,53 +72,53 @@ def fresh_state() -> Iterator[None]:
 @pytest.mark.parametrize("mode", ["background", "foreground"])
 def test_full_run_reaches_done(wizard_env: dict[str, Path], tmp_path: Path, mode: str) -> None:
     panel = make_panel(quick_plan(tmp_path / "marks"), mode=mode)
-    assert panel.version.value == "3.13" or panel.version.value == "3.12"
-    panel.display_name.value = "My Data Kernel"
-    assert panel.kernel_name.value == "my-data-kernel"  # derived live
+    assert panel.python_step.version.value == "3.13" or panel.python_step.version.value == "3.12"
+    panel.python_step.display_name.value = "My Data Kernel"
+    assert panel.python_step.kernel_name.value == "my-data-kernel"  # derived live
     to_dependencies(panel, "# tables\ntabulate>=0.9  # pretty output\n")
-    assert panel.deps_error.value == "" and not panel.install_button.disabled
+    assert panel.deps_step.deps_error.value == "" and not panel.install_button.disabled
     click(panel, panel.install_button)
 
-    assert panel.install.outcome == "done", panel.banner.value
-    assert panel.state.step == 3 and panel.body.children == (panel.page_done,)
-    rows = panel.row_views
+    assert panel.install.outcome == "done", panel.install_step.banner.value
+    assert panel.state.step == 3 and panel.body.children == (panel.done_step.page,)
+    rows = panel.install_step.row_views
     assert list(rows) == ["python", "install", "register"]
     assert all(v.icon.value == "\u2714" and v.bar.value == 100 for v in rows.values())
-    assert panel.overall.value == 100
-    assert "my-data-kernel" in panel.done_summary.value
-    assert "Kernel \u203a Change Kernel" in panel.switch.value
+    assert panel.install_step.overall.value == 100
+    assert "my-data-kernel" in panel.done_step.done_summary.value
+    assert "Kernel \u203a Change Kernel" in panel.done_step.switch.value
     log = panel.install.log_path
-    assert log is not None and log.is_file() and str(log) in panel.log_path.value
+    assert log is not None and log.is_file() and str(log) in panel.install_step.log_path.value
     assert "Installing gamma" in log.read_text()
-    assert "registered" in panel.log.value  # the tail shows the last lines
+    assert "registered" in panel.install_step.log.value  # the tail shows the last lines
 
 
 def test_invalid_input_blocks_next_with_the_reason(wizard_env: dict[str, Path]) -> None:
     panel = make_panel()
-    panel.kernel_name.value = "Bad Name"
-    assert "not a valid kernel name" in panel.python_error.value
+    panel.python_step.kernel_name.value = "Bad Name"
+    assert "not a valid kernel name" in panel.python_step.python_error.value
     assert panel.next.disabled
     panel.next.click()
     assert panel.state.step == 0
-    panel.kernel_name.value = "python3"
-    assert "built-in kernel" in panel.python_error.value
-    panel.kernel_name.value = "good-name"
-    assert panel.python_error.value == "" and not panel.next.disabled
+    panel.python_step.kernel_name.value = "python3"
+    assert "built-in kernel" in panel.python_step.python_error.value
+    panel.python_step.kernel_name.value = "good-name"
+    assert panel.python_step.python_error.value == "" and not panel.next.disabled
 
     to_dependencies(panel, "numpy>=1.26\nnot valid here!\n\npandas\nnumpy\n")
-    error = panel.deps_error.value
+    error = panel.deps_step.deps_error.value
     assert "Line 2:" in error and "not a valid requirement" in error
     assert "Line 5:" in error and "listed twice" in error
     assert panel.install_button.disabled
     panel.install_button.click()
     assert panel.state.step == 1 and panel.job is None
 
-    panel.requirements.value = "[project\nname = 1\n"
-    assert "line 1, column" in panel.deps_error.value
+    panel.deps_step.requirements.value = "[project\nname = 1\n"
+    assert "line 1, column" in panel.deps_step.deps_error.value
     assert panel.install_button.disabled
 
-    panel.requirements.value = "numpy>=1.26\npandas\n"
-    assert panel.deps_error.value == "" and not panel.install_button.disabled
+    panel.deps_step.requirements.value = "numpy>=1.26\npandas\n"
+    assert panel.deps_step.deps_error.value == "" and not panel.install_button.disabled
 
 
 def test_a_foreign_kernel_name_is_refused_before_anything_runs(wizard_env: dict[str, Path]
@@ -128,12 +128,12 @@ def test_a_foreign_kernel_name_is_refused_before_anything_runs(wizard_env: dict[
     (foreign / "kernel.json").write_text('{"argv": ["python3"], "display_name": "Not ours",'
                                          ' "language": "python"}')
     panel = make_panel(quick_plan(wizard_env["home"] / "marks"))
-    panel.kernel_name.value = "taken"
+    panel.python_step.kernel_name.value = "taken"
     to_dependencies(panel, "tabulate")
     panel.install_button.click()
     assert panel.job is None and panel.state.step == 0
-    assert "already exists" in panel.python_error.value and panel.next.disabled
-    panel.kernel_name.value = "free-name"
+    assert "already exists" in panel.python_step.python_error.value and panel.next.disabled
+    panel.python_step.kernel_name.value = "free-name"
     assert not panel.next.disabled
 
 
@@ -148,34 +148,37 @@ def test_replacing_another_kernel_of_ours_needs_the_confirm(wizard_env: dict[str
                                                    tmp_path / "python", other.project_dir, "3.12"))
     kernels.register(staged, other.name)
     panel = make_panel(quick_plan(wizard_env["home"] / "marks"))
-    panel.kernel_name.value = "mine"
+    panel.python_step.kernel_name.value = "mine"
     to_dependencies(panel, "tabulate")
     panel.install_button.click()
     assert panel.job is None and panel.state.step == 0
-    assert str(tmp_path / "elsewhere") in panel.python_error.value
-    assert visible(panel.replace_button) and "mine" in panel.replace_button.description
-    click(panel, panel.replace_button)
+    assert str(tmp_path / "elsewhere") in panel.python_step.python_error.value
+    assert visible(panel.python_step.replace_button)
+    assert "mine" in panel.python_step.replace_button.description
+    click(panel, panel.python_step.replace_button)
     assert panel.job is not None and panel.job.spec.name == "mine"
-    assert not visible(panel.replace_button)
-    panel.kernel_name.value = "mine2"
-    assert panel.replace_confirmed is None
+    assert not visible(panel.python_step.replace_button)
+    panel.python_step.kernel_name.value = "mine2"
+    assert panel.form.replace_confirmed is None
 
 
 def test_pasted_pyproject_and_requirements_txt_are_understood(wizard_env: dict[str, Path]
                                                                 ) -> None:
     panel = make_panel()
     to_dependencies(panel, "[project]\nname = 'x'\ndependencies = [\n  'rich',  # colours\n]\n")
-    assert panel.parsed.requirements == ("rich",)
-    assert "pyproject.toml" in panel.deps_warnings.value
-    pasted = panel.requirements.value
-    panel.pyproject_toggle.value = True  # the pasted file becomes the file to edit, as is
-    assert panel.requirements.value == pasted and panel.state.pyproject == pasted
-    panel.pyproject_toggle.value = False
-    assert panel.requirements.value == "rich  # colours"
-    panel.requirements.value = ("# via pip-compile\nsix==1.16.0 \\\n    --hash=sha256:abc\n"
-                                "--index-url https://example.invalid/simple\n")
-    assert panel.parsed.requirements == ("six==1.16.0",)
-    assert "ignored" in panel.deps_warnings.value and not panel.install_button.disabled
+    assert panel.form.parsed.requirements == ("rich",)
+    assert "pyproject.toml" in panel.deps_step.deps_warnings.value
+    pasted = panel.deps_step.requirements.value
+    # The pasted file becomes the file to edit, as is.
+    panel.deps_step.pyproject_toggle.value = True
+    assert panel.deps_step.requirements.value == pasted and panel.state.pyproject == pasted
+    panel.deps_step.pyproject_toggle.value = False
+    assert panel.deps_step.requirements.value == "rich  # colours"
+    panel.deps_step.requirements.value = (
+        "# via pip-compile\nsix==1.16.0 \\\n    --hash=sha256:abc\n"
+        "--index-url https://example.invalid/simple\n")
+    assert panel.form.parsed.requirements == ("six==1.16.0",)
+    assert "ignored" in panel.deps_step.deps_warnings.value and not panel.install_button.disabled
 
 
 @pytest.fixture
@@ -212,8 +215,9 @@ def test_names_missing_on_the_index_are_warned_about(wizard_env: dict[str, Path]
         await asyncio.wait_for(panel.name_check, 10)
 
     asyncio.run(go())
-    assert "no-such-package-xyz" in panel.index_warning.value
-    assert "tabulate" not in panel.index_warning.value and "Rich" not in panel.index_warning.value
+    assert "no-such-package-xyz" in panel.deps_step.index_warning.value
+    warning = panel.deps_step.index_warning.value
+    assert "tabulate" not in warning and "Rich" not in warning
     assert "/simple/rich/" in loopback_index
     assert not panel.install_button.disabled  # a warning, not a block
 
@@ -221,17 +225,19 @@ def test_names_missing_on_the_index_are_warned_about(wizard_env: dict[str, Path]
 def test_pyproject_toggle_round_trip_keeps_comments(wizard_env: dict[str, Path]) -> None:
     panel = make_panel()
     to_dependencies(panel, "# plotting\nmatplotlib  # charts\nrich\n")
-    panel.pyproject_toggle.value = True
-    toml = panel.requirements.value
+    panel.deps_step.pyproject_toggle.value = True
+    toml = panel.deps_step.requirements.value
     assert "[project]" in toml and "# plotting" in toml and '"matplotlib", # charts' in toml
-    panel.requirements.value = toml.replace('"rich",', '"rich",\n    "tabulate", # tables')
-    panel.pyproject_toggle.value = False
-    assert panel.requirements.value == (
+    panel.deps_step.requirements.value = toml.replace('"rich",',
+                                                      '"rich",\n    "tabulate", # tables')
+    panel.deps_step.pyproject_toggle.value = False
+    assert panel.deps_step.requirements.value == (
         "# plotting\nmatplotlib  # charts\nrich\ntabulate  # tables")
-    panel.requirements.value = "bad line!"
-    panel.pyproject_toggle.value = True  # refused: would lose the text
-    assert panel.pyproject_toggle.value is False and panel.requirements.value == "bad line!"
-    assert "Fix this first" in panel.deps_error.value
+    panel.deps_step.requirements.value = "bad line!"
+    panel.deps_step.pyproject_toggle.value = True  # refused: would lose the text
+    assert panel.deps_step.pyproject_toggle.value is False
+    assert panel.deps_step.requirements.value == "bad line!"
+    assert "Fix this first" in panel.deps_step.deps_error.value
 
 
 def test_text_survives_back_next_failure_and_reshow(wizard_env: dict[str, Path],
@@ -241,22 +247,23 @@ def test_text_survives_back_next_failure_and_reshow(wizard_env: dict[str, Path],
                     plan_factory=quick_plan(tmp_path / "marks", middle=fail_unless(fixed)))
     assert panel is not None
     text = "# my list\nrequests[socks]>=2  # http\n"
-    panel.display_name.value = "Keep Me"
+    panel.python_step.display_name.value = "Keep Me"
     to_dependencies(panel, text)
     panel.back.click()
-    assert panel.state.step == 0 and panel.display_name.value == "Keep Me"
+    assert panel.state.step == 0 and panel.python_step.display_name.value == "Keep Me"
     panel.next.click()
-    assert panel.requirements.value == text
+    assert panel.deps_step.requirements.value == text
     click(panel, panel.install_button)
     assert panel.install.outcome == "failed"
     panel.back.click()
-    assert panel.state.step == 1 and panel.requirements.value == text
+    assert panel.state.step == 1 and panel.deps_step.requirements.value == text
 
     again = ui.show(display=False, mode="background", versions=lambda: list(VERSIONS))
     assert again is not None and again is not panel
     assert again.state.step == 1
-    assert again.requirements.value == text
-    assert again.display_name.value == "Keep Me" and again.kernel_name.value == "keep-me"
+    assert again.deps_step.requirements.value == text
+    assert again.python_step.display_name.value == "Keep Me"
+    assert again.python_step.kernel_name.value == "keep-me"
 
 
 def test_failure_banner_then_retry_from_the_failed_stage(wizard_env: dict[str, Path],
@@ -268,18 +275,20 @@ def test_failure_banner_then_retry_from_the_failed_stage(wizard_env: dict[str, P
     click(panel, panel.install_button)
 
     assert panel.install.outcome == "failed" and panel.state.step == 2
-    assert visible(panel.banner) and visible(panel.retry) and visible(panel.show_log)
-    assert "Check it" in panel.banner.value and "exited with code 3" in panel.banner.value
-    assert panel.row_views["middle"].icon.value == "\u2716"
-    assert panel.row_views["register"].icon.value == "\u25cb"  # never started
-    assert "something is missing" in panel.log.value
-    panel.show_log.click()
-    assert "something is missing" in panel.full_log.value and visible(panel.full_log)
+    install = panel.install_step
+    assert visible(install.banner) and visible(install.retry) and visible(install.show_log)
+    assert "Check it" in install.banner.value and "exited with code 3" in install.banner.value
+    assert panel.install_step.row_views["middle"].icon.value == "\u2716"
+    assert panel.install_step.row_views["register"].icon.value == "\u25cb"  # never started
+    assert "something is missing" in panel.install_step.log.value
+    panel.install_step.show_log.click()
+    assert "something is missing" in panel.install_step.full_log.value
+    assert visible(panel.install_step.full_log)
     assert not panel.back.disabled  # the user may go back and edit
 
     fixed.write_text("ok")
     before = (marks / "install.done").stat().st_mtime_ns
-    click(panel, panel.retry)
+    click(panel, panel.install_step.retry)
     assert panel.install.outcome == "done" and panel.state.step == 3
     # The earlier stages were not redone: skipped through their is_done check.
     assert (marks / "install.done").stat().st_mtime_ns == before
@@ -294,12 +303,12 @@ def test_cancel_mid_stage_leaves_no_process(wizard_env: dict[str, Path], tmp_pat
 
     async def go() -> float:
         panel.install_button.click()
-        assert panel.driver.busy and visible(panel.cancel) and panel.back.disabled
+        assert panel.driver.busy and visible(panel.install_step.cancel) and panel.back.disabled
         while not pid_file.exists() or not pid_file.read_text():
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.2)
         started = time.monotonic()
-        panel.cancel.click()  # the event loop is free: the click is handled at once
+        panel.install_step.cancel.click()  # the event loop is free: the click is handled at once
         assert panel.driver.task is not None
         await asyncio.wait_for(panel.driver.task, 30)
         return time.monotonic() - started
@@ -310,7 +319,7 @@ def test_cancel_mid_stage_leaves_no_process(wizard_env: dict[str, Path], tmp_pat
     assert seconds < 5
     assert panel.install.outcome == "cancelled"
     assert panel.install.rows["middle"].status == "cancelled"
-    assert not visible(panel.cancel) and not panel.back.disabled
+    assert not visible(panel.install_step.cancel) and not panel.back.disabled
     assert panel.state.step == 2
 
 
@@ -337,7 +346,7 @@ def test_foreground_interrupt_cancels_and_kills(wizard_env: dict[str, Path],
     assert time.monotonic() - started < 20
     assert not alive(int(pid_file.read_text()))
     assert panel.install.outcome == "cancelled"
-    assert panel.row_views["middle"].icon.value == "\u25a0"
+    assert panel.install_step.row_views["middle"].icon.value == "\u25a0"
 
 
 def test_100k_lines_redraw_at_most_ten_times_a_second(wizard_env: dict[str, Path],
@@ -352,8 +361,8 @@ def test_100k_lines_redraw_at_most_ten_times_a_second(wizard_env: dict[str, Path
     assert panel.install.outcome == "done"
     log = panel.install.log_path
     assert log is not None and "line 99999" in log.read_text()
-    assert len(panel.log.value.splitlines()) == model.TAIL_LINES  # a bounded tail
-    assert panel.log.value.splitlines()[-1] == "registered"
+    assert len(panel.install_step.log.value.splitlines()) == model.TAIL_LINES  # a bounded tail
+    assert panel.install_step.log.value.splitlines()[-1] == "registered"
     print(f"\n100k lines: {seconds:.1f}s, {panel.renders} redraws")
     # At most ~10 timed redraws a second, plus one for each event that must show at once.
     assert panel.renders <= seconds * 10 + 20
@@ -366,12 +375,13 @@ def test_an_exception_in_the_run_ends_up_in_the_panel(wizard_env: dict[str, Path
     the task: the panel shows it instead of losing it."""
     panel = make_panel(mode=mode)  # the engine's own plan
     to_dependencies(panel, "tabulate")
-    project = wizard_env["home"] / "projects" / panel.kernel_name.value
+    project = wizard_env["home"] / "projects" / panel.python_step.kernel_name.value
     with api.RunLock.for_project(project):
         click(panel, panel.install_button)
     assert panel.install.outcome == "failed"
-    assert visible(panel.banner) and "Another install is already running" in panel.banner.value
-    assert not visible(panel.retry) and not panel.back.disabled
+    assert visible(panel.install_step.banner)
+    assert "Another install is already running" in panel.install_step.banner.value
+    assert not visible(panel.install_step.retry) and not panel.back.disabled
 
 
 @pytest.mark.slow
@@ -385,24 +395,26 @@ def test_real_engine_run_registers_a_kernel(wizard_env: dict[str, Path], other_p
                    str(original))
     monkeypatch.setenv("JPY_SESSION_NAME", str(original))
     panel = Panel(mode="background", host="jupyter")
-    values = [v for _, v in panel.version.options]
+    values = [v for _, v in panel.python_step.version.options]
     assert other_python in values
-    panel.version.value = other_python
-    panel.display_name.value = f"Panel test {other_python}"
+    panel.python_step.version.value = other_python
+    panel.python_step.display_name.value = f"Panel test {other_python}"
     to_dependencies(panel, "# small\ntabulate>=0.9\n")
-    panel.pyproject_toggle.value = True  # edit the whole file: the engine keeps what we add
-    panel.requirements.value += "\n# kept by the wizard\n[tool.black]\nline-length = 99\n"
+    # Edit the whole file: the engine keeps what we add.
+    panel.deps_step.pyproject_toggle.value = True
+    panel.deps_step.requirements.value += "\n# kept by the wizard\n[tool.black]\nline-length = 99\n"
     click(panel, panel.install_button)
-    assert panel.install.outcome == "done", (panel.banner.value, panel.log.value)
-    written = (wizard_env["home"] / "projects" / panel.kernel_name.value / "pyproject.toml"
-               ).read_text()
+    assert panel.install.outcome == "done", (panel.install_step.banner.value,
+                                             panel.install_step.log.value)
+    project = wizard_env["home"] / "projects" / panel.python_step.kernel_name.value
+    written = (project / "pyproject.toml").read_text()
     assert "# kept by the wizard" in written and "line-length = 99" in written
     assert '"tabulate>=0.9"' in written and '"ipykernel"' in written and "# small" in written
     assert panel.state.step == 3
-    name = panel.kernel_name.value
+    name = panel.python_step.kernel_name.value
     assert name in [k.name for k in kernels.list_ours()]
-    assert "Download pyproject.toml" in panel.downloads.value
-    assert "Download poetry.lock" in panel.downloads.value
+    assert "Download pyproject.toml" in panel.done_step.downloads.value
+    assert "Download poetry.lock" in panel.done_step.downloads.value
     assert all(r.status in ("done", "skipped") for r in panel.install.rows.values())
     # Re-running an unchanged spec skips every stage.
     panel.back.click()
@@ -411,10 +423,10 @@ def test_real_engine_run_registers_a_kernel(wizard_env: dict[str, Path], other_p
     assert all(r.status == "skipped" for r in panel.install.rows.values())
 
     # Done writes a copy of the notebook that opens on the new kernel; the original stays.
-    assert visible(panel.copy_notebook)
+    assert visible(panel.done_step.copy_notebook)
     before = original.read_bytes()
-    panel.copy_notebook.click()
-    assert "Wrote" in panel.copy_result.value, panel.copy_result.value
+    panel.done_step.copy_notebook.click()
+    assert "Wrote" in panel.done_step.copy_result.value, panel.done_step.copy_result.value
     copy = nbformat.read(str(original.with_name(f"analysis ({name}).ipynb")), as_version=4)
     nbformat.validate(copy)
     assert copy.metadata.kernelspec.name == name and original.read_bytes() == before
@@ -422,16 +434,17 @@ def test_real_engine_run_registers_a_kernel(wizard_env: dict[str, Path], other_p
     # Done offers "Save for a fresh VM"; a new panel finds the save and restores from it.
     saves = wizard_env["home"] / "saved-here"
     panel.go(3)
-    panel.save_folder.value = str(saves)
-    panel.save_button.click()
-    assert "Saved to" in panel.save_result.value, panel.save_result.value
+    panel.done_step.save_folder.value = str(saves)
+    panel.done_step.save_button.click()
+    assert "Saved to" in panel.done_step.save_result.value, panel.done_step.save_result.value
     kernels.remove(name)
     shutil.rmtree(wizard_env["home"] / "projects" / name)
     fresh = Panel(mode="background", host="jupyter", check_index=False, cache_dir=saves)
-    assert visible(fresh.restore_box)
-    assert fresh.restore_choice.value == str(saves / name)
-    click(fresh, fresh.restore_button)
-    assert fresh.install.outcome == "done", (fresh.banner.value, fresh.log.value)
+    assert visible(fresh.python_step.restore_box)
+    assert fresh.python_step.restore_choice.value == str(saves / name)
+    click(fresh, fresh.python_step.restore_button)
+    assert fresh.install.outcome == "done", (fresh.install_step.banner.value,
+                                             fresh.install_step.log.value)
     assert list(fresh.install.rows) == ["unpack", "install", "kernel", "verify", "register"]
     assert name in [k.name for k in kernels.list_ours()]
     assert fresh.state.step == 3
@@ -439,4 +452,4 @@ def test_real_engine_run_registers_a_kernel(wizard_env: dict[str, Path], other_p
 
 def test_no_restore_offer_without_saved_kernels(wizard_env: dict[str, Path]) -> None:
     panel = make_panel(cache_dir=wizard_env["home"] / "nothing-saved")
-    assert not visible(panel.restore_box)
+    assert not visible(panel.python_step.restore_box)

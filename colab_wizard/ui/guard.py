@@ -5,16 +5,26 @@ only logs it), so a click would seem to do nothing. Every handler is wired
 through :meth:`ClickGuard.on_click`: whatever it raises becomes a sentence in
 the widget's message area, and the traceback goes to a log file.
 No widget is created here; ``notify`` shows the sentence.
+
+A click whose action has a place for its result (``result``) shows there the errors
+that are the user's to act on (:data:`EXPECTED`), as they are: this is the one place
+the panel catches them.
 """
 
 from __future__ import annotations
 
 import traceback
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from .. import paths
+from ..errors import WizardError
+from .markup import error_html
 
 LOG_NAME = "panel-errors.log"
+# What an action may raise for the user to act on: every error of ours, and the file
+# system's own (a full or read-only Drive, a folder without permission). Those are not
+# wrapped: an OSError's words already name the path and what the system refused.
+EXPECTED = (WizardError, OSError)
 
 
 class ClickGuard:
@@ -23,14 +33,22 @@ class ClickGuard:
         # Every handler made here: a test checks that no button has any other.
         self.handlers: list[Callable[[Any], None]] = []
 
-    def on_click(self, button: Any, action: Callable[[], object]) -> None:
-        """Wire ``button`` (an ipywidgets Button) to ``action`` through :meth:`wrap`."""
-        button.on_click(self.wrap(action))
+    def on_click(self, button: Any, action: Callable[[], object],
+                 result: Optional[Any] = None) -> None:
+        """Wire ``button`` (an ipywidgets Button) to ``action`` through :meth:`wrap`; an
+        expected error goes into ``result`` (an HTML widget) when given."""
+        button.on_click(self.wrap(action, result))
 
-    def wrap(self, action: Callable[[], object]) -> Callable[[Any], None]:
+    def wrap(self, action: Callable[[], object],
+             result: Optional[Any] = None) -> Callable[[Any], None]:
         def handler(_: Any = None) -> None:
             try:
                 action()
+            except EXPECTED as exc:
+                if result is None:
+                    self.notify(sentence(exc, _log(exc)))
+                else:
+                    result.value = error_html(str(exc))
             except KeyboardInterrupt:
                 self.notify("Stopped by the interrupt button.")
             except Exception as exc:

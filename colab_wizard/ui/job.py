@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from .. import adoption, api, freshvm, paths
+from .. import adoption, api, freshvm, ownership, paths, pyproject
 from ..events import Listener
 from ..plan import Workspace
 from ..runner import Runner, Stage
@@ -31,7 +31,11 @@ class Job:
 
     @classmethod
     def create(cls, spec: EnvSpec, listener: Listener,
-               plan_factory: Optional[PlanFactory] = None) -> Job:
+               plan_factory: Optional[PlanFactory] = None,
+               edited_pyproject: Optional[str] = None) -> Job:
+        """``edited_pyproject``: the whole pyproject.toml the user edited, for the project."""
+        if edited_pyproject is not None:
+            write_edited_pyproject(spec, edited_pyproject)
         if plan_factory is None:
             runner, workspace = api.build_runner(spec, [listener])
             return cls(spec, runner, workspace)
@@ -66,3 +70,17 @@ class Job:
 
     def children(self) -> list[int]:
         return self.runner.children
+
+
+def write_edited_pyproject(spec: EnvSpec, text: str) -> None:
+    """A pyproject.toml the user edited in full goes into the project; the plan then
+    changes only the keys it owns (tomlkit keeps the rest and the comments). Left alone
+    when it would come out the same, so an unchanged re-run still skips every stage."""
+    target = spec.project_dir / "pyproject.toml"
+    if target.exists():
+        current = target.read_text(encoding="utf-8")
+        if pyproject.update(current, spec) == pyproject.update(text, spec):
+            return
+    spec.project_dir.mkdir(parents=True, exist_ok=True)
+    ownership.claim(spec.project_dir)  # the wizard's from now on: a retry may edit it
+    target.write_text(text, encoding="utf-8")

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from .. import pythons
-from ..errors import StageError
+from .. import api, pythons, requirements_text
+from ..errors import SpecError, StageError
 from ..events import (
     Event,
     RunFinished,
@@ -29,7 +29,17 @@ from ..events import (
     StageProgress,
     StageStarted,
 )
+from ..kernels import KernelInfo
+from ..naming import WouldReplace
 from ..progress import OverallProgress
+from ..spec import (
+    EnvSpec,
+    check_display_name,
+    check_name,
+    default_display_name,
+    name_from_display_name,
+    parse_python,
+)
 
 # As many lines as the log box shows at once: a textarea scrolls back to its top on every
 # update, so lines below its fold would never be seen while a stage runs.
@@ -112,6 +122,229 @@ class FormState:
     adopt_mode: bool = False
     adopt_source: str = ""
     adopt_relock: bool = False
+
+
+# The first step's fields share one message line: it starts with the field's label.
+FIELD_LABELS = {"python": "Python", "display_name": "Display name", "name": "Kernel name"}
+REQUIREMENTS_HELP = ("One requirement per line, like <code>numpy&gt;=1.26</code>; "
+                     "<code># comments</code> are fine. Pasting a requirements.txt or a "
+                     "pyproject.toml works too.")
+PYPROJECT_HELP = ("The whole <code>pyproject.toml</code>: edit freely; the wizard changes "
+                  "only the keys it owns.")
+
+
+def field_message(exc: SpecError) -> str:
+    """A first-step field's error, starting with the field's label."""
+    label = FIELD_LABELS.get(exc.field)
+    return f"{label}: {exc.message}" if label else exc.message
+
+
+def line_message(exc: SpecError) -> str:
+    """A dependency error, starting with its line number when it has one."""
+    return (f"Line {exc.line}: " if exc.line is not None else "") + exc.message
+
+
+def _default_display_name(python: str) -> str:
+    return default_display_name(parse_python(python))
+
+
+@dataclass(frozen=True)
+class Nav:
+    """Which of Back, Next and Install show, and which can be clicked; the Dependencies
+    step's view (the list or the project box, its help text and height)."""
+
+    back: bool
+    back_disabled: bool
+    next: bool
+    next_disabled: bool
+    install: bool
+    install_disabled: bool
+    deps_list: bool
+    adopt_box: bool
+    deps_help: str
+    deps_height: str
+
+
+class Form:
+    """The form's rules over :class:`FormState`: what follows from what was typed.
+
+    The panel hands every change in here and copies the state and the messages back onto
+    its widgets; nothing here knows a widget.
+    """
+
+    def __init__(self, state: FormState, options: VersionOptions) -> None:
+        self.state = state
+        self.python_message = ""  # the first step's message line ("" when all is well)
+        self.deps_message = ""  # the dependency editor's message ("" when all is well)
+        # The kernel registered under this name may be replaced: the user said so, for the
+        # name shown then (any other name asks again).
+        self.replace_confirmed: Optional[str] = None
+        # The kernel of ours an Install would replace, offered with "Replace it"; or None.
+        self.replace_offer: Optional[KernelInfo] = None
+        self.parsed = requirements_text.parse("")
+        self._fill(options)
+
+    def _fill(self, options: VersionOptions) -> None:
+        """What is missing from the state gets its default: the version from ``options``, the
+        display name from the version, the kernel name from the display name."""
+        state = self.state
+        if state.python not in [v for _, v in options]:
+            state.python = default_version(options)
+        if not state.display_name:
+            state.display_name = _default_display_name(state.python)
+        if not state.name_edited or not state.name:
+            state.name = name_from_display_name(state.display_name)
+
+    # -- step 1 -------------------------------------------------------------------------
+
+    def choose_python(self, python: str) -> None:
+        """A display name still at the old version's default follows the new version."""
+        old, self.state.python = self.state.python, python
+        if old and self.state.display_name == _default_display_name(old):
+            self.type_display_name(_default_display_name(python))
+
+    def type_display_name(self, text: str) -> None:
+        """The kernel name follows the display name until the user types one."""
+        self.state.display_name = text
+        if not self.state.name_edited:
+            self._set_name(name_from_display_name(text))
+
+    def type_kernel_name(self, text: str) -> None:
+        """A name typed is kept; cleared, it follows the display name again."""
+        self._set_name(text)
+        self.state.name_edited = bool(text.strip())
+
+    def _set_name(self, name: str) -> None:
+        if name != self.state.name:
+            # A confirmed replacement was for the name shown then, not for whatever comes next.
+            self.replace_confirmed = self.replace_offer = None
+        self.state.name = name
+
+    def check_python(self) -> bool:
+        """Whether the first step's fields are valid; the message line says why not."""
+        try:
+            parse_python(self.state.python or "")
+            check_display_name(self.state.display_name)
+            check_name(self.state.name)
+        except SpecError as exc:
+            self.python_message = field_message(exc)
+            return False
+        self.python_message = ""
+        return True
+
+    def confirm_replace(self) -> None:
+        self.replace_confirmed = self.state.name
+        self.replace_offer = None
+        self.python_message = ""
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def move(self, step: int) -> bool:
+        """Go to ``step`` (kept within the four); not past the first while it is invalid."""
+        step = max(0, min(step, len(STEPS) - 1))
+        if step == 1 and self.state.step == 0 and not self.check_python():
+            return False
+        self.state.step = step
+        return True
+
+    def nav(self, running: bool, adopting: bool, adopt_source: str) -> Nav:
+        step = self.state.step
+        ready = bool(adopt_source.strip()) if adopting else self.parsed.ok
+        return Nav(
+            back=step in (1, 2, 3) and not running, back_disabled=running,
+            next=step == 0, next_disabled=step == 0 and bool(self.python_message),
+            install=step == 1, install_disabled=not ready or running,
+            deps_list=not adopting, adopt_box=adopting,
+            deps_help=PYPROJECT_HELP if self.state.pyproject_mode else REQUIREMENTS_HELP,
+            deps_height="22em" if self.state.pyproject_mode else "12em")
+
+    # -- step 2 ---------------------------------------------------------------------------
+
+    @property
+    def deps_text(self) -> str:
+        """What the dependency editor shows: the pyproject.toml or the requirements list."""
+        return self.state.pyproject if self.state.pyproject_mode else self.state.requirements
+
+    def type_deps(self, text: str) -> None:
+        if self.state.pyproject_mode:
+            self.state.pyproject = text
+        else:
+            self.state.requirements = text
+
+    def switch_view(self, to_pyproject: bool) -> bool:
+        """The editor shows the other view, converted; False (and the message says why) when
+        what is there cannot be converted: switching would lose it."""
+        text = self.deps_text
+        try:
+            if to_pyproject and requirements_text.looks_like_pyproject(text):
+                converted = text  # a pasted pyproject.toml: edit it as it is
+            elif to_pyproject:
+                converted = requirements_text.to_pyproject(
+                    text, self.state.pyproject, self.state.name,
+                    parse_python(self.state.python).minor)
+            else:
+                converted = requirements_text.from_pyproject(text)
+        except SpecError as exc:
+            self.deps_message = f"Fix this first, then switch: {line_message(exc)}"
+            return False
+        self.state.pyproject_mode = to_pyproject
+        self.type_deps(converted)
+        return True
+
+    def check_deps(self) -> bool:
+        """Parse the dependencies; the message names every bad line."""
+        self.parsed = requirements_text.parse(self.deps_text)
+        self.deps_message = "" if self.parsed.ok else self.parsed.message()
+        return self.parsed.ok
+
+    def deps_notes(self) -> list[str]:
+        """What was understood but is worth saying (ignored options, a pasted pyproject)."""
+        notes = list(self.parsed.warnings)
+        if self.parsed.ok and not self.state.pyproject_mode and self.parsed.kind == "pyproject":
+            notes.append("Understood as a pyproject.toml: its dependencies will be installed.")
+        return notes
+
+    def adopt_choices(self) -> tuple[str, Optional[str], Optional[str]]:
+        """The Python, kernel name and display name for adopting a project: the first step's
+        choices where the user made them (None: the project's name and newest fitting Python
+        decide)."""
+        state = self.state
+        shown = state.display_name
+        default_shown = _default_display_name(state.python) if state.python else ""
+        return (state.python, state.name if state.name_edited else None,
+                None if shown == default_shown else shown)
+
+    @property
+    def edited_pyproject(self) -> Optional[str]:
+        """The pyproject.toml the user edited in full, to go into the project; else None."""
+        if self.state.pyproject_mode and self.state.pyproject.strip():
+            return self.state.pyproject
+        return None
+
+    # -- Install --------------------------------------------------------------------------
+
+    def spec(self) -> Optional[EnvSpec]:
+        """The validated spec to install; None when something must change first: the message
+        is then on the step of the field at fault (``state.step`` says which)."""
+        if not self.check_python() or not self.check_deps():
+            return None
+        state = self.state
+        try:
+            return api.make_spec(state.python, list(self.parsed.requirements), name=state.name,
+                                 display_name=state.display_name,
+                                 replace=self.replace_confirmed == state.name)
+        except SpecError as exc:
+            self.refused(exc)
+            return None
+
+    def refused(self, exc: SpecError) -> None:
+        if isinstance(exc, WouldReplace):
+            self.replace_offer = exc.existing
+        if exc.field in FIELD_LABELS:
+            self.state.step = 0  # the field at fault is on the first step: show it there
+            self.python_message = field_message(exc)
+        else:
+            self.deps_message = line_message(exc)
 
 
 STEPS = ("Python", "Dependencies", "Install", "Done")

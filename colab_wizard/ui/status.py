@@ -12,7 +12,6 @@ from typing import Callable, Optional
 import ipywidgets as w
 
 from .. import inplace
-from ..errors import WizardError
 from .guard import ClickGuard
 from .markup import error_html, escape
 from .widgets import classes
@@ -40,7 +39,7 @@ class StatusView:
         self.result = classes(w.HTML(""), "cw-use-result")
         self.back.layout.display = None if switch is not None else "none"
         self.clicks = ClickGuard(self._notify)
-        self.clicks.on_click(self.back, self.go_back)
+        self.clicks.on_click(self.back, self.go_back, self.result)
         self.clicks.on_click(self.wizard, self.show_wizard)
         self.card = classes(w.VBox([
             w.HTML("<b style='font-size:1.15em'>colab_wizard</b>"), self.text,
@@ -62,11 +61,7 @@ class StatusView:
         return "This notebook runs on Colab's own Python."
 
     def go_back(self) -> None:
-        try:
-            inplace.reset()
-        except (WizardError, OSError) as exc:
-            self.result.value = error_html(str(exc))
-            return
+        inplace.reset()
         self.back.disabled = True
         self.result.value = ("Colab's own launcher is back. Restarting this kernel on Colab's "
                              "Python now\u2026 run your cells again when it is back.")

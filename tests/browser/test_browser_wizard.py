@@ -243,7 +243,8 @@ def test_cancel_clicked_during_a_foreground_install_with_colabs_widgets(
     ipykernel 6.17: the real engine installs pandas; Cancel is clicked while Poetry works.
     The run stops, none of its processes is left, and no kernel is registered."""
     cell = "from colab_wizard import show\nshow(mode='foreground')"
-    name_cell = "import colab_wizard.ui as ui\nprint('kernel', ui.LAST_PANEL.kernel_name.value)"
+    name_cell = ("import colab_wizard.ui as ui\n"
+                 "print('kernel', ui.LAST_PANEL.python_step.kernel_name.value)")
     panel = lab3.first_cell_widget(page, "colab-cancel.ipynb", [cell, REPORT_CELL, name_cell],
                                    ".cw-panel")
     install = _to_install_step(page, panel, "pandas\n")
