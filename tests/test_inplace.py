@@ -185,8 +185,8 @@ def test_done_step_uses_the_kernel_in_this_notebook_on_colab_only(
 ) -> None:
     before = default_kernel.read_bytes()
     elsewhere = done_panel(tmp_path / "jupyter", "jupyter")
-    assert elsewhere.use_here.layout.display == "none"
-    assert "Change Kernel" in elsewhere.switch.value
+    assert elsewhere.done_step.use_here.layout.display == "none"
+    assert "Change Kernel" in elsewhere.done_step.switch.value
 
     panel = done_panel(tmp_path / "colab", "colab")
     assert panel.done_step.use_here.layout.display != "none"

@@ -275,9 +275,9 @@ def test_failure_banner_then_retry_from_the_failed_stage(wizard_env: dict[str, P
     click(panel, panel.install_button)
 
     assert panel.install.outcome == "failed" and panel.state.step == 2
-    install = panel.install_step
-    assert visible(install.banner) and visible(install.retry) and visible(install.show_log)
-    assert "Check it" in install.banner.value and "exited with code 3" in install.banner.value
+    step = panel.install_step
+    assert visible(step.banner) and visible(step.retry) and visible(step.show_log)
+    assert "Check it" in step.banner.value and "exited with code 3" in step.banner.value
     assert panel.install_step.row_views["middle"].icon.value == "\u2716"
     assert panel.install_step.row_views["register"].icon.value == "\u25cb"  # never started
     assert "something is missing" in panel.install_step.log.value
