@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional, Union
 
-from . import adoption, colab, kernels, naming, ownership, paths, pyproject, swap
+from . import adoption, colab, kernels, naming, ownership, paths, pyproject, settings, swap
 from .errors import StageError, WizardError
 from .events import Listener
 from .files import FileLock
@@ -99,7 +99,7 @@ def prepare_adoption(request: adoption.Request, replace: bool = False) -> adopti
 def check_folders() -> None:
     """The folders every run writes outside the project, judged before any work: a
     read-only one would otherwise surface as a raw OSError at the last stage."""
-    check_writable(paths.data_dir(), "data_dir", f"Set {paths.HOME_ENV} to a folder you "
+    check_writable(paths.data_dir(), "data_dir", f"Set {settings.HOME.name} to a folder you "
                    "can write to.", "colab_wizard's data folder: ")
     check_writable(kernels.user_kernels_dir(), "kernels_dir", "Set JUPYTER_DATA_DIR to a "
                    "folder you can write to; Jupyter finds kernels there.",

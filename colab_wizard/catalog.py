@@ -25,7 +25,6 @@ only entries that carry a sha256: an archive is never unpacked unverified.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import re
 from dataclasses import dataclass
@@ -33,9 +32,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
+from . import settings
 from .spec import MAX_MINOR, MIN_FREE_THREADED_MINOR, MIN_MINOR, PythonVersion
 
-CATALOG_ENV = "COLAB_WIZARD_PYTHON_CATALOG"
 DOWNLOAD_MARKER = "/releases/download/"
 
 # Typical sizes (MB) of the Linux x86_64 ``install_only_stripped`` archives,
@@ -105,7 +104,7 @@ def this_platform() -> Optional[tuple[str, str]]:
 
 
 def _read_payload() -> list[dict[str, Any]]:
-    explicit = os.environ.get(CATALOG_ENV)
+    explicit = settings.PYTHON_CATALOG.get()
     if explicit:
         data = json.loads(Path(explicit).read_text(encoding="utf-8"))
     else:
@@ -143,7 +142,7 @@ def _table(source: str) -> tuple[Build, ...]:
 
 def table() -> tuple[Build, ...]:
     """Every install_only CPython build the source lists, for all platforms."""
-    return _table(os.environ.get(CATALOG_ENV, ""))
+    return _table(settings.PYTHON_CATALOG.get() or "")
 
 
 def builds(where: Optional[tuple[str, str]] = None) -> list[Build]:

@@ -13,7 +13,7 @@ import signal
 import sys
 from typing import Optional, Sequence
 
-from . import adoption, api, demo, download, pythons
+from . import adoption, api, demo, pythons, settings
 from .errors import SpecError, WizardError
 from .sync import run_sync
 from .terminal import TerminalView
@@ -119,7 +119,7 @@ def cmd_create(args: argparse.Namespace) -> int:
         raise SpecError("python", "Give --python, for example --python 3.12.")
     if args.python_mirror:
         # Read by the python stage (download.mirror()); the process is ours to configure.
-        os.environ[download.MIRROR_ENV] = args.python_mirror
+        os.environ[settings.PYTHON_MIRROR.name] = args.python_mirror
     spec = api.make_spec(args.python, args.dep, args.name, args.display_name,
                          args.project_dir, args.index_url, args.replace)
     return run_create(spec, args.verbose, args.profile)

@@ -37,14 +37,12 @@ from typing import Callable, Iterator, Optional
 
 import requests
 
-from . import paths
+from . import paths, settings
 from .catalog import Build
 from .errors import DownloadError as DownloadError  # raised here; tests catch it here
 from .files import COMPLETE_MARK, FileLock, sha256_of
 from .procenv import clean_env
 
-MIRROR_ENV = "COLAB_WIZARD_PYTHON_MIRROR"
-CACHE_ENV = "COLAB_WIZARD_PYTHON_CACHE"
 CHUNK = 256 * 1024
 RETRIES = 5
 BACKOFF = 0.5  # seconds, doubled per retry
@@ -55,11 +53,11 @@ Progress = Callable[[int, Optional[int]], None]
 
 
 def mirror(explicit: Optional[str] = None) -> Optional[str]:
-    return explicit or os.environ.get(MIRROR_ENV) or None
+    return explicit or settings.PYTHON_MIRROR.get()
 
 
 def cache_dir() -> Path:
-    explicit = os.environ.get(CACHE_ENV)
+    explicit = settings.PYTHON_CACHE.get()
     return Path(explicit).expanduser() if explicit else paths.data_dir() / "cache" / "pythons"
 
 
@@ -94,8 +92,8 @@ def _sha256(path: Path, cancel: Optional[threading.Event] = None) -> str:
 def _no_space(path: Path) -> DownloadError:
     return DownloadError(
         f"no space left on the disk holding {path}",
-        f"Free some space, or point {CACHE_ENV} (archives) or COLAB_WIZARD_HOME "
-        "(installed Pythons) at a disk with room, then retry.",
+        f"Free some space, or point {settings.PYTHON_CACHE.name} (archives) or "
+        f"{settings.HOME.name} (installed Pythons) at a disk with room, then retry.",
     )
 
 
@@ -146,8 +144,8 @@ def fetch(url: str, dest: Path, sha256: str, progress: Optional[Progress] = None
                     f"could not download {what} from {url} after {RETRIES} retries "
                     f"({_reason(exc)})",
                     "Check the network connection and retry; offline, set "
-                    f"{MIRROR_ENV} (or --python-mirror) to a reachable copy, or put "
-                    f"{dest.name} into {dest.parent}.",
+                    f"{settings.PYTHON_MIRROR.name} (or --python-mirror) to a reachable copy, or "
+                    f"put {dest.name} into {dest.parent}.",
                 ) from None
             _sleep(BACKOFF * 2 ** (attempt - 1), cancel)
             continue

@@ -7,10 +7,12 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+from . import settings
+
 
 def detect_host() -> str:
     """One of "colab", "vscode", "jupyter" (Lab, Notebook 7 or classic) or "terminal"."""
-    forced = os.environ.get("COLAB_WIZARD_HOST")
+    forced = settings.HOST.get()
     if forced:
         return forced
     if "google.colab" in sys.modules or os.environ.get("COLAB_RELEASE_TAG"):

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
+from . import settings
 from .errors import SpecError
 
 PYPI_SIMPLE = "https://pypi.org/simple/"
@@ -94,7 +95,7 @@ def check_index_url(url: str, source: str = "index_url") -> str:
 def resolve_index_url(explicit: Optional[str] = None) -> str:
     """Argument, then ``COLAB_WIZARD_INDEX_URL``, then pip's setting, then PyPI."""
     for source, candidate in (("index_url", explicit),
-                              ("COLAB_WIZARD_INDEX_URL", os.environ.get("COLAB_WIZARD_INDEX_URL")),
+                              (settings.INDEX_URL.name, settings.INDEX_URL.get()),
                               (PIP_SOURCE, pip_index_url())):
         if candidate and candidate.strip():
             return normalize_index_url(check_index_url(candidate, source))
@@ -150,7 +151,7 @@ def known_credentials(public_url: str) -> Optional[Credentials]:
     """Credentials this machine is configured with for ``public_url`` (from
     ``COLAB_WIZARD_INDEX_URL`` or pip's setting), so a saved project restored on a new VM
     authenticates with that VM's own settings."""
-    for candidate in (os.environ.get("COLAB_WIZARD_INDEX_URL"), pip_index_url()):
+    for candidate in (settings.INDEX_URL.get(), pip_index_url()):
         if not candidate or not candidate.strip():
             continue
         public, auth = split_credentials(normalize_index_url(candidate))

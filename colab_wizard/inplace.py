@@ -32,15 +32,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from . import kernels, paths
+from . import kernels, paths, settings
 from .errors import WizardError
 from .files import write_atomic
 from .host import detect_host
 from .spec import SpecError
 
 DEFAULT_KERNEL = "python3"
-CONFIG_ENV = "COLAB_WIZARD_INPLACE"
-FELL_BACK_ENV = "COLAB_WIZARD_FELL_BACK"
 SHIM_MARK = "# colab_wizard in-place switch"
 RESTART_DELAY = 0.5  # seconds
 COLAB_ONLY = ("Using a kernel in this notebook works on Colab only, where the notebook's "
@@ -101,7 +99,7 @@ def _spec_argv(kernel: str) -> tuple[list[str], dict[str, str]]:
 def default_launcher(kernel: str = DEFAULT_KERNEL) -> Launcher:
     """The launcher of ``kernel`` (``python3 -m colab_kernel_launcher`` on Colab), found the
     way its argv finds it: that Python, that environment, ``-m``."""
-    configured = os.environ.get(CONFIG_ENV)
+    configured = settings.INPLACE.get()
     if configured:  # inside a switched kernel: its shim said where it lives
         config = json.loads(configured)
         return Launcher(kernel, config["host_python"], config["module"],
@@ -365,7 +363,7 @@ def reset() -> Optional[Switch]:
 
 def running_switch() -> Optional[Switch]:
     """The switch this very kernel was started through (None: not a switched kernel)."""
-    configured = os.environ.get(CONFIG_ENV)
+    configured = settings.INPLACE.get()
     return _switch_of(json.loads(configured)) if configured else None
 
 
@@ -385,7 +383,7 @@ class FellBack:
 
 def fell_back() -> Optional[FellBack]:
     """Why this kernel started on Colab's own Python instead of the switched one."""
-    text = os.environ.get(FELL_BACK_ENV)
+    text = settings.FELL_BACK.get()
     if not text:
         return None
     what = json.loads(text)

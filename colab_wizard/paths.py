@@ -10,14 +10,13 @@ import os
 import time
 from pathlib import Path
 
+from . import settings
+
 COLAB_CONTENT = Path("/content")
 
 
-HOME_ENV = "COLAB_WIZARD_HOME"
-
-
 def data_dir() -> Path:
-    explicit = os.environ.get(HOME_ENV)
+    explicit = settings.HOME.get()
     if explicit:
         return Path(explicit).expanduser()
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")

@@ -32,6 +32,7 @@ from . import (
     kernels,
     paths,
     pyproject,
+    settings,
     swap,
     uvtool,
     wheelhouse,
@@ -822,7 +823,7 @@ def preflight_argv(ws: Workspace) -> list[str]:
 def preflight_env() -> dict[str, str]:
     """The pre-flight's kernel gets the host's PYTHONPATH back, as a Jupyter server's would."""
     host = os.environ.get("PYTHONPATH")
-    return {} if host is None else {"COLAB_WIZARD_KERNEL_PYTHONPATH": host}
+    return {} if host is None else {settings.KERNEL_PYTHONPATH.name: host}
 
 
 async def verify(ws: Workspace, ctx: StageContext) -> str:

@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
+from . import settings
+
 RESULT_PREFIX = "COLAB_WIZARD_PREFLIGHT "
 
 # Runs in the kernel's Python (also lockcheck's): the PEP 508 marker environment, as ``_env``.
@@ -95,7 +97,7 @@ def run_kernel(kernel_dir: Path, code: str, timeout: float) -> dict[str, Any]:
     print(f"Starting kernel '{kernel_dir.name}' once to check it ...", flush=True)
     env = dict(os.environ)
     # The runner cleaned PYTHONPATH for us; the kernel gets the host's back, as under a server.
-    host_path = env.pop("COLAB_WIZARD_KERNEL_PYTHONPATH", None)
+    host_path = env.pop(settings.KERNEL_PYTHONPATH.name, None)
     if host_path is not None:
         env["PYTHONPATH"] = host_path
     km.start_kernel(env=env)

@@ -21,12 +21,9 @@ import zipfile
 from pathlib import Path
 from typing import Optional
 
-from . import index, paths
+from . import index, paths, settings
 from .errors import DownloadError
 
-# 1 builds with uv, 0 with the older virtualenv + pip + Poetry installer path.
-SWITCH_ENV = "COLAB_WIZARD_UV"
-DEFAULT = "1"
 COMPLETE = ".complete"
 
 
@@ -44,7 +41,7 @@ def cache_dir() -> Path:
 
 
 def wanted() -> bool:
-    return os.environ.get(SWITCH_ENV, DEFAULT).strip() not in ("0", "false", "no", "off")
+    return settings.uv_wanted()
 
 
 def ready() -> bool:

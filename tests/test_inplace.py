@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from colab_wizard import cli, inplace, kernels, paths
+from colab_wizard import cli, inplace, kernels, paths, settings
 from colab_wizard.doctor import report
 from colab_wizard.errors import WizardError
 from colab_wizard.spec import SpecError
@@ -211,7 +211,7 @@ def test_show_in_a_switched_kernel_opens_on_its_status_and_goes_back(
     inplace.use(ours)
     # What the shim hands the switched kernel: its settings, in the environment.
     target, _ = inplace._shim_values(default_kernel.read_text())
-    monkeypatch.setenv(inplace.CONFIG_ENV, json.dumps(
+    monkeypatch.setenv(settings.INPLACE.name, json.dumps(
         {**target, "host_python": sys.executable, "saved_env": {}}))
     panel = ui.show(display=False, check_index=False)
     assert panel is not None
@@ -233,7 +233,7 @@ def test_show_after_a_fallback_says_what_happened(monkeypatch: pytest.MonkeyPatc
     from colab_wizard import ui
     from colab_wizard.ui.status import StatusView
 
-    monkeypatch.setenv(inplace.FELL_BACK_ENV, json.dumps(
+    monkeypatch.setenv(settings.FELL_BACK.name, json.dumps(
         {"name": "mine", "display_name": "My Python", "problem": "its Python /x is gone"}))
     view = StatusView(lambda: ui.show(display=False, check_index=False).widget,
                       None, inplace.fell_back())

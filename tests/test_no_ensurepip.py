@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from colab_wizard import uvtool
+from colab_wizard import settings
 from colab_wizard.procenv import clean_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +42,7 @@ def test_host_without_ensurepip_gets_poetry_and_a_kernel(
     assert probe.returncode != 0 and "ModuleNotFoundError" in probe.stderr
 
     fresh_home = tmp_path / "fresh-home"  # no Poetry yet: it is made under this host
-    env = clean_env({"COLAB_WIZARD_HOME": str(fresh_home), uvtool.SWITCH_ENV: uv})
+    env = clean_env({"COLAB_WIZARD_HOME": str(fresh_home), settings.UV.name: uv})
     proc = subprocess.run(
         [str(host_py), "-m", "colab_wizard", "create", "--python", other_python,
          "--name", "no-ensurepip", "--project-dir", str(wizard_env["projects"] / "nep")],

@@ -23,7 +23,7 @@ from typing import Any, Iterator, Optional
 
 import pytest
 
-from colab_wizard import api, catalog, cli, download, interpreters, paths, pythons
+from colab_wizard import api, catalog, cli, download, interpreters, paths, pythons, settings
 from colab_wizard.events import Event, StageDone, StageLine, StageProgress
 from colab_wizard.spec import PythonVersion
 
@@ -183,9 +183,9 @@ def mirror(archive: Archive, wizard_env: dict[str, Path], tmp_path: Path,
     thread.start()
     table = tmp_path / "versions.json"
     table.write_text(json.dumps(archive.catalog_entry()), encoding="utf-8")
-    monkeypatch.setenv(catalog.CATALOG_ENV, str(table))
-    monkeypatch.setenv(download.MIRROR_ENV, server.base)
-    monkeypatch.setenv(download.CACHE_ENV, str(tmp_path / "archive-cache"))
+    monkeypatch.setenv(settings.PYTHON_CATALOG.name, str(table))
+    monkeypatch.setenv(settings.PYTHON_MIRROR.name, server.base)
+    monkeypatch.setenv(settings.PYTHON_CACHE.name, str(tmp_path / "archive-cache"))
     monkeypatch.setattr(download, "BACKOFF", 0.01)
     try:
         yield server
@@ -269,7 +269,7 @@ def test_cli_mirror_flag_and_a_readable_failure(
         capsys: pytest.CaptureFixture[str]) -> None:
     """--python-mirror replaces the download base; a 404 there fails the python stage with
     the version, the URL and what to do, before any other stage runs."""
-    monkeypatch.delenv(download.MIRROR_ENV)
+    monkeypatch.delenv(settings.PYTHON_MIRROR.name)
     monkeypatch.setenv("PYENV_ROOT", str(tmp_path))  # no local Python of that version
     wrong = mirror.base + "/elsewhere"
     code = cli.main(["create", "--python", archive.short, "--name", "mirror-flag",
@@ -300,16 +300,16 @@ def test_no_space_left_is_a_clear_error(archive: Archive, mirror: Mirror, tmp_pa
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     build = the_build(archive)
     with small_disk(tmp_path / "tiny-cache", "2m") as cache:
-        monkeypatch.setenv(download.CACHE_ENV, str(cache))
+        monkeypatch.setenv(settings.PYTHON_CACHE.name, str(cache))
         with pytest.raises(download.DownloadError) as caught:
             download.install(build)
         assert f"no space left on the disk holding {cache}" in str(caught.value)
-        assert download.CACHE_ENV in str(caught.value)
+        assert settings.PYTHON_CACHE.name in str(caught.value)
         assert not list(cache.iterdir())  # the partial download was removed
     nothing_installed()
 
     # Room for the archive, not for the unpacked Python (~2.5x the archive).
-    monkeypatch.setenv(download.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(settings.PYTHON_CACHE.name, str(tmp_path / "cache"))
     with small_disk(tmp_path / "tiny-home", f"{archive.size * 3 // 2}") as home:
         monkeypatch.setenv("COLAB_WIZARD_HOME", str(home))
         with pytest.raises(download.DownloadError) as caught:
@@ -323,7 +323,7 @@ def install_error(archive: Archive, table: list[dict[str, Any]], tmp_path: Path,
     """Install through a replacement table that is expected to fail; the error's text."""
     path = tmp_path / "table.json"
     path.write_text(json.dumps(table), encoding="utf-8")
-    monkeypatch.setenv(catalog.CATALOG_ENV, str(path))
+    monkeypatch.setenv(settings.PYTHON_CATALOG.name, str(path))
     build = catalog.best(PythonVersion(archive.version[1]))
     assert build is not None
     with pytest.raises(download.DownloadError) as caught:
@@ -357,13 +357,13 @@ def test_no_network_is_a_clear_error(archive: Archive, mirror: Mirror,
     with socket.socket() as sock:  # a loopback port nobody listens on
         sock.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{sock.getsockname()[1]}/pbs"
-    monkeypatch.setenv(download.MIRROR_ENV, dead)
+    monkeypatch.setenv(settings.PYTHON_MIRROR.name, dead)
     with pytest.raises(download.DownloadError) as caught:
         download.install(the_build(archive))
     message = str(caught.value)
     assert "could not download" in message and dead in message
     assert "Connection refused" in message and "HTTPConnectionPool" not in message
-    assert download.MIRROR_ENV in message
+    assert settings.PYTHON_MIRROR.name in message
     nothing_installed()
 
 
@@ -395,7 +395,7 @@ def test_cancel_mid_download_leaves_nothing_installed(archive: Archive, mirror: 
 def test_versions_on_offer_offline(monkeypatch: pytest.MonkeyPatch, wizard_env: dict[str, Path],
                                    capsys: pytest.CaptureFixture[str]) -> None:
     """The real table (pbs-installer's): 3.9-3.14 and 3.13t/3.14t, with no network at all."""
-    monkeypatch.delenv(catalog.CATALOG_ENV, raising=False)
+    monkeypatch.delenv(settings.PYTHON_CATALOG.name, raising=False)
 
     def no_network(*args: Any, **kwargs: Any) -> None:
         raise OSError("network is off in this test")
