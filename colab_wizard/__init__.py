@@ -19,8 +19,8 @@ Module map (spec -> plan -> run -> view; only ``ui/`` imports ipywidgets):
 - host/Colab: host (which front end), colab (Colab-only facts), inplace, inplace_shim,
   inplace_boot (a kernel in this notebook), notebook (the switched copy).
 - save/restore: freshvm ("Save for a fresh VM", restore), wheelhouse, selfwheel (wheels).
-- tools: paths (where things go), files (lock, atomic write, sha256, done-mark), doctor
-  (the report), version.
+- tools: paths (where things go), settings (every COLAB_WIZARD_* variable), files (lock,
+  atomic write, sha256, done-mark), doctor (the report), version.
 """
 
 from __future__ import annotations
