@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
 import tomlkit
-from packaging.utils import canonicalize_name
 from tomlkit.items import Array
 
 from . import pyproject
-from .spec import SpecError, parse_requirement
+from .spec import SpecError, listed_twice, parse_requirement
 
 # A TOML table header or a ``key = value`` line at the start of the text: a pyproject.toml.
 # (a requirement line never starts with '[').
@@ -123,14 +122,10 @@ def parse_requirements(text: str) -> Parsed:
         except SpecError as exc:
             errors.append(exc)
             continue
-        key = canonicalize_name(requirement.name)
-        if key in seen and not requirement.marker:
-            errors.append(SpecError(
-                "dependencies",
-                f"'{requirement.name}' is listed twice (lines {seen[key]} and {number}); "
-                "keep one line per package.", number))
+        twice = listed_twice(requirement, number, seen)
+        if twice is not None:
+            errors.append(twice)
             continue
-        seen.setdefault(key, number)
         reqs.append(body)
         lines.append(Line(number, body, comment))
     return Parsed("requirements", tuple(reqs), tuple(errors), tuple(warnings), tuple(lines))

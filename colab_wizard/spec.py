@@ -172,6 +172,23 @@ def parse_requirement(text: str, line: Optional[int] = None) -> Requirement:
         ) from None
 
 
+def listed_twice(requirement: Requirement, number: int,
+                 seen: dict[str, int]) -> Optional[SpecError]:
+    """The error for a package an earlier line already names, else None (and the line is
+    noted in ``seen``, canonical name -> line). Lines with markers may repeat a name: the
+    markers choose between them (``numpy<2; python_version<'3.10'``)."""
+    key = canonicalize_name(requirement.name)
+    if key in seen and not requirement.marker:
+        return SpecError(
+            "dependencies",
+            f"'{requirement.name}' is listed twice (lines {seen[key]} and {number}); "
+            "keep one line per package.",
+            number,
+        )
+    seen.setdefault(key, number)
+    return None
+
+
 def check_dependencies(items: Iterable[str]) -> tuple[str, ...]:
     seen: dict[str, int] = {}
     result = []
@@ -186,15 +203,9 @@ def check_dependencies(items: Iterable[str]) -> tuple[str, ...]:
         if not item.strip():
             raise SpecError("dependencies", "An empty dependency was given; remove it.", number)
         requirement = parse_requirement(item, number)
-        key = canonicalize_name(requirement.name)
-        if key in seen and not requirement.marker:
-            raise SpecError(
-                "dependencies",
-                f"'{requirement.name}' is listed twice (lines {seen[key]} and {number}); "
-                "keep one line per package.",
-                number,
-            )
-        seen.setdefault(key, number)
+        twice = listed_twice(requirement, number, seen)
+        if twice is not None:
+            raise twice
         result.append(str(requirement))
     return tuple(result)
 

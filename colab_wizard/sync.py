@@ -23,7 +23,8 @@ if TYPE_CHECKING:  # typing.ParamSpec is 3.10+; only the type checker needs it
 T = TypeVar("T")
 
 
-def _running_loop() -> Optional[asyncio.AbstractEventLoop]:
+def running_loop() -> Optional[asyncio.AbstractEventLoop]:
+    """The event loop running in this thread (a notebook cell's, a click's), or None."""
     try:
         return asyncio.get_running_loop()
     except RuntimeError:
@@ -33,7 +34,7 @@ def _running_loop() -> Optional[asyncio.AbstractEventLoop]:
 @contextmanager
 def private_loop() -> Iterator[asyncio.AbstractEventLoop]:
     """A new event loop usable in this thread even while another loop is running here."""
-    outer = _running_loop()
+    outer = running_loop()
     loop = asyncio.new_event_loop()
     if outer is not None:
         # asyncio refuses to run a loop while it believes another one runs in this thread.

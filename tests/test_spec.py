@@ -93,3 +93,19 @@ def test_defaults_and_markers(tmp_path: Path) -> None:
 def test_name_derivation_always_valid(display: str, name: str, tmp_path: Path) -> None:
     assert name_from_display_name(display) == name
     EnvSpec.make("3.12", display_name=display[:120], project_dir=tmp_path)
+
+
+def test_the_listed_twice_rule_is_the_same_for_a_list_and_the_editors_text() -> None:
+    """One package per line, by canonical name; a line with a marker may repeat a name."""
+    from colab_wizard.requirements_text import parse
+
+    both_ways = ["numpy<2; python_version < '3.10'", "six", "numpy>=2; python_version >= '3.10'"]
+    assert len(EnvSpec.make("3.12", both_ways).dependencies) == 3
+    assert parse("\n".join(both_ways)).errors == ()
+    twice = ["six", "tabulate", "Six>=1"]
+    with pytest.raises(SpecError) as caught:
+        EnvSpec.make("3.12", twice)
+    (error,) = parse("\n".join(twice)).errors
+    for found in (caught.value, error):
+        assert found.field == "dependencies" and found.line == 3
+        assert "'Six' is listed twice (lines 1 and 3)" in str(found)

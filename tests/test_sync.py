@@ -18,7 +18,7 @@ from jupyter_client.manager import KernelManager
 
 from colab_wizard import api
 from colab_wizard.spec import SpecError
-from colab_wizard.sync import blocking, run_sync
+from colab_wizard.sync import blocking, run_sync, running_loop
 
 
 async def child_says(text: str) -> tuple[str, int]:
@@ -188,3 +188,12 @@ def test_in_a_kernel_cell_and_its_interrupt_button(kernel: tuple[Any, Any],
     # The kernel's own loop is back: top-level await works in the next cell.
     assert run_cell(client, "await asyncio.sleep(0.01)\nprint('loop back')").strip() == (
         "loop back")
+
+
+def test_running_loop_is_the_loop_of_this_thread_or_none() -> None:
+    assert running_loop() is None
+
+    async def inside() -> bool:
+        return running_loop() is asyncio.get_running_loop()
+
+    assert asyncio.run(inside())

@@ -24,7 +24,7 @@ import signal
 from typing import Any, Awaitable, Callable, Iterable, Optional
 
 from ..host import detect_host
-from ..sync import private_loop
+from ..sync import private_loop, running_loop
 from .pump import INTERVAL, KernelPump
 
 MODES = ("background", "foreground")
@@ -33,13 +33,6 @@ MODES = ("background", "foreground")
 def default_mode(host: Optional[str] = None) -> str:
     """Foreground where background updates are known not to reach the page (Colab)."""
     return "foreground" if (host or detect_host()) == "colab" else "background"
-
-
-def _running_loop() -> Optional[asyncio.AbstractEventLoop]:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 class Driver:
@@ -62,7 +55,7 @@ class Driver:
 
     def start(self, make: Callable[[], Awaitable[Any]], cancel: Callable[[], None],
               children: Callable[[], Iterable[int]] = tuple) -> None:
-        loop = _running_loop()
+        loop = running_loop()
         if self.mode == "background" and loop is not None:
             self.task = asyncio.ensure_future(make())
             self.task.add_done_callback(self._finished)
