@@ -63,14 +63,17 @@ def make_spec(
 ) -> EnvSpec:
     """Validate the arguments into an EnvSpec, refusing a name taken by a foreign kernel and,
     unless ``replace``, one that would replace another kernel of ours (see naming.py)."""
-    spec = EnvSpec.make(python, dependencies, name, display_name, project_dir, index_url)
+
+    def named(kernel_name: Optional[str]) -> EnvSpec:
+        return EnvSpec.make(python, dependencies, kernel_name, display_name, project_dir,
+                            index_url)
+
+    spec = named(name)
     if name is None:
-        spec = naming.distinct(spec, lambda other: EnvSpec.make(
-            python, dependencies, other, display_name, project_dir, index_url))
+        spec = naming.distinct(spec, named)
         owner = naming.folder_owner(spec) if project_dir is not None else None
         if owner is not None:  # no name given for a kernel's own folder: that kernel
-            spec = EnvSpec.make(python, dependencies, owner.name, display_name, project_dir,
-                                index_url)
+            spec = named(owner.name)
     check_kernel_name(spec, replace)
     check_existing_pyproject(spec)
     return spec
