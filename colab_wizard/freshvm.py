@@ -360,14 +360,17 @@ def check_archives(cache: Path, manifest: Manifest) -> None:
         if not archive.is_file() and name == PYTHON_TAR:
             continue  # the Python is then looked for on this machine
         try:
-            _check_recorded(archive, recorded.get(name))
+            matched = _check_recorded(archive, recorded.get(name))
         except SaveError:
             changed = _changed_wheel(archive, manifest) if name == WHEELS_TAR else None
             if changed is None:
                 raise
             raise SaveError(f"The saved folder {cache} cannot be trusted: {changed}. Save the "
                              "kernel again from a machine where it works.") from None
-        members[name] = _read_through(archive)
+        # An archive with the recorded hash is the complete one that was saved: reading it
+        # through again (130 MB for a data-science kernel) would find nothing new.
+        if not matched or name == PROJECT_TAR:
+            members[name] = _read_through(archive)
     missing = [f for f in ("pyproject.toml", "poetry.lock") if f not in members[PROJECT_TAR]]
     if missing:
         raise SaveError(f"{cache / PROJECT_TAR} lacks {', '.join(missing)}; save the kernel "
@@ -394,10 +397,11 @@ def _changed_wheel(archive: Path, manifest: Manifest) -> Optional[str]:
     return None
 
 
-def _check_recorded(archive: Path, recorded: Any) -> None:
-    """``archive`` has the size and hash the manifest recorded at save time (if it did)."""
+def _check_recorded(archive: Path, recorded: Any) -> bool:
+    """``archive`` has the size and hash the manifest recorded at save time; False when
+    none was recorded."""
     if not isinstance(recorded, dict):
-        return
+        return False
     try:
         size = archive.stat().st_size
     except OSError:
@@ -408,6 +412,7 @@ def _check_recorded(archive: Path, recorded: Any) -> None:
     if wheelhouse.file_hash(archive) != recorded.get("sha256"):
         raise SaveError(f"{archive} is not the file that was saved (its hash differs); copy "
                          "it again, or save the kernel again.")
+    return True
 
 
 def _read_through(archive: Path) -> set[str]:
