@@ -13,8 +13,9 @@ Module map (spec -> plan -> run -> view; only ``ui/`` imports ipywidgets):
   imports, ipyconfig (what a kernel needs), kernels, preflight, lockcheck (before registering).
 - run: runner (asyncio, cancel), events, streams, progress, procenv (child environment),
   diagnose (why a stage failed), sync (blocking calls), errors (the one base, WizardError).
-- view: ui/ (panel.py composes python_/deps_/install_/done_step over the widget-free model.py;
-  widgets, markup (error HTML), driver, job, pump, guard, status, adopt_box), terminal.
+- view: ui/ (panel.py composes python_step, deps_step, install_step, done_step over the
+  widget-free model.py; widgets, markup (error HTML), driver, job, pump, guard, status,
+  adopt_box), terminal.
 - entry points: this module (show, save, restore, use), api (create, adopt), cli, demo.
 - host/Colab: host (which front end), colab (Colab-only facts), inplace, inplace_shim,
   inplace_boot (a kernel in this notebook), notebook (the switched copy).
