@@ -41,6 +41,7 @@ from .api import (
     list_kernels,
     remove_kernel,
 )
+from .colab import ProfileChoice
 from .errors import StageError, WizardError
 from .freshvm import Saved
 from .spec import EnvSpec, SpecError
@@ -49,6 +50,7 @@ from .version import __version__ as __version__
 
 if TYPE_CHECKING:  # the panel imports ipywidgets: only when show() runs
     from .ui import Panel
+    from .ui.driver import Mode
     from .ui.job import PlanFactory
 
 
@@ -76,7 +78,7 @@ __all__ = [
 
 
 def show(
-    mode: Optional[str] = None,
+    mode: Optional[Mode] = None,
     plan_factory: Optional[PlanFactory] = None,
     versions: Optional[Callable[[], list[tuple[str, str]]]] = None,
     reset: bool = False,
@@ -111,7 +113,8 @@ def save(folder: Union[str, Path], name: Optional[str] = None) -> Saved:
 
 
 def restore(folder: Union[str, Path], name: Optional[str] = None,
-            project_dir: Union[str, Path, None] = None, profile: Optional[str] = None
+            project_dir: Union[str, Path, None] = None,
+            profile: Optional[ProfileChoice] = None
             ) -> Created:
     """Rebuild a saved kernel from ``folder`` without the package index."""
     from .terminal import TerminalView

@@ -81,7 +81,7 @@ class Request:
     project_dir: Union[str, Path, None] = None
     index_url: Optional[str] = None
     relock: bool = False
-    profile: Optional[str] = None
+    profile: Optional[colab.ProfileChoice] = None
     commit: Optional[str] = None
 
 
@@ -400,7 +400,7 @@ def wanted_poetry_toml(text: str) -> str:
     return tomlkit.dumps(doc)
 
 
-def _group_added(text: str, profile: Optional[str]) -> str:
+def _group_added(text: str, profile: colab.Profile) -> str:
     # The *full* profile's list is derived on the host during the run (colab.py); named here.
     names = pyproject.KERNEL_PACKAGE + (
         " and what the host's IPython config makes every kernel import" if profile == colab.FULL
@@ -411,7 +411,7 @@ def _group_added(text: str, profile: Optional[str]) -> str:
             "dependencies are not touched.")
 
 
-def describe_changes(folder: Path, index_url: str, profile: Optional[str], relock: bool,
+def describe_changes(folder: Path, index_url: str, profile: colab.Profile, relock: bool,
                      package: Optional[str], python: str, constraint: str) -> tuple[str, ...]:
     """What the run will change and install, in a few lines (shown before anything is written)."""
     text = (folder / "pyproject.toml").read_text(encoding="utf-8")
@@ -593,7 +593,7 @@ def describe_relock(before: dict[str, str], after: dict[str, str], ctx: StageCon
     return f"kept all {kept} locked versions, added {len(after) - len(before)}"
 
 
-def rebuild_call(spec: EnvSpec, profile: Optional[str] = None) -> Optional[str]:
+def rebuild_call(spec: EnvSpec, profile: colab.Profile = colab.NONE) -> Optional[str]:
     """The ``colab_wizard.adopt(...)`` call that rebuilds an adopted project's kernel on a
     fresh machine (the repository cloned again at the same commit), or None if not adopted."""
     origin = ownership.read_state(spec.project_dir).get(ownership.ADOPTED)
@@ -603,7 +603,7 @@ def rebuild_call(spec: EnvSpec, profile: Optional[str] = None) -> Optional[str]:
             f"name={spec.name!r}", f"display_name={spec.display_name!r}"]
     if origin.get("url"):
         args += [f"project_dir={str(spec.project_dir)!r}", f"commit={origin.get('commit')!r}"]
-    if profile:
+    if profile != colab.NONE:
         args.append(f"profile={profile!r}")
     return f"colab_wizard.adopt({', '.join(args)}, listeners=[TerminalView()])"
 

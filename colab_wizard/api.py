@@ -32,8 +32,8 @@ class Created:
     kernel_dir: Path
     venv_python: Path
     log_path: Path
-    # The Colab kernel profile the kernel was registered with ("full", "plain" or None).
-    profile: Optional[str] = None
+    # The Colab kernel profile the kernel was registered with.
+    profile: colab.Profile = colab.NONE
     # One sentence when *full* fell back to *plain*: what the kernel could not import.
     notice: Optional[str] = None
 
@@ -169,9 +169,11 @@ class RunLock:
 
 
 def build_runner(spec: EnvSpec, listeners: Iterable[Listener] = (),
-                 profile: Optional[str] = None, adopted: Optional[adoption.Adoption] = None
+                 profile: Optional[colab.ProfileChoice] = None,
+                 adopted: Optional[adoption.Adoption] = None
                  ) -> tuple[Runner, Workspace]:
-    """``profile``: "full", "plain", "none" or None/"auto" (full on Colab, else none).
+    """``profile``: "full", "plain", "none", or "auto" (the same as None: full on Colab,
+    else none).
     ``adopted``: the user's own project (:func:`adoption.prepare`), marked adopted here."""
     ws = Workspace(spec, profile=colab.choose_profile(profile), adopted=adopted)
     if adopted is not None:
@@ -187,7 +189,7 @@ def created(ws: Workspace, runner: Runner) -> Created:
 
 
 async def run_spec(spec: EnvSpec, listeners: Iterable[Listener] = (),
-                   profile: Optional[str] = None) -> Created:
+                   profile: Optional[colab.ProfileChoice] = None) -> Created:
     """Run the plan for a validated spec; raise CreateFailed unless it finishes."""
     runner, ws = build_runner(spec, listeners, profile)
     return await run_plan(runner, ws)
@@ -219,7 +221,7 @@ async def create_async(
     project_dir: Union[str, Path, None] = None,
     index_url: Optional[str] = None,
     listeners: Iterable[Listener] = (),
-    profile: Optional[str] = None,
+    profile: Optional[colab.ProfileChoice] = None,
     adopt: bool = False,
     replace: bool = False,
 ) -> Created:
@@ -256,7 +258,7 @@ async def adopt_async(
     index_url: Optional[str] = None,
     relock: bool = False,
     listeners: Iterable[Listener] = (),
-    profile: Optional[str] = None,
+    profile: Optional[colab.ProfileChoice] = None,
     commit: Optional[str] = None,
 ) -> Created:
     """Make the user's own Poetry project (a folder, or a git URL cloned shallow into
@@ -272,7 +274,7 @@ async def adopt_async(
 
 
 async def run_adoption(adopted: adoption.Adoption, listeners: Iterable[Listener] = (),
-                       profile: Optional[str] = None) -> Created:
+                       profile: Optional[colab.ProfileChoice] = None) -> Created:
     """Run the plan for a prepared adoption (what :func:`adoption.prepare` showed)."""
     runner, ws = build_runner(adopted.spec, listeners, profile, adopted)
     return await run_plan(runner, ws)

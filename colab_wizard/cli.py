@@ -13,7 +13,7 @@ import signal
 import sys
 from typing import Optional, Sequence
 
-from . import adoption, api, demo, pythons, settings
+from . import adoption, api, colab, demo, pythons, settings
 from .errors import SpecError, WizardError
 from .sync import run_sync
 from .terminal import TerminalView
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--replace", action="store_true",
                         help="replace another kernel registered under --name for another "
                         "project folder (that folder is kept)")
-    create.add_argument("--profile", choices=("auto", "full", "plain", "none"), default="auto",
+    create.add_argument("--profile", choices=colab.PROFILE_CHOICES, default="auto",
                         help="how the kernel copes with Colab's IPython config (default: full "
                         "on Colab, falling back to plain; none elsewhere)")
     adopt = commands.add_parser(
@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="resolve again when poetry.lock does not match pyproject.toml")
     adopt.add_argument("--dry-run", action="store_true",
                        help="only say what would change (a git URL is still cloned)")
-    adopt.add_argument("--profile", choices=("auto", "full", "plain", "none"), default="auto")
+    adopt.add_argument("--profile", choices=colab.PROFILE_CHOICES, default="auto")
     adopt.add_argument("--verbose", "-v", action="store_true", help="echo the tools' output")
     demo_cmd = commands.add_parser(
         "demo", help="create the embedded example: " + demo.DEMO_SUMMARY
@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("folder")
     restore.add_argument("--name", help="which saved kernel, if the folder holds several")
     restore.add_argument("--project-dir", help="where to rebuild (default: as for create)")
-    restore.add_argument("--profile", choices=("auto", "full", "plain", "none"),
+    restore.add_argument("--profile", choices=colab.PROFILE_CHOICES,
                          help="override the saved kernel profile")
     restore.add_argument("--verbose", "-v", action="store_true")
     doctor = commands.add_parser("doctor", help="a report to paste into a question")
@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def _run_with_signals(spec: api.EnvSpec, view: TerminalView,
-                            profile: Optional[str] = None,
+                            profile: Optional[colab.ProfileChoice] = None,
                             adopted: Optional[adoption.Adoption] = None) -> api.Created:
     runner, ws = api.build_runner(spec, [view], profile, adopted)
     loop = asyncio.get_running_loop()
@@ -103,7 +103,7 @@ async def _run_with_signals(spec: api.EnvSpec, view: TerminalView,
     return await api.run_plan(runner, ws)
 
 
-def run_create(spec: api.EnvSpec, verbose: bool, profile: Optional[str] = None,
+def run_create(spec: api.EnvSpec, verbose: bool, profile: Optional[colab.ProfileChoice] = None,
                adopted: Optional[adoption.Adoption] = None) -> int:
     view = TerminalView(verbose=verbose)
     made = run_sync(_run_with_signals(spec, view, profile, adopted))

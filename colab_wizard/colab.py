@@ -19,14 +19,23 @@ import shutil
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Literal, Optional
 
 from . import imports, ipyconfig, wheels
-from .errors import WizardError
+from .errors import SpecError, WizardError
 from .host import detect_host
 
-FULL, PLAIN = "full", "plain"
-PROFILES = (FULL, PLAIN)
+# How a kernel copes with the host's IPython config: it carries what the config loads (full),
+# it is started with overrides instead (plain), or there is nothing to cope with (none: a
+# plain Jupyter host). "none" is the one spelling of no profile; None only means "not said".
+Profile = Literal["full", "plain", "none"]
+# What a caller may ask for: a profile, or "auto" (the same as None) to let the host decide.
+ProfileChoice = Literal["auto", "full", "plain", "none"]
+FULL: Profile = "full"
+PLAIN: Profile = "plain"
+NONE: Profile = "none"
+PROFILES: tuple[Profile, ...] = (FULL, PLAIN, NONE)
+PROFILE_CHOICES: tuple[ProfileChoice, ...] = ("auto", "full", "plain", "none")
 DRIVE_ROOT = Path("/content/drive/MyDrive")
 # The wizard's folder on Drive: saves for a fresh VM, notebook copies.
 DRIVE_FOLDER = "colab_wizard"
@@ -80,19 +89,19 @@ def demanded_modules() -> tuple[str, ...]:
     return modules
 
 
-def choose_profile(requested: Optional[str] = None) -> Optional[str]:
+def choose_profile(requested: Optional[str] = None) -> Profile:
     """The profile to build: the request; else *full* (falling back to *plain*) when the
     host's IPython config demands a kernel class or extension, or on Colab; else none."""
     if requested in (None, "", "auto"):
-        return FULL if demanded_modules() or detect_host() == "colab" else None
-    if requested == "none":
-        return None
-    if requested not in PROFILES:
-        raise ValueError(f"unknown kernel profile {requested!r}; use full, plain or none")
-    return requested
+        return FULL if demanded_modules() or detect_host() == "colab" else NONE
+    for profile in PROFILES:
+        if requested == profile:
+            return profile
+    raise SpecError("profile", f"{requested!r} is not a kernel profile; choose "
+                    f"{', '.join(PROFILE_CHOICES[:-1])} or {PROFILE_CHOICES[-1]}.")
 
 
-def kernel_extras(profile: Optional[str],
+def kernel_extras(profile: Profile,
                   venv: Path) -> tuple[tuple[str, ...], dict[str, str], str]:
     """(extra argv, env, launcher module) for a kernelspec of ``profile``.
 

@@ -106,7 +106,7 @@ def report(check_kernels: bool = True, cache_dirs: tuple[Path, ...] = ()) -> str
         f"python: {sys.version.split()[0]} at {sys.executable}",
     ]
     lines += [f"{name}: {_version(name)}" for name in _PACKAGES]
-    lines.append(f"kernel profile default here: {colab.choose_profile() or 'none'}")
+    lines.append(f"kernel profile default here: {colab.choose_profile()}")
     lines.append(f"every kernel here must import: {ipyconfig.read().describe()}")
     if host == "colab":
         lines.append(f"in this notebook: {_inplace_status()}")
@@ -115,7 +115,7 @@ def report(check_kernels: bool = True, cache_dirs: tuple[Path, ...] = ()) -> str
     lines.append(f"kernels made by colab_wizard: {len(ours)}")
     for info in ours:
         profile = ((kernels.read_spec(info.resource_dir) or {}).get("metadata", {})
-                   .get(kernels.MARK, {}).get("profile") or "none")
+                   .get(kernels.MARK, {}).get("profile") or colab.NONE)
         status = ""
         if check_kernels:
             ok, detail = check_kernel(info.resource_dir)

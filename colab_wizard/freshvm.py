@@ -61,7 +61,7 @@ from .plan import (
 )
 from .progress import UvProgress
 from .runner import Runner, Stage, StageContext
-from .spec import EnvSpec
+from .spec import EnvSpec, SpecError
 from .sync import blocking
 from .version import __version__
 
@@ -146,15 +146,15 @@ def _kernel(name: Optional[str]) -> kernels.KernelInfo:
     if name is None:
         if len(ours) != 1:
             names = ", ".join(k.name for k in ours) or "none"
-            raise SaveError(f"Say which kernel to save (made by colab_wizard: {names}).")
+            raise SpecError("name", f"Say which kernel to save (made by colab_wizard: {names}).")
         return ours[0]
     for info in ours:
         if info.name == name:
             return info
-    raise SaveError(f"No kernel named '{name}' made by colab_wizard is registered.")
+    raise SpecError("name", f"No kernel named '{name}' made by colab_wizard is registered.")
 
 
-def spec_of(name: Optional[str] = None) -> tuple[EnvSpec, Optional[str], kernels.KernelInfo]:
+def spec_of(name: Optional[str] = None) -> tuple[EnvSpec, colab.Profile, kernels.KernelInfo]:
     """The EnvSpec and profile a registered kernel of ours was built from."""
     info = _kernel(name)
     project = info.project_dir
@@ -175,7 +175,7 @@ def spec_of(name: Optional[str] = None) -> tuple[EnvSpec, Optional[str], kernels
     spec = EnvSpec.make(info.python, deps, info.name, info.display_name, project,
                         str(ours[0]["url"]) if ours else None)
     mark = (kernels.read_spec(info.resource_dir) or {}).get("metadata", {}).get(kernels.MARK, {})
-    return spec, mark.get("profile"), info
+    return spec, colab.choose_profile(mark.get("profile") or colab.NONE), info
 
 
 def _under_pythons_dir(interpreter: Optional[Path]) -> Optional[Path]:
@@ -193,15 +193,15 @@ def writable_folder(folder: Path) -> Path:
     """``folder``, created if need be, or a sentence saying why a save cannot go there."""
     for parent in (folder, *folder.parents):
         if parent.exists() and not parent.is_dir():
-            raise SaveError(f"{parent} is a file, not a folder; save to a folder instead "
-                             "(for example /content/drive/MyDrive/colab_wizard).")
+            raise SpecError("folder", f"{parent} is a file, not a folder; save to a folder "
+                            "instead (for example /content/drive/MyDrive/colab_wizard).")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise SaveError(f"cannot create {exc.filename or folder} ({exc.strerror}); save to "
-                         "a folder you can write to.") from None
+        raise SpecError("folder", f"cannot create {exc.filename or folder} ({exc.strerror}); "
+                        "save to a folder you can write to.") from None
     if not os.access(folder, os.W_OK):
-        raise SaveError(f"{folder} is read-only; save to a folder you can write to.")
+        raise SpecError("folder", f"{folder} is read-only; save to a folder you can write to.")
     return folder
 
 
@@ -280,11 +280,12 @@ def find_cache(folder: Union[str, Path], name: Optional[str] = None) -> Path:
     if name is not None:
         if (root / name / MANIFEST).exists():
             return root / name
-        raise SaveError(f"No cache for '{name}' in {root}.")
+        raise SpecError("name", f"No cache for '{name}' in {root}; leave the name out to "
+                        "restore the only one there.")
     found = sorted(p.parent for p in root.glob("*/" + MANIFEST))
     if len(found) != 1:
         names = ", ".join(p.name for p in found) or "none"
-        raise SaveError(f"Say which cache to restore from {root} (found: {names}).")
+        raise SpecError("name", f"Say which cache to restore from {root} (found: {names}).")
     return found[0]
 
 
@@ -605,7 +606,7 @@ def restore_runner(
     name: Optional[str] = None,
     project_dir: Union[str, Path, None] = None,
     listeners: Iterable[Listener] = (),
-    profile: Optional[str] = None,
+    profile: Optional[colab.ProfileChoice] = None,
 ) -> tuple[EnvSpec, Runner, Workspace]:
     """The spec, runner and workspace that rebuild a saved kernel (validated, not started)."""
     cache = find_cache(folder, name)
@@ -617,7 +618,8 @@ def restore_runner(
     else:
         spec = api.make_spec(manifest["python"], manifest["dependencies"], manifest["name"],
                              manifest["display_name"], project_dir, manifest.get("index_url"))
-    chosen = profile if profile is not None else (manifest.get("profile") or "none")
+    # A manifest saved before "none" was written holds null for it.
+    chosen = profile if profile is not None else (manifest.get("profile") or colab.NONE)
     ws = Workspace(spec, profile=colab.choose_profile(chosen))
     runner = Runner(restore_stages(cache, ws, manifest), paths.new_log_path(spec.name), listeners)
     return spec, runner, ws
@@ -628,7 +630,7 @@ async def restore_async(
     name: Optional[str] = None,
     project_dir: Union[str, Path, None] = None,
     listeners: Iterable[Listener] = (),
-    profile: Optional[str] = None,
+    profile: Optional[colab.ProfileChoice] = None,
 ) -> api.Created:
     """Rebuild a saved kernel from ``folder`` without the package index."""
     _, runner, ws = restore_runner(folder, name, project_dir, listeners, profile)

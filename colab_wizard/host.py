@@ -5,16 +5,25 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 from . import settings
+from .errors import SpecError
+
+# The front ends the wizard tells apart ("jupyter": Lab, Notebook 7 or classic).
+Host = Literal["colab", "vscode", "jupyter", "terminal"]
+HOSTS: tuple[Host, ...] = ("colab", "vscode", "jupyter", "terminal")
 
 
-def detect_host() -> str:
-    """One of "colab", "vscode", "jupyter" (Lab, Notebook 7 or classic) or "terminal"."""
+def detect_host() -> Host:
+    """Which front end this is; ``COLAB_WIZARD_HOST`` says so when the detection is wrong."""
     forced = settings.HOST.get()
     if forced:
-        return forced
+        for host in HOSTS:
+            if forced == host:
+                return host
+        raise SpecError("COLAB_WIZARD_HOST", f"{forced!r} is not a front end the wizard knows; "
+                        f"set it to one of {', '.join(HOSTS)}, or unset it.")
     if "google.colab" in sys.modules or os.environ.get("COLAB_RELEASE_TAG"):
         return "colab"
     if "VSCODE_PID" in os.environ or "VSCODE_CWD" in os.environ:

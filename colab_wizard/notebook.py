@@ -17,7 +17,7 @@ from typing import Any, Optional, Union
 from . import adoption, colab, paths, selfwheel
 from .errors import WizardError
 from .host import detect_host
-from .spec import EnvSpec
+from .spec import EnvSpec, SpecError
 from .version import DISTRIBUTION, __version__
 
 MARK = "colab_wizard"
@@ -122,7 +122,7 @@ def write_new(target: Path, text: str) -> Path:
 
 
 def restore_source(spec: EnvSpec, cache_dir: Optional[Path] = None,
-                   profile: Optional[str] = None) -> str:
+                   profile: colab.Profile = colab.NONE) -> str:
     """The first cell: unless already in this kernel, install colab_wizard, then rebuild the
     kernel from its save when one exists (mounting Drive first when it is there), else
     from the spec. ``cache_dir`` is where saves go; a save is used only if it has one."""
@@ -131,7 +131,7 @@ def restore_source(spec: EnvSpec, cache_dir: Optional[Path] = None,
     where = f"project_dir={str(spec.project_dir)!r}"
     args = [repr(str(spec.python)), repr(list(spec.dependencies)), f"name={spec.name!r}",
             f"display_name={spec.display_name!r}", where]
-    if profile:
+    if profile != colab.NONE:  # none: the new VM's host decides, as on the first
         args.append(f"profile={profile!r}")
     create = f"colab_wizard.create({', '.join(args)}, listeners=[TerminalView()])"
     # The user's own project is adopted again (a repository cloned at the same commit).
@@ -199,13 +199,14 @@ def copy_path(original: Path, spec: EnvSpec) -> Path:
 
 def write_switched(source: Union[str, Path, dict[str, Any]], spec: EnvSpec,
                    dest: Union[str, Path, None] = None, cache_dir: Optional[Path] = None,
-                   profile: Optional[str] = None) -> Path:
+                   profile: colab.Profile = colab.NONE) -> Path:
     """Write the switched copy; ``source`` is a path (left untouched) or notebook JSON.
 
     Never over an existing file: a second copy gets the next free number."""
     if isinstance(source, dict):
         if dest is None:
-            raise ValueError("give dest when the notebook is not read from a file")
+            raise SpecError("dest", "Give dest (where to write the copy) when the notebook is "
+                            "not read from a file.")
         notebook = as_v4(source, "the notebook")
     else:
         notebook = read_notebook(Path(source))
@@ -225,11 +226,12 @@ def switch(name: Optional[str] = None, notebook_path: Union[str, Path, None] = N
     """
     from .freshvm import spec_of
 
+    if notebook_path is None and detect_host() != "colab":
+        raise SpecError("notebook_path", "Give the notebook's path (only Colab can read the "
+                        "open notebook).")
     spec, profile, _ = spec_of(name)
     cache = Path(cache_dir) if cache_dir is not None else None
     if notebook_path is None:
-        if detect_host() != "colab":
-            raise ValueError("Give the notebook's path (only Colab can read the open notebook).")
         nb = colab.read_current_notebook()
         title = str(nb.get("metadata", {}).get("colab", {}).get("name") or "notebook.ipynb")
         target = Path(dest) if dest else copy_path(paths.COLAB_CONTENT / title, spec)

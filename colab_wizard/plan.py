@@ -79,8 +79,8 @@ class Workspace:
 
     spec: EnvSpec
     interpreter: Optional[Path] = None
-    # Colab kernel profile (colab.FULL / colab.PLAIN) or None for a plain Jupyter host.
-    profile: Optional[str] = None
+    # Colab kernel profile (colab.FULL / colab.PLAIN), or colab.NONE for a plain Jupyter host.
+    profile: colab.Profile = colab.NONE
     # The user's own project, edited in place instead of written from the spec (adoption.py).
     adopted: Optional[adoption.Adoption] = None
     # The *full* profile's requirements, derived once per run (it imports on the host).
@@ -229,7 +229,7 @@ class Workspace:
         """*full* failed pre-flight on this lock and host config: *plain* from now on."""
         self.save_state(profile_fallback=self._fallback_key(), profile_fallback_reason=reason)
 
-    def effective_profile(self) -> Optional[str]:
+    def effective_profile(self) -> colab.Profile:
         """The requested profile, or *plain* when *full* failed pre-flight on this lock."""
         if self.profile == colab.FULL and self.load_state().get(
                 "profile_fallback") == self._fallback_key():
@@ -252,7 +252,7 @@ class Workspace:
             self.spec.name, self.spec.display_name, python, self.project_dir,
             str(self.spec.python), extra_argv, env, launcher,
         )
-        if profile:
+        if profile != colab.NONE:  # no mark for none, as kernels made before said so
             spec["metadata"][kernels.MARK]["profile"] = profile
         return spec
 

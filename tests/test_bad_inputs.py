@@ -394,3 +394,70 @@ def test_index_url_from_pip_is_judged_too(wizard_env: dict[str, Path], tmp_path:
         with pytest.raises(SpecError) as raised:
             api.make_spec("3.12", [], name="k", project_dir=tmp_path / "p")
     _check(raised.value, "index_url", "from pip's configuration")
+
+
+# Bad input at the other entry points: each a SpecError naming its field, before any process.
+def test_unknown_profile_names_the_field(wizard_env: dict[str, Path], tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    before = _snapshot(tmp_path)
+    with no_process_started():
+        with pytest.raises(SpecError) as raised:
+            api.create("3.12", [], name="k", project_dir=tmp_path / "p",
+                       profile="bogus")  # type: ignore[arg-type]
+    _check(raised.value, "profile", "choose auto, full, plain or none")
+    assert _snapshot(tmp_path) == before
+
+
+def test_unknown_panel_mode_names_the_field(wizard_env: dict[str, Path]) -> None:
+    import colab_wizard
+
+    with no_process_started():
+        with pytest.raises(SpecError) as raised:
+            colab_wizard.show(mode="bogus", display=False,  # type: ignore[arg-type]
+                              check_index=False)
+    _check(raised.value, "mode", "'background' or 'foreground'")
+
+
+def test_unknown_host_setting_names_the_variable(wizard_env: dict[str, Path], tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLAB_WIZARD_HOST", "colab-ish")
+    with no_process_started():
+        with pytest.raises(SpecError) as raised:
+            api.create("3.12", [], name="k", project_dir=tmp_path / "p")
+    _check(raised.value, "COLAB_WIZARD_HOST", "colab, vscode, jupyter, terminal")
+    out = subprocess.run([sys.executable, "-m", "colab_wizard", "doctor", "--no-start"],
+                         capture_output=True, text=True, cwd=REPO, timeout=60, check=False)
+    assert out.returncode == 2 and out.stderr.startswith("Error in COLAB_WIZARD_HOST"), out
+
+
+def test_switch_without_a_notebook_outside_colab_names_the_field(
+        wizard_env: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    import colab_wizard
+
+    monkeypatch.setenv("COLAB_WIZARD_HOST", "jupyter")
+    with no_process_started():
+        with pytest.raises(SpecError) as raised:
+            colab_wizard.switch_notebook("k")
+    _check(raised.value, "notebook_path", "Give the notebook's path")
+
+
+@pytest.mark.parametrize("argv,field,words", [
+    (["remove", "nope"], "name", "No kernel named 'nope'"),
+    (["save", "{tmp}/saved", "--name", "nope"], "name", "No kernel named 'nope'"),
+    (["save", "{tmp}/saved"], "name", "Say which kernel to save"),
+    (["restore", "{tmp}", "--name", "nope"], "name", "No cache for 'nope'"),
+    (["use", "nope", "--reset"], "name", "not both"),
+])
+def test_kernel_names_and_folders_name_the_field(
+        argv: list[str], field: str, words: str, wizard_env: dict[str, Path], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("mine\n", encoding="utf-8")
+    argv = [a.format(tmp=tmp_path, file=a_file) for a in argv]
+    before = _snapshot(tmp_path)
+    with no_process_started():
+        code = cli.main(argv)
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_BAD_INPUT
+    assert err.startswith(f"Error in {field}: ") and words in err, err
+    assert _snapshot(tmp_path) == before

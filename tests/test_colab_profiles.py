@@ -21,6 +21,7 @@ import gateway
 import pytest
 
 from colab_wizard import api, colab, ipyconfig
+from colab_wizard.errors import SpecError
 
 PROBE = r"""
 import json, os, shutil, sys
@@ -213,7 +214,7 @@ def test_host_config_demands_what_every_kernel_must_import(
     profile.mkdir()
     monkeypatch.setattr(ipyconfig, "system_dirs", lambda: [tmp_path / "system"])
     assert ipyconfig.read().modules == ()
-    assert colab.choose_profile() is None
+    assert colab.choose_profile() == colab.NONE
 
     (tmp_path / "system").mkdir()
     (tmp_path / "system" / "ipython_config.py").write_text(
@@ -230,7 +231,7 @@ def test_host_config_demands_what_every_kernel_must_import(
 
 
 def test_every_profile_puts_the_venv_first_on_path(tmp_path: Path) -> None:
-    for profile in (None, colab.PLAIN, colab.FULL):
+    for profile in colab.PROFILES:
         _, env, _ = colab.kernel_extras(profile, tmp_path / ".venv")
         assert env["PATH"] == f"{tmp_path / '.venv' / 'bin'}{os.pathsep}${{PATH}}"
 
@@ -251,10 +252,12 @@ def test_profile_choice(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path))
     monkeypatch.setattr(ipyconfig, "system_dirs", lambda: [])
     monkeypatch.setenv("COLAB_WIZARD_HOST", "jupyter")
-    assert colab.choose_profile() is None
+    assert colab.choose_profile() == colab.NONE
     assert colab.choose_profile("plain") == colab.PLAIN
     monkeypatch.setenv("COLAB_WIZARD_HOST", "colab")
     assert colab.choose_profile() == colab.FULL
-    assert colab.choose_profile("none") is None
-    with pytest.raises(ValueError):
+    assert colab.choose_profile("none") == colab.NONE
+    with pytest.raises(SpecError) as caught:
         colab.choose_profile("fancy")
+    assert caught.value.field == "profile" and "choose auto, full, plain or none" in str(
+        caught.value)

@@ -109,8 +109,9 @@ def test_save_to_a_file_or_a_read_only_folder(wizard_env: dict[str, Path], tmp_p
                           (a_file / "sub", "is a file, not a folder"),
                           (read_only, "Read-only file system"),
                           (read_only / "sub", "Read-only file system")):
-        with pytest.raises(SaveError, match=words):
+        with pytest.raises(SpecError, match=words) as caught:
             freshvm.save(folder, "sent")
+        assert caught.value.field == "folder"
         code, err = run_cli(["save", str(folder), "--name", "sent"], capsys)
         assert code == cli.EXIT_BAD_INPUT and words in err
     assert a_file.read_text() == "mine"

@@ -21,25 +21,29 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from typing import Any, Awaitable, Callable, Iterable, Optional
+from typing import Any, Awaitable, Callable, Iterable, Literal, Optional
 
+from ..errors import SpecError
 from ..host import detect_host
 from ..sync import private_loop, running_loop
 from .pump import INTERVAL, KernelPump
 
-MODES = ("background", "foreground")
+Mode = Literal["background", "foreground"]
+MODES: tuple[Mode, ...] = ("background", "foreground")
 
 
-def default_mode(host: Optional[str] = None) -> str:
+def default_mode(host: Optional[str] = None) -> Mode:
     """Foreground where background updates are known not to reach the page (Colab)."""
     return "foreground" if (host or detect_host()) == "colab" else "background"
 
 
 class Driver:
     def __init__(self, mode: str, on_error: Callable[[BaseException], None]) -> None:
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-        self.mode = mode
+        known = [m for m in MODES if m == mode]
+        if not known:
+            raise SpecError("mode", f"{mode!r} is not a way to run; choose "
+                            f"{' or '.join(repr(m) for m in MODES)} (or leave it out).")
+        self.mode: Mode = known[0]
         self.on_error = on_error
         self.task: Optional[asyncio.Future[Any]] = None
         self.pump: Optional[KernelPump] = None
