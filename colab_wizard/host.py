@@ -22,7 +22,7 @@ def detect_host() -> Host:
         for host in HOSTS:
             if forced == host:
                 return host
-        raise SpecError("COLAB_WIZARD_HOST", f"{forced!r} is not a front end the wizard knows; "
+        raise SpecError(settings.HOST.name, f"{forced!r} is not a front end the wizard knows; "
                         f"set it to one of {', '.join(HOSTS)}, or unset it.")
     if "google.colab" in sys.modules or os.environ.get("COLAB_RELEASE_TAG"):
         return "colab"
