@@ -23,6 +23,7 @@ from colab_wizard import adoption, api, freshvm, notebook, ownership, paths, pla
 from colab_wizard.events import Event, StageDone
 from colab_wizard.runner import Runner
 from colab_wizard.spec import SpecError
+from colab_wizard.sync import run_sync
 
 pytestmark = pytest.mark.slow
 
@@ -164,7 +165,7 @@ def test_adopt_the_issue_folder(wizard_env: dict[str, Path], tmp_path: Path) -> 
 def _ensure_poetry(wizard_env: dict[str, Path], tmp_path: Path) -> None:
     spec = api.make_spec("3.12", [], name="poetry-only", project_dir=tmp_path / "unused")
     stages = [s for s in plan.plan(spec) if s.key == "poetry"]
-    assert colab_wizard.api.run_sync(Runner(stages, tmp_path / "poetry.log").run()) == "done"
+    assert run_sync(Runner(stages, tmp_path / "poetry.log").run()) == "done"
 
 
 # The repository's project also has a dependency group of its own: installed too.
