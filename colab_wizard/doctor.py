@@ -97,7 +97,7 @@ def last_log() -> Optional[Path]:
     return logs[-1] if logs else None
 
 
-def report(check_kernels: bool = True, cache_dirs: tuple[Path, ...] = ()) -> str:
+def _host_section() -> list[str]:
     host = detect_host()
     lines = [
         f"colab_wizard {__version__} doctor",
@@ -110,9 +110,12 @@ def report(check_kernels: bool = True, cache_dirs: tuple[Path, ...] = ()) -> str
     lines.append(f"every kernel here must import: {ipyconfig.read().describe()}")
     if host == "colab":
         lines.append(f"in this notebook: {_inplace_status()}")
-    lines.append("")
+    return lines
+
+
+def _kernels_section(check_kernels: bool) -> list[str]:
     ours = kernels.list_ours()
-    lines.append(f"kernels made by colab_wizard: {len(ours)}")
+    lines = [f"kernels made by colab_wizard: {len(ours)}"]
     for info in ours:
         profile = ((kernels.read_spec(info.resource_dir) or {}).get("metadata", {})
                    .get(kernels.MARK, {}).get("profile") or colab.NONE)
@@ -122,8 +125,11 @@ def report(check_kernels: bool = True, cache_dirs: tuple[Path, ...] = ()) -> str
             status = f"  [{'OK' if ok else 'FAILS'}: {detail}]"
         lines.append(f"  {info.name} ({info.display_name}) Python {info.python}, profile "
                      f"{profile}, project {info.project_dir}{status}")
-    lines.append("")
-    lines.append("caches:")
+    return lines
+
+
+def _caches_section(cache_dirs: tuple[Path, ...]) -> list[str]:
+    lines = ["caches:"]
     pythons = paths.pythons_dir()
     found_pythons = sorted(p.name for p in pythons.iterdir()) if pythons.is_dir() else []
     lines.append(f"  pythons installed by colab_wizard ({pythons}): "
@@ -135,15 +141,22 @@ def report(check_kernels: bool = True, cache_dirs: tuple[Path, ...] = ()) -> str
     for folder in (*cache_dirs, *([drive] if drive else [])):
         saved = sorted(p.parent.name for p in Path(folder).glob("*/" + MANIFEST))
         lines.append(f"  saved caches in {folder}: {', '.join(saved) or 'none'}")
-    lines.append("")
-    lines.append("environment:")
-    for key in sorted(os.environ):
-        if key in _ENV_EXACT or key.startswith(_ENV_PREFIXES):
-            lines.append(f"  {key}={_redact(key, os.environ[key])}")
-    log = last_log()
-    lines.append("")
-    lines.append(f"last log: {log if log else 'none yet'}")
-    return "\n".join(lines)
+    return lines
+
+
+def _environment_section() -> list[str]:
+    return ["environment:"] + [f"  {key}={_redact(key, os.environ[key])}"
+                               for key in sorted(os.environ)
+                               if key in _ENV_EXACT or key.startswith(_ENV_PREFIXES)]
+
+
+def report(check_kernels: bool = True, cache_dirs: tuple[Path, ...] = ()) -> str:
+    """The whole report: one section after another, a blank line between them."""
+    sections = [_host_section(), _kernels_section(check_kernels), _caches_section(cache_dirs),
+                _environment_section()]
+    log = last_log()  # after the kernels were started: their checks may have written one
+    sections.append([f"last log: {log if log else 'none yet'}"])
+    return "\n\n".join("\n".join(section) for section in sections)
 
 
 def doctor(check_kernels: bool = True) -> str:
