@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -333,3 +334,41 @@ def test_the_model_and_the_markup_import_no_widgets() -> None:
             "print('ok')\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_redraws_throttled_at_once_when_asked_and_a_clock_while_running() -> None:
+    drawn: list[float] = []
+    running = [True]
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        redraws: model.Redraws
+
+        def draw() -> None:
+            redraws.drawing()
+            drawn.append(loop.time())
+            redraws.keep_clock()
+
+        redraws = model.Redraws(draw, lambda: running[0], model.Throttle(0.2))
+        redraws.request()  # the first at once
+        for _ in range(50):  # a burst: one redraw, when the interval has passed
+            redraws.request()
+        assert len(drawn) == 1
+        await asyncio.sleep(0.3)
+        assert len(drawn) == 2 and drawn[1] - drawn[0] >= 0.19
+        redraws.request(now=True)  # a failure is shown at once, throttle or not
+        assert len(drawn) == 3
+        await asyncio.sleep(model.TICK_INTERVAL + 0.3)  # nothing happens: the clock moves
+        assert len(drawn) == 4
+        running[0] = False
+        redraws.request(now=True)  # the run is over: the clock stops
+        await asyncio.sleep(model.TICK_INTERVAL + 0.3)
+        assert len(drawn) == 5
+
+    asyncio.run(scenario())
+    # Outside a running loop there are no timers: every request draws at once.
+    later = model.Redraws(lambda: drawn.append(0.0), lambda: True, model.Throttle(10))
+    later.request()
+    later.throttle.mark()
+    later.request()
+    assert len(drawn) == 7

@@ -9,6 +9,7 @@ tested without widgets.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from collections import deque
@@ -551,6 +552,70 @@ class Throttle:
 
     def mark(self) -> None:
         self.last = self.clock()
+
+
+class Redraws:
+    """When the Install step is redrawn: at once for what a person must see now, otherwise at
+    most once per throttle interval (one redraw pending at a time, showing every event since),
+    and once a second for the elapsed clock while the run goes on. ``draw`` redraws (and
+    calls :meth:`drawing` first); timers need the kernel's running loop, and without one
+    every redraw happens at once."""
+
+    def __init__(self, draw: Callable[[], None], running: Callable[[], bool],
+                 throttle: Optional[Throttle] = None) -> None:
+        self.draw = draw
+        self.running = running
+        self.throttle = throttle or Throttle()
+        self._pending: Optional[asyncio.TimerHandle] = None
+        self._tick: Optional[asyncio.TimerHandle] = None
+
+    def request(self, now: bool = False) -> None:
+        if now:
+            self.draw()
+            return
+        if self._pending is not None:  # a redraw is already due: it will show this too
+            return
+        wait = self.throttle.wait()
+        loop = running_loop() if wait > 0 else None
+        if loop is None:
+            self.draw()
+        else:
+            self._pending = loop.call_later(wait, self.draw)
+
+    def drawing(self) -> None:
+        """A redraw starts: it shows everything so far, nothing stays pending."""
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+        self.throttle.mark()
+
+    def keep_clock(self) -> None:
+        """After a redraw: the clock goes on while the run does, and stops with it."""
+        if not self.running():
+            self.stop()
+            return
+        loop = running_loop()
+        if self._tick is None and loop is not None:
+            self._tick = loop.call_later(TICK_INTERVAL, self._on_tick)
+
+    def _on_tick(self) -> None:
+        self._tick = None
+        if self.running():
+            self.draw()
+
+    def stop(self) -> None:
+        for handle in (self._pending, self._tick):
+            if handle is not None:
+                handle.cancel()
+        self._pending = self._tick = None
+
+
+def running_loop() -> Optional[asyncio.AbstractEventLoop]:
+    """The kernel's running event loop, or None outside one (no timers then)."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 # -- the Done step ------------------------------------------------------------------------

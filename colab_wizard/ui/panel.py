@@ -58,12 +58,10 @@ class Panel:
         self.cache_dir = Path(cache_dir) if cache_dir is not None else freshvm.default_folder()
         self.name_check: Optional[asyncio.Future[None]] = None
         self.install = model.InstallModel()
-        self.throttle = model.Throttle()
+        self.redraws = model.Redraws(self._render, lambda: self.install.running)
         self.driver = Driver(self.mode, self._surface_error)
         self.job: Optional[Job] = None
         self.renders = 0
-        self._pending: Any = None
-        self._tick: Any = None
         self._quiet = False  # True while the panel itself sets a widget value
         options = (versions or model.version_options)()
         self.form = model.Form(self.state, options)
@@ -245,7 +243,7 @@ class Panel:
     def _start_name_check(self) -> None:
         """Ask the package index about the names, off the UI's path (a thread for the HTTP,
         the widget update back on the kernel's loop); only where a loop is running."""
-        loop = _loop()
+        loop = model.running_loop()
         if not self.check_index or loop is None:
             return
         if self.name_check is not None:
@@ -309,7 +307,7 @@ class Panel:
         job = self.job
         assert job is not None
         self.install.begin()
-        self._reset_timers()
+        self.redraws.stop()
         self.install_step.start(job.spec)
         self.go(2)
         self._render()
@@ -331,51 +329,19 @@ class Panel:
 
     def _on_event(self, event: Event) -> None:
         self.install.apply(event)
-        if isinstance(event, (RunFinished, StageFailed)):
-            self._render()
-            return
-        if self._pending is not None:  # a redraw is already due: it will show this event
-            return
-        wait = self.throttle.wait()
-        loop = _loop() if wait > 0 else None
-        if loop is None:
-            self._render()
-        else:
-            self._pending = loop.call_later(wait, self._render)
-
-    def _reset_timers(self) -> None:
-        for handle in (self._pending, self._tick):
-            if handle is not None:
-                handle.cancel()
-        self._pending = self._tick = None
-
-    def _on_tick(self) -> None:
-        self._tick = None
-        if self.install.running:
-            self._render()
+        # How a run or a stage failed is shown at once; lines and progress as throttled.
+        self.redraws.request(now=isinstance(event, (RunFinished, StageFailed)))
 
     def _render(self) -> None:
         """Copy the model onto the Install step, then the nav; on to Done when it is done."""
-        if self._pending is not None:
-            self._pending.cancel()
-            self._pending = None
-        self.throttle.mark()
+        self.redraws.drawing()
         self.renders += 1
         self.install_step.render(self.install, self.driver.can_cancel)
         self._update_nav()
-        self._keep_clock()
+        self.redraws.keep_clock()
         if self.install.outcome == "done" and self.state.step == 2 and self.job is not None:
             self.done_step.fill(self.job)
             self.go(3)
-
-    def _keep_clock(self) -> None:
-        """The elapsed time moves once a second while the run does, and stops with it."""
-        if not self.install.running:
-            self._reset_timers()
-            return
-        loop = _loop()
-        if self._tick is None and loop is not None:
-            self._tick = loop.call_later(model.TICK_INTERVAL, self._on_tick)
 
     def _show_full_log(self) -> None:
         self.install_step.show_full_log(self.install.log_path)
@@ -385,10 +351,3 @@ def _quiet_result(task: asyncio.Future[None]) -> None:
     """A failed name check is only a missing warning, never an error in the kernel's log."""
     if not task.cancelled():
         task.exception()
-
-
-def _loop() -> Any:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
