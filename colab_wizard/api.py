@@ -13,7 +13,7 @@ from typing import Iterable, Optional, Union
 
 from . import adoption, colab, kernels, naming, ownership, paths, pyproject, settings, swap
 from .errors import StageError, WizardError
-from .events import Listener
+from .events import Listener, Outcome
 from .files import FileLock
 from .plan import STATE_DIR, Workspace, plan
 from .runner import Runner
@@ -41,8 +41,9 @@ class Created:
 class CreateFailed(WizardError):
     """A run that did not finish: ``outcome`` is "failed" or "cancelled"."""
 
-    def __init__(self, outcome: str, log_path: Path, error: Optional[StageError] = None) -> None:
-        self.outcome = outcome
+    def __init__(self, outcome: Outcome, log_path: Path,
+                 error: Optional[StageError] = None) -> None:
+        self.outcome: Outcome = outcome
         self.log_path = log_path
         self.error = error
         super().__init__(str(error) if error else f"Run {outcome}. Full log: {log_path}")

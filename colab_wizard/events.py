@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional, Union
+from typing import TYPE_CHECKING, Callable, Literal, Optional, Union
 
 if TYPE_CHECKING:  # this module imports nothing at run time: any module can import it
     from .errors import StageError
@@ -72,11 +72,15 @@ class StageCancelled:
     stage: str
 
 
+# How a run ends: every stage done (or skipped), one failed, or stopped on request.
+Outcome = Literal["done", "failed", "cancelled"]
+
+
 @dataclass(frozen=True)
 class RunFinished:
     """The last event of every run: ``outcome`` is "done", "failed" or "cancelled"."""
 
-    outcome: str
+    outcome: Outcome
     seconds: float
     log_path: Path
     result: Optional[object] = None

@@ -23,6 +23,7 @@ from .errors import StageError
 from .events import (
     Event,
     Listener,
+    Outcome,
     RunFinished,
     RunStarted,
     StageCancelled,
@@ -320,13 +321,13 @@ class Runner:
         if self._task is not None and not self._task.done():
             self._task.cancel()
 
-    async def run(self, start_at: Optional[str] = None, result: object = None) -> str:
+    async def run(self, start_at: Optional[str] = None, result: object = None) -> Outcome:
         """Run the stages; returns "done", "failed" or "cancelled" (also sent as RunFinished)."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         self.failed = None
         self._cancel_requested = False
-        outcome = "done"
+        outcome: Outcome = "done"
         with open(self.log_path, "a", encoding="utf-8", buffering=1) as log:
             self._log = log
             self._write_log(f"=== colab_wizard run {time.strftime('%Y-%m-%d %H:%M:%S')}")
@@ -346,7 +347,7 @@ class Runner:
                               result if outcome == "done" else None))
         return outcome
 
-    async def _run_stage(self, index: int, stage: Stage, force: bool = False) -> str:
+    async def _run_stage(self, index: int, stage: Stage, force: bool = False) -> Outcome:
         begin = time.monotonic()
         if self._cancel_requested:
             self.emit(StageCancelled(stage.key))
@@ -395,7 +396,7 @@ class Runner:
         self.emit(StageDone(stage.key, False, time.monotonic() - begin, detail or ""))
         return "done"
 
-    def _failed(self, error: StageError) -> str:
+    def _failed(self, error: StageError) -> Outcome:
         self._write_log(f"[{error.stage}] FAILED: {error.message}")
         self.failed = error
         self.emit(StageFailed(error.stage, error))

@@ -15,12 +15,13 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Literal, Optional, Union
 
 from .. import api, pythons, requirements_text
 from ..errors import SpecError, StageError
 from ..events import (
     Event,
+    Outcome,
     RunFinished,
     RunStarted,
     StageCancelled,
@@ -51,7 +52,12 @@ MAX_LINE_CHARS = 300
 UPDATE_INTERVAL = 0.12
 TICK_INTERVAL = 1.0  # the elapsed-time clock while nothing else happens
 
-ICONS = {
+# A stage's row on the Install step: not reached yet, running, or how the stage ended.
+RowState = Literal["pending", "running", "done", "skipped", "failed", "cancelled"]
+# The Install step's run: not started (""), running, or how it ended.
+RunState = Union[Literal["", "running"], Outcome]
+
+ICONS: dict[RowState, str] = {
     "pending": "\u25cb",  # ○
     "running": "\u25d0",  # ◐
     "done": "\u2714",  # ✔
@@ -371,7 +377,7 @@ def step_indicator_html(current: int) -> str:
 class StageRow:
     key: str
     label: str
-    status: str = "pending"
+    status: RowState = "pending"
     done: float = 0.0
     total: Optional[float] = None
     unit: str = "steps"
@@ -422,7 +428,7 @@ class InstallModel:
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
     overall: OverallProgress = field(default_factory=OverallProgress)
     log_path: Optional[Path] = None
-    outcome: str = ""  # "", "running", "done", "failed", "cancelled"
+    outcome: RunState = ""
     error: Optional[StageError] = None
     result: Optional[object] = None
     started: Optional[float] = None
@@ -482,7 +488,7 @@ class InstallModel:
         self.error = None
         self._end("failed")
 
-    def _end(self, outcome: str) -> None:
+    def _end(self, outcome: Literal["failed", "cancelled"]) -> None:
         self.outcome = outcome
         for row in self.rows.values():
             if row.status == "running":
