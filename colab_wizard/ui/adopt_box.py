@@ -48,6 +48,8 @@ class AdoptBox:
                    "packages go into a group of their own."),
             w.HBox([self.source, self.check]), self.relock, self.error, self.summary,
         ]), "cw-adopt-box")
+        # What will change is on screen for exactly what the form now says.
+        self.reviewed = False
         self.source.observe(self._on_source, "value")
         self.relock.observe(self._on_relock, "value")
         self.restore()
@@ -61,13 +63,10 @@ class AdoptBox:
         self.source.value = self.state.adopt_source
         self.relock.value = self.state.adopt_relock
 
-    @property
-    def reviewed(self) -> bool:
-        """What will change is on screen for exactly what the form now says."""
-        return "What will change" in self.summary.value
-
     def forget(self) -> None:
+        """What was shown is about other text or choices: the next Install shows it again."""
         self.summary.value = ""
+        self.reviewed = False
 
     def _on_source(self, change: dict[str, Any]) -> None:
         self.state.adopt_source = change["new"]
@@ -80,6 +79,7 @@ class AdoptBox:
     def prepare(self, python: str, name: Optional[str], display_name: Optional[str]
                 ) -> Optional[adoption.Adoption]:
         """Read (clone) the project and show what will change; None, with the reason, if not."""
+        self.forget()
         self.error.value = ""
         self.summary.value = ("Reading the project\u2026" if not adoption.is_git_url(
             self.source.value) else "Cloning the repository\u2026")
@@ -98,4 +98,5 @@ class AdoptBox:
             f"(<code>{html.escape(spec.name)}</code>) from "
             f"<code>{html.escape(str(spec.project_dir))}</code>. What will change:"
             f"<ul style='margin:2px 0'>{items}</ul>Press Install to go ahead.")
+        self.reviewed = True
         return adopted

@@ -42,6 +42,7 @@ from ..spec import (
     name_from_display_name,
     parse_python,
 )
+from ..sync import running_loop
 
 # As many lines as the log box shows at once: a textarea scrolls back to its top on every
 # update, so lines below its fold would never be seen while a stage runs.
@@ -614,14 +615,6 @@ class Redraws:
             if handle is not None:
                 handle.cancel()
         self._pending = self._tick = None
-
-
-def running_loop() -> Optional[asyncio.AbstractEventLoop]:
-    """The kernel's running event loop, or None outside one (no timers then)."""
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 # -- the Done step ------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from packaging.requirements import Requirement
 from .. import freshvm, index
 from ..events import Event, RunFinished, StageFailed
 from ..host import detect_host
+from ..sync import running_loop
 from . import model
 from .deps_step import DepsStep
 from .done_step import DoneStep
@@ -243,7 +244,7 @@ class Panel:
     def _start_name_check(self) -> None:
         """Ask the package index about the names, off the UI's path (a thread for the HTTP,
         the widget update back on the kernel's loop); only where a loop is running."""
-        loop = model.running_loop()
+        loop = running_loop()
         if not self.check_index or loop is None:
             return
         if self.name_check is not None:
