@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from . import adoption, colab, paths, selfwheel
-from .errors import WizardError
 from .host import detect_host
 from .spec import EnvSpec, SpecError
 from .version import DISTRIBUTION, __version__
@@ -53,38 +52,36 @@ def _install_lines(saved: Optional[Path]) -> list[str]:
     return [*lines, "    importlib.invalidate_caches()"]
 
 
-class NotebookError(WizardError, ValueError):
-    """A notebook that cannot be switched, with the reason and the fix in plain words."""
-
-    bad_input = True  # the notebook given is at fault
+# The notebook the user gave (or, on Colab, the open one) is what a refusal names.
+FIELD = "notebook_path"
 
 
 def as_v4(notebook: Any, where: str) -> dict[str, Any]:
     """``notebook`` as nbformat 4 JSON: older versions converted with nbformat, anything
     that is not a notebook refused with a sentence naming ``where``."""
     if not isinstance(notebook, dict):
-        raise NotebookError(f"{where} holds a JSON {type(notebook).__name__}, not a notebook; "
-                            "give the path of an .ipynb file.")
+        raise SpecError(FIELD, f"{where} holds a JSON {type(notebook).__name__}, not a "
+                        "notebook; give the path of an .ipynb file.")
     major = notebook.get("nbformat", 4)
     if not isinstance(major, int) or major > 4:
-        raise NotebookError(f"{where} says nbformat {major!r}, which colab_wizard does not "
-                            "know; save it as an nbformat 4 notebook first.")
+        raise SpecError(FIELD, f"{where} says nbformat {major!r}, which colab_wizard does not "
+                        "know; save it as an nbformat 4 notebook first.")
     if major < 4 or "worksheets" in notebook:
         try:
             import nbformat
         except ImportError:
-            raise NotebookError(f"{where} is an nbformat {major} notebook; install nbformat "
-                                "(pip install nbformat) to convert it, or open and save it "
-                                "in Jupyter once.") from None
+            raise SpecError(FIELD, f"{where} is an nbformat {major} notebook; install nbformat "
+                            "(pip install nbformat) to convert it, or open and save it in "
+                            "Jupyter once.") from None
         try:
             converted = nbformat.convert(nbformat.from_dict(notebook), 4)
         except Exception as exc:  # nbformat's own errors vary by version
-            raise NotebookError(f"{where} is an nbformat {major} notebook that nbformat cannot "
-                                f"convert ({exc}); open and save it in Jupyter once.") from None
+            raise SpecError(FIELD, f"{where} is an nbformat {major} notebook that nbformat "
+                            f"cannot convert ({exc}); open and save it in Jupyter once.") from None
         return json.loads(json.dumps(converted))
     if not isinstance(notebook.get("cells", []), list):
-        raise NotebookError(f"{where} has a \"cells\" field that is not a list; it is not a "
-                            "notebook Jupyter wrote.")
+        raise SpecError(FIELD, f"{where} has a \"cells\" field that is not a list; it is not "
+                        "a notebook Jupyter wrote.")
     return notebook
 
 
@@ -93,14 +90,15 @@ def read_notebook(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise NotebookError(f"{path} does not exist; give the path of an .ipynb file.") from None
+        raise SpecError(FIELD, f"{path} does not exist; give the path of an .ipynb "
+                        "file.") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise NotebookError(f"{path} cannot be read ({exc}).") from None
+        raise SpecError(FIELD, f"{path} cannot be read ({exc}).") from None
     try:
         data = json.loads(text)
     except ValueError as exc:
-        raise NotebookError(f"{path} is not JSON ({exc}); give the path of an .ipynb "
-                            "file.") from None
+        raise SpecError(FIELD, f"{path} is not JSON ({exc}); give the path of an .ipynb "
+                        "file.") from None
     return as_v4(data, str(path))
 
 
@@ -117,8 +115,8 @@ def write_new(target: Path, text: str) -> Path:
             number += 1
             candidate = target.with_name(f"{target.stem} {number}{target.suffix}")
         except OSError as exc:
-            raise NotebookError(f"cannot write {candidate} ({exc.strerror}); choose a folder "
-                                "you can write to.") from None
+            raise SpecError("dest", f"cannot write {candidate} ({exc.strerror}); choose a "
+                            "folder you can write to.") from None
 
 
 def restore_source(spec: EnvSpec, cache_dir: Optional[Path] = None,
@@ -227,8 +225,8 @@ def switch(name: Optional[str] = None, notebook_path: Union[str, Path, None] = N
     from .freshvm import spec_of
 
     if notebook_path is None and detect_host() != "colab":
-        raise SpecError("notebook_path", "Give the notebook's path (only Colab can read the "
-                        "open notebook).")
+        raise SpecError(FIELD, "Give the notebook's path (only Colab can read the open "
+                        "notebook).")
     spec, profile, _ = spec_of(name)
     cache = Path(cache_dir) if cache_dir is not None else None
     if notebook_path is None:

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from colab_wizard import kernels, notebook, pyproject
-from colab_wizard.spec import EnvSpec
+from colab_wizard.spec import EnvSpec, SpecError
 
 
 def original_notebook(path: Path) -> Path:
@@ -184,8 +184,9 @@ def test_what_is_not_a_notebook_gets_a_sentence(wizard_env: dict[str, Path], tmp
     registered(wizard_env)
     source = tmp_path / "odd.ipynb"
     source.write_text(content)
-    with pytest.raises(notebook.NotebookError, match=words):
+    with pytest.raises(SpecError, match=words) as caught:
         notebook.switch("nb-switch", source)
+    assert caught.value.field == "notebook_path"
     assert cli.main(["switch", str(source), "--name", "nb-switch"]) == cli.EXIT_BAD_INPUT
     err = capsys.readouterr().err
     assert str(source) in err and words in err and "Traceback" not in err
