@@ -15,9 +15,10 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Awaitable, Iterable, Optional
 from urllib.parse import quote
 
 from . import (
@@ -594,12 +595,13 @@ async def lock(ws: Workspace, ctx: StageContext) -> str:
     before = adoption.locked_versions(ws.lock_file)
     if ws.adopted is not None:  # a re-run after the user changed their dependencies
         await adoption.check_lock(ws, ctx, ws.adopted.relock)
+    fetching = prefetch_requirements(ws)
     try:
-        await ctx.run(
+        await alongside(ctx.run(
             argv, cwd=ws.work_dir, env=ws.poetry_env_vars(),
             hint="Check the package names and version pins; a name that does not exist on the "
             f"index ({ws.spec.index_url}) or pins that conflict cannot be resolved.",
-        )
+        ), prefetch(ws, ctx.beside("prefetch"), fetching) if fetching else None)
     except StageError as error:
         reason = solver_reason(ctx.tail)
         if not explain(error, ws) and reason:
@@ -609,6 +611,65 @@ async def lock(ws: Workspace, ctx: StageContext) -> str:
     if ws.adopted is not None and before:
         return adoption.describe_relock(before, adoption.locked_versions(ws.lock_file), ctx)
     return "poetry.lock written"
+
+
+async def alongside(main: Awaitable[Any], beside: Optional[Awaitable[Any]]) -> Any:
+    """``main``'s result, with ``beside`` run at the same time: awaited to its end when
+    ``main`` succeeds (its failure ignored), stopped when ``main`` fails or is cancelled."""
+    if beside is None:
+        return await main
+    work = asyncio.ensure_future(beside)
+    try:
+        result = await main
+    except BaseException:
+        work.cancel()
+        raise
+    finally:
+        await _to_the_end(asyncio.gather(work, return_exceptions=True))
+    return result
+
+
+def prefetch_requirements(ws: Workspace) -> list[str]:
+    """What the project asks for by name (its dependencies, ipykernel, the colab group), for
+    :func:`prefetch`; none for an adopted project (its lock pins what it pins), or without
+    uv."""
+    if ws.adopted is not None or not uvtool.ready() or ws.interpreter is None:
+        return []
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    wanted = [*pyproject.dependencies(ws.pyproject.read_text(encoding="utf-8")),
+              *ws.colab_group()]
+    named = []
+    for text in wanted:
+        try:
+            if Requirement(text).url is None:  # a git or path dependency: the lock's business
+                named.append(text)
+        except InvalidRequirement:
+            continue
+    return named
+
+
+async def prefetch(ws: Workspace, ctx: StageContext, requirements: list[str]) -> None:
+    """While Poetry resolves, fill uv's cache with what the lock will most likely pin: uv
+    resolves the same names on the same index and downloads and unpacks them (into a
+    throwaway folder, as links into its cache). The install then finds them there and
+    still checks each one against the hash poetry.lock records (uv checks cached archives;
+    it would not re-check a package already installed, so nothing goes into the venv
+    here). A failure changes nothing: the install downloads what is missing."""
+    home = uvtool.home()
+    scratch = Path(tempfile.mkdtemp(prefix="prefetch-", dir=home))
+    try:
+        listed = scratch / "requirements.txt"
+        # A file, not argv: a requirement could carry a URL with credentials (ps shows argv).
+        listed.write_text("\n".join(requirements) + "\n", encoding="utf-8")
+        ctx.line("Downloading the likely packages into uv's cache while Poetry resolves ...")
+        # -qq: silent, so no uv error reads as the lock's (a name the index lacks, say).
+        await ctx.run([str(uvtool.binary()), "pip", "install", "-qq", "--link-mode",
+                       "symlink", "--python", str(ws.interpreter), "--target",
+                       str(scratch / "target"), "-r", str(listed)],
+                      env=ws.uv_env_vars(), check=False)
+    finally:
+        await asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, scratch, True)
 
 
 def export_argv(ws: Workspace) -> list[str]:

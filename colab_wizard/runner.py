@@ -75,15 +75,23 @@ class Stage:
 class StageContext:
     """What a running stage may do: run commands, report progress, log lines."""
 
-    def __init__(self, runner: Runner, stage: Stage) -> None:
+    def __init__(self, runner: Runner, stage: Stage, log_key: Optional[str] = None) -> None:
         self._runner = runner
         self.stage = stage
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)
         self.log_path = runner.log_path
+        self._log_key = log_key or stage.key
+
+    def beside(self, name: str) -> StageContext:
+        """A context for work run beside this stage's own: the same events, its own tail,
+        and its own key in the log (``[stage:name]``), so that neither this stage's error
+        nor the plain-words diagnosis of its output (which reads ``[stage]`` lines) mixes
+        in the other work's lines."""
+        return StageContext(self._runner, self.stage, f"{self.stage.key}:{name}")
 
     def line(self, text: str) -> None:
         self.tail.append(text)
-        self._runner._write_log(f"[{self.stage.key}] {text}")
+        self._runner._write_log(f"[{self._log_key}] {text}")
         self._runner.emit(StageLine(self.stage.key, text))
 
     def lines(self, texts: Sequence[str], parser: Optional[ProgressParser] = None) -> None:
@@ -93,7 +101,7 @@ class StageContext:
             return
         key = self.stage.key
         self.tail.extend(texts)
-        self._runner._write_log("\n".join([f"[{key}] {text}" for text in texts]))
+        self._runner._write_log("\n".join([f"[{self._log_key}] {text}" for text in texts]))
         if parser is None:
             events: list[Event] = [StageLine(key, text) for text in texts]
         else:
@@ -137,7 +145,7 @@ class StageContext:
     ) -> int:
         """Run ``argv`` to completion, streaming its output; raise StageError on failure."""
         command = [str(a) for a in argv]
-        self._runner._write_log(f"[{self.stage.key}] $ {' '.join(command)}")
+        self._runner._write_log(f"[{self._log_key}] $ {' '.join(command)}")
         try:
             proc = await asyncio.create_subprocess_exec(
                 *command,
