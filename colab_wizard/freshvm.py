@@ -516,7 +516,7 @@ def restore_stages(cache: Path, ws: Workspace, manifest: Manifest) -> list[Stage
                 raise
         try:
             found = await lockcheck.survey(ws.venv_python)
-        except lockcheck.SurveyError as exc:
+        except WizardError as exc:  # the venv's Python could not list its packages
             raise ctx.fail(str(exc), hint) from None
         got = found.versions
         want = {e["name"]: e["version"] for e in entries}

@@ -18,6 +18,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from .errors import WizardError
 from .preflight import MARKERS_CODE
 from .procenv import clean_env
 
@@ -30,10 +31,6 @@ for _d in m.distributions():
         _dists[_name] = [_d.version, _d.requires or []]
 print(json.dumps({"dists": _dists, "markers": _env}))
 """
-
-
-class SurveyError(Exception):
-    """The venv's Python could not list its distributions; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -74,8 +71,8 @@ async def survey(venv_python: Path) -> Survey:
         stderr=asyncio.subprocess.PIPE, env=clean_env())
     out, err = await process.communicate()
     if process.returncode != 0:
-        raise SurveyError(f"{venv_python} could not list its packages: "
-                          f"{err.decode('utf-8', 'replace').strip()[-300:]}")
+        raise WizardError(f"{venv_python} could not list its packages: "
+                           f"{err.decode('utf-8', 'replace').strip()[-300:]}")
     data = json.loads(out)
     versions: dict[str, str] = {}
     requires: dict[str, list[str]] = {}
