@@ -40,7 +40,7 @@ import requests
 from . import paths, settings
 from .catalog import Build
 from .errors import DownloadError as DownloadError  # raised here; tests catch it here
-from .files import COMPLETE_MARK, FileLock, sha256_of
+from .files import FileLock, done_note, mark_done, sha256_of
 from .procenv import clean_env
 
 CHUNK = 256 * 1024
@@ -78,7 +78,7 @@ def executable(root: Path, build: Build) -> Path:
 def installed_python(build: Build) -> Optional[Path]:
     target = install_dir(build)
     exe = executable(target, build)
-    return exe if (target / COMPLETE_MARK).exists() and exe.exists() else None
+    return exe if done_note(target) is not None and exe.exists() else None
 
 
 def _sha256(path: Path, cancel: Optional[threading.Event] = None) -> str:
@@ -309,8 +309,7 @@ def install(build: Build, progress: Optional[Progress] = None,
         try:
             _unpack(archive, scratch, cancel)
             _check_runs(executable(scratch, build))
-            (scratch / COMPLETE_MARK).write_text(url + "\n" + build.sha256 + "\n",
-                                                 encoding="utf-8")
+            mark_done(scratch, url + "\n" + build.sha256 + "\n")
             target = install_dir(build)
             target.parent.mkdir(parents=True, exist_ok=True)
             if target.exists():  # an incomplete leftover from an older version of this code

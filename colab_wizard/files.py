@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Callable, Iterator, Optional, Union
 
 # Written last into a folder that is built in place (a downloaded Python, Poetry's tool
-# environment): a folder without it is half-built and is built again.
+# environment, uv): a folder without it is half-built and is built again.
 COMPLETE_MARK = ".colab_wizard-complete"
 
 BLOCK = 1 << 20
@@ -153,3 +153,18 @@ def sha256_of(path: Path, between_blocks: Optional[Callable[[], None]] = None) -
     """The hex sha256 of the file ``path`` (see :func:`sha256_of_stream`)."""
     with open(path, "rb") as handle:
         return sha256_of_stream(handle, between_blocks)
+
+
+def mark_done(folder: Path, note: str) -> None:
+    """Write ``folder``'s done-mark, last, once everything in it is in place; ``note`` says
+    what it was built from (read back by :func:`done_note`)."""
+    write_atomic(folder / COMPLETE_MARK, note)
+
+
+def done_note(folder: Path) -> Optional[str]:
+    """The note in ``folder``'s done-mark, or None when there is none (half-built, or never
+    built)."""
+    try:
+        return (folder / COMPLETE_MARK).read_text(encoding="utf-8")
+    except OSError:
+        return None

@@ -464,7 +464,7 @@ async def install_poetry(ws: Workspace, ctx: StageContext, progress: bool = True
                           env=ws.pip_env_vars(), parser=PipProgress() if progress else None,
                           hint=hint)
         await ctx.run([str(ws.poetry), "--version"])
-        (ws.poetry_env / files.COMPLETE_MARK).write_text(tools_mark(installer), encoding="utf-8")
+        files.mark_done(ws.poetry_env, tools_mark(installer))
     return f"installed with {installer}"
 
 
@@ -486,9 +486,8 @@ def _script_interpreter(script: Path) -> Optional[Path]:
 
 
 def poetry_ready(ws: Workspace) -> bool:
-    try:
-        mark = (ws.poetry_env / files.COMPLETE_MARK).read_text(encoding="utf-8")
-    except OSError:
+    mark = files.done_note(ws.poetry_env)
+    if mark is None:
         return False
     # Built by another version (no export plugin), or with pip while uv is now wanted.
     if mark not in (tools_mark("uv"), tools_mark("pip")) or not ws.poetry.exists():

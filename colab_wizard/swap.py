@@ -238,17 +238,13 @@ def roll_forward(project: Path) -> bool:
         os.replace(tmp_kernel, staged)
         for file_name in PROJECT_FILES:
             if (build / file_name).is_file():
-                tmp = project / f".{file_name}.swap"
-                shutil.copy2(build / file_name, tmp)
-                os.replace(tmp, project / file_name)
+                _copy_over(build / file_name, project / file_name)
         _point_venv_link(project, build)
         # What the build's state names besides state.json (the lock's export, say).
         for extra in sorted((build / STATE_DIR).iterdir()):
             if extra.is_file() and extra.name != "state.json":
-                shutil.copy2(extra, state / f"{extra.name}.swap")
-                os.replace(state / f"{extra.name}.swap", state / extra.name)
-        shutil.copy2(final / "state.json", state / "state.json.swap")
-        os.replace(state / "state.json.swap", state / "state.json")
+                _copy_over(extra, state / extra.name)
+        _copy_over(final / "state.json", state / "state.json")
         if pending(project) is None:
             (state / BUILDING).unlink(missing_ok=True)
         (state / JOURNAL).unlink()
@@ -261,6 +257,13 @@ def roll_forward(project: Path) -> bool:
         ) from None
     remove_old(project)
     return True
+
+
+def _copy_over(source: Path, dest: Path) -> None:
+    """Replace ``dest`` by a copy of ``source`` in one step. Not flushed: after a crash the
+    journal redoes the whole commit from the build."""
+    with replacing(dest, durable=False) as tmp:
+        shutil.copy2(source, tmp)
 
 
 def _reason(exc: OSError, default: Path) -> tuple[str, str]:

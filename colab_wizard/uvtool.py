@@ -23,8 +23,7 @@ from typing import Optional
 
 from . import index, paths, settings
 from .errors import DownloadError
-
-COMPLETE = ".complete"
+from .files import done_note, mark_done
 
 
 def home() -> Path:
@@ -46,7 +45,7 @@ def wanted() -> bool:
 
 def ready() -> bool:
     """uv is unpacked and usable (and not switched off)."""
-    return wanted() and binary().is_file() and (home() / COMPLETE).exists()
+    return wanted() and binary().is_file() and done_note(home()) is not None
 
 
 def env(index_url: Optional[str] = None,
@@ -133,10 +132,7 @@ def fetch(index_url: str, auth: Optional[index.Credentials] = None,
 
 def kept_wheel() -> Optional[Path]:
     """The wheel uv was unpacked from (a saved kernel carries it, for an offline restore)."""
-    try:
-        name = (home() / COMPLETE).read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
+    name = (done_note(home()) or "").strip()
     path = home() / name
     return path if name and path.is_file() else None
 
@@ -161,4 +157,4 @@ def install_wheel(wheel: Path) -> None:
             kept = Path(tmp) / wheel.name
             shutil.copyfile(wheel, kept)
             os.replace(kept, target / wheel.name)
-    (target / COMPLETE).write_text(wheel.name, encoding="utf-8")
+    mark_done(target, wheel.name)

@@ -14,7 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from colab_wizard.files import FileLock, replacing, sha256_of, write_atomic
+from colab_wizard.files import (
+    COMPLETE_MARK,
+    FileLock,
+    done_note,
+    mark_done,
+    replacing,
+    sha256_of,
+    write_atomic,
+)
 
 
 def _open_descriptors() -> int:
@@ -162,3 +170,12 @@ def test_sha256_of_a_file_larger_than_a_block_and_a_stop_between_blocks(
     with pytest.raises(InterruptedError):
         sha256_of(path, stop_after_two)
     assert len(seen) == 2
+
+
+def test_a_folder_is_done_only_once_its_mark_is_written(tmp_path: Path) -> None:
+    folder = tmp_path / "python-3.12"
+    folder.mkdir()
+    assert done_note(folder) is None
+    mark_done(folder, "https://example/python.tar.gz\nabc123\n")
+    assert done_note(folder) == "https://example/python.tar.gz\nabc123\n"
+    assert (folder / COMPLETE_MARK).is_file()

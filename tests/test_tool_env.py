@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from colab_wizard import api
-from colab_wizard.files import COMPLETE_MARK
+from colab_wizard.files import mark_done
 from colab_wizard.plan import Workspace, poetry_ready, tools_mark
 
 
@@ -21,7 +21,7 @@ def _fake_env(ws: Workspace, interpreter: str, trampoline: bool = False) -> None
     else:
         text = f"#!{interpreter}\nimport sys\n"
     ws.poetry.write_text(text, encoding="utf-8")
-    (ws.poetry_env / COMPLETE_MARK).write_text(tools_mark("pip"), encoding="utf-8")
+    mark_done(ws.poetry_env, tools_mark("pip"))
 
 
 @pytest.mark.parametrize("trampoline", [False, True])
