@@ -59,22 +59,25 @@ PYTHON_CATALOG = Setting(
 UV = Setting(
     "COLAB_WIZARD_UV", "`1`",
     "`0` (or `false`, `no`, `off`) builds with virtualenv + pip instead of uv.")
-INPLACE = Setting(
-    "COLAB_WIZARD_INPLACE", "unset", internal=True,
-    does="Inside a switched default kernel: the switch's details (JSON), handed from the "
-    "launcher shim to the boot module.")
-INPLACE_FAILED = Setting(
-    "COLAB_WIZARD_INPLACE_FAILED", "unset", internal=True,
-    does="Why a switched kernel could not start, handed back to the shim, which then starts "
-    "Colab's own kernel.")
-FELL_BACK = Setting(
-    "COLAB_WIZARD_FELL_BACK", "unset", internal=True,
-    does="Inside Colab's own kernel after a switched one failed: which kernel and why "
-    "(JSON), for the panel's notice.")
-KERNEL_PYTHONPATH = Setting(
-    "COLAB_WIZARD_KERNEL_PYTHONPATH", "unset", internal=True,
-    does="The host's `PYTHONPATH`, handed to the pre-flight's kernel, since the build's own "
-    "processes run without it.")
+
+
+def _internal(name: str, does: str) -> Setting:
+    """A variable the wizard sets for its own child processes; users never set it."""
+    return Setting(name, "unset", does, internal=True)
+
+
+INPLACE = _internal(
+    "COLAB_WIZARD_INPLACE", "Inside a switched default kernel: the switch's details (JSON), "
+    "handed from the launcher shim to the boot module.")
+INPLACE_FAILED = _internal(
+    "COLAB_WIZARD_INPLACE_FAILED", "Why a switched kernel could not start, handed back to "
+    "the shim, which then starts Colab's own kernel.")
+FELL_BACK = _internal(
+    "COLAB_WIZARD_FELL_BACK", "Inside Colab's own kernel after a switched one failed: which "
+    "kernel and why (JSON), for the panel's notice.")
+KERNEL_PYTHONPATH = _internal(
+    "COLAB_WIZARD_KERNEL_PYTHONPATH", "The host's `PYTHONPATH`, handed to the pre-flight's "
+    "kernel, since the build's own processes run without it.")
 
 ALL = (HOME, HOST, INDEX_URL, PYTHON_MIRROR, PYTHON_CACHE, PYTHON_CATALOG, UV,
        INPLACE, INPLACE_FAILED, FELL_BACK, KERNEL_PYTHONPATH)

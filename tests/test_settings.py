@@ -46,6 +46,9 @@ def test_the_readme_table_lists_every_setting_with_its_default() -> None:
     for setting in settings.ALL:
         assert rows[setting.name][1] == setting.default, setting.name
         assert rows[setting.name][2] == setting.does, setting.name
+    # "The last four are set by the wizard for its own processes", the README says.
+    assert [s.internal for s in settings.ALL] == [False] * (len(settings.ALL) - 4) + [True] * 4
+    assert list(rows) == [s.name for s in settings.ALL]
 
 
 def test_no_module_spells_a_variable_name_but_settings() -> None:
