@@ -1,14 +1,21 @@
 """The errors a caller can meet: one base, so a caller catches ``WizardError`` once.
 
 Every one of them is a sentence saying what went wrong and what to do about it; the CLI
-prints it (no traceback) and the panel shows it. Catch a subclass only to act on its
-fields:
+prints it (no traceback) and the panel shows it. Where no caller acts on anything but the
+sentence, the package raises ``WizardError`` itself (as pipx raises PipxError). Catch a
+subclass only to act on what it carries:
 
-- :class:`SpecError`: what was typed must change; ``field`` names the setting (still a
-  ``ValueError``, as it always was).
-- :class:`SaveError`: "Save for a fresh VM" or a restore from a saved folder cannot be done.
-- :class:`StageError`: a stage of a run failed; ``stage``, ``command``, ``exit_code``,
-  ``tail`` and ``log_path`` say where.
+- :class:`SpecError`: what was given must change; ``field`` names the setting (still a
+  ``ValueError``, as it always was). ``naming.WouldReplace`` is one that offers to replace.
+- ``api.CreateFailed``: a run did not finish; ``outcome`` and ``error``, a
+  :class:`StageError` whose ``stage``, ``command``, ``exit_code``, ``tail`` and ``log_path``
+  say where.
+- ``api.Busy``: another run is building the same kernel or project; try again when it ends.
+
+The rest say what a caller could not tell apart anyway, for the CLI's exit code or a stage's
+hint: :class:`SaveError` ("Save for a fresh VM", or a restore from a saved folder),
+:class:`DownloadError` (becomes the stage's failure), ``inplace.NotColab`` and
+``colab.PageError`` (Colab-only actions elsewhere, the page not answering).
 
 This module imports nothing from the package, so any module can raise these.
 """

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Awaitable, Callable, Iterable, Mapping, Optional, Sequence, TextIO
 
-from .errors import StageError
+from .errors import StageError, WizardError
 from .events import (
     Event,
     Listener,
@@ -396,6 +396,8 @@ class Runner:
             return "cancelled"
         except StageError as error:
             return self._failed(error)
+        except WizardError as exc:  # already a sentence saying what to do: shown as it is
+            return self._failed(context.fail(str(exc)))
         except Exception as exc:  # an unexpected bug still ends as a readable failure
             self._write_log(traceback.format_exc())
             return self._failed(context.fail(f"{type(exc).__name__}: {exc}"))

@@ -11,6 +11,7 @@ from typing import Any, Optional
 import pytest
 from faultkit import alive
 
+from colab_wizard.errors import SpecError
 from colab_wizard.events import (
     Event,
     RunFinished,
@@ -43,6 +44,25 @@ def run(stages: list[Stage], tmp_path: Path, **kw: Any) -> tuple[str, list[Event
     return outcome, events, runner
 
 
+
+
+def test_a_wizard_error_in_a_stage_is_its_sentence_not_a_bug(tmp_path: Path) -> None:
+    """An error the package raises already says what to do: no type name, no traceback."""
+    async def action(ctx: StageContext) -> Optional[str]:
+        raise SpecError("name", "A kernel named 'k' was not made by colab_wizard; not replaced.")
+
+    async def bug(ctx: StageContext) -> Optional[str]:
+        raise KeyError("python")
+
+    for stage_action, shown in ((action, "name: A kernel named 'k' was not made"),
+                                (bug, "KeyError: 'python'")):
+        outcome, events, runner = run([Stage("register", "Register", 1.0, stage_action)],
+                                      tmp_path)
+        assert outcome == "failed"
+        error = next(e for e in events if isinstance(e, StageFailed)).error
+        assert error.stage == "register" and error.message.startswith(shown), error.message
+        assert ("Traceback" in runner.log_path.read_text()) == (stage_action is bug)
+        runner.log_path.unlink()
 
 
 def test_streams_lines_progress_and_log(tmp_path: Path) -> None:
