@@ -34,7 +34,7 @@ if [ -n "$PY39" ]; then
     "$V39/bin/python" -m pip install -q -e '.[test]'
     "$V39/bin/python" -m pytest -ra -p no:cacheprovider tests/test_spec.py tests/test_pyproject.py \
         tests/test_streams.py tests/test_runner.py tests/test_runner_batching.py \
-        tests/test_runner_cancel.py tests/test_sync.py
+        tests/test_runner_cancel.py tests/test_sync.py tests/test_files.py tests/test_settings.py
 else
     echo "No CPython 3.9 under ${PYENV_ROOT:-/root/.pyenv}/versions: skipped the 3.9 run."
 fi
