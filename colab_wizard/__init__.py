@@ -42,9 +42,9 @@ from .api import (
     remove_kernel,
 )
 from .colab import ProfileChoice
-from .errors import StageError, WizardError
+from .errors import SpecError, StageError, WizardError
 from .freshvm import Saved
-from .spec import EnvSpec, SpecError
+from .spec import EnvSpec
 from .version import DISTRIBUTION as DISTRIBUTION
 from .version import __version__ as __version__
 

@@ -277,6 +277,9 @@ def find_cache(folder: Union[str, Path], name: Optional[str] = None) -> Path:
     root = Path(folder)
     if (root / MANIFEST).exists():
         return root
+    if not root.is_dir():
+        raise SpecError("folder", f"{root} is not a folder; give the folder the kernel was "
+                        "saved to (for example /content/drive/MyDrive/colab_wizard).")
     if name is not None:
         if (root / name / MANIFEST).exists():
             return root / name
