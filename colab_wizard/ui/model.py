@@ -15,7 +15,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Literal, Optional, Union
+from typing import Any, Callable, Literal, Optional, Union
 
 from .. import api, pythons, requirements_text
 from ..errors import SpecError, StageError
@@ -400,21 +400,25 @@ class StageRow:
     @property
     def text(self) -> str:
         if self.status == "running":
-            if self.total and self.unit == "bytes":
-                return f"{_mb(self.done)} of {_mb(self.total)}"
-            if self.total and self.unit == "packages":
-                return f"{self.done:.0f} of {self.total:.0f} packages"
-            if self.total:
-                return f"{self.done:.0f} of {self.total:.0f}"
-            if self.done and self.unit == "bytes":
-                return _mb(self.done)
-            if self.done:
-                return f"working\u2026 ({self.done:.0f} steps)"
-            return "working\u2026"
+            return self._progress_text()
         if self.status == "skipped":
             return "already done"
         return self.detail if self.status == "done" else self.status if self.status != \
             "pending" else ""
+
+    def _progress_text(self) -> str:
+        """How far a running stage is: of a known total, or how much so far."""
+        if self.total and self.unit == "bytes":
+            return f"{_mb(self.done)} of {_mb(self.total)}"
+        if self.total and self.unit == "packages":
+            return f"{self.done:.0f} of {self.total:.0f} packages"
+        if self.total:
+            return f"{self.done:.0f} of {self.total:.0f}"
+        if self.done and self.unit == "bytes":
+            return _mb(self.done)
+        if self.done:
+            return f"working\u2026 ({self.done:.0f} steps)"
+        return "working\u2026"
 
 
 def _mb(value: float) -> str:
@@ -444,34 +448,44 @@ class InstallModel:
                              text[:MAX_LINE_CHARS] + "\u2026")
             return
         self.overall.update(event)
-        if isinstance(event, RunStarted):
-            self.rows = {s.key: StageRow(s.key, s.label) for s in event.stages}
-            self.log_path = event.log_path
-            self.outcome = "running"
-            self.error = None
-            self.result = None
-            self.started = time.monotonic()
-            self.seconds = None
-        elif isinstance(event, StageStarted):
-            row = self._row(event.stage)
-            row.status, row.done, row.total, row.detail = "running", 0.0, None, ""
-        elif isinstance(event, StageProgress):
-            row = self._row(event.stage)
-            row.done, row.total, row.unit = event.done, event.total, event.unit
-        elif isinstance(event, StageDone):
-            row = self._row(event.stage)
-            row.status = "skipped" if event.skipped else "done"
-            row.detail = event.detail if event.skipped else (
-                f"{event.seconds:.1f}s" + (f" \u2014 {event.detail}" if event.detail else ""))
-        elif isinstance(event, StageFailed):
-            self._row(event.stage).status = "failed"
-            self.error = event.error
-        elif isinstance(event, StageCancelled):
-            self._row(event.stage).status = "cancelled"
-        elif isinstance(event, RunFinished):
-            self.outcome = event.outcome
-            self.seconds = event.seconds
-            self.result = event.result
+        fold = _FOLDS.get(type(event))
+        if fold is not None:
+            fold(self, event)
+
+    def _run_started(self, event: RunStarted) -> None:
+        self.rows = {s.key: StageRow(s.key, s.label) for s in event.stages}
+        self.log_path = event.log_path
+        self.outcome = "running"
+        self.error = None
+        self.result = None
+        self.started = time.monotonic()
+        self.seconds = None
+
+    def _stage_started(self, event: StageStarted) -> None:
+        row = self._row(event.stage)
+        row.status, row.done, row.total, row.detail = "running", 0.0, None, ""
+
+    def _stage_progress(self, event: StageProgress) -> None:
+        row = self._row(event.stage)
+        row.done, row.total, row.unit = event.done, event.total, event.unit
+
+    def _stage_done(self, event: StageDone) -> None:
+        row = self._row(event.stage)
+        row.status = "skipped" if event.skipped else "done"
+        row.detail = event.detail if event.skipped else (
+            f"{event.seconds:.1f}s" + (f" \u2014 {event.detail}" if event.detail else ""))
+
+    def _stage_failed(self, event: StageFailed) -> None:
+        self._row(event.stage).status = "failed"
+        self.error = event.error
+
+    def _stage_cancelled(self, event: StageCancelled) -> None:
+        self._row(event.stage).status = "cancelled"
+
+    def _run_finished(self, event: RunFinished) -> None:
+        self.outcome = event.outcome
+        self.seconds = event.seconds
+        self.result = event.result
 
     def begin(self) -> None:
         """A run is about to start: shown as running, no banner left from the last one."""
@@ -542,6 +556,18 @@ class InstallModel:
 
     def tail_text(self) -> str:
         return "\n".join(self.tail)
+
+
+# One method per event type (StageLine, nearly every event, is folded in apply itself).
+_FOLDS: dict[type, Callable[[InstallModel, Any], None]] = {
+    RunStarted: InstallModel._run_started,
+    StageStarted: InstallModel._stage_started,
+    StageProgress: InstallModel._stage_progress,
+    StageDone: InstallModel._stage_done,
+    StageFailed: InstallModel._stage_failed,
+    StageCancelled: InstallModel._stage_cancelled,
+    RunFinished: InstallModel._run_finished,
+}
 
 
 class Throttle:
