@@ -372,3 +372,40 @@ def test_redraws_throttled_at_once_when_asked_and_a_clock_while_running() -> Non
     later.throttle.mark()
     later.request()
     assert len(drawn) == 7
+
+
+def test_the_click_guard_shows_our_errors_on_the_clicks_own_line(
+        wizard_env: dict[str, Path]) -> None:
+    from types import SimpleNamespace
+
+    from colab_wizard.errors import WizardError
+    from colab_wizard.ui.guard import ClickGuard
+
+    notices: list[str] = []
+    guard = ClickGuard(notices.append)
+    line = SimpleNamespace(value="")
+
+    def refuse() -> None:
+        raise SpecError("folder", "Choose a folder you can write to.")
+
+    def full_disk() -> None:
+        raise OSError(28, "No space left on device", "/content/drive/MyDrive/x")
+
+    def bug() -> None:
+        raise KeyError("not ours")
+
+    def ours() -> None:
+        raise WizardError("a sentence")
+
+    guard.wrap(refuse, line)()
+    assert "Choose a folder you can write to." in line.value and "#d32f2f" in line.value
+    guard.wrap(full_disk, line)()
+    assert "No space left on device" in line.value and "/content/drive/MyDrive/x" in line.value
+    guard.wrap(ours, line)()
+    assert "a sentence" in line.value and notices == []
+    # Without a line of its own, and for what is not ours, the panel's notice says it.
+    guard.wrap(refuse)()
+    guard.wrap(bug, line)()
+    assert len(notices) == 2 and all(n.startswith("That did not work") for n in notices)
+    assert "a sentence" in line.value  # the line keeps the last error of ours
+    assert (wizard_env["home"] / "logs" / "panel-errors.log").is_file()
