@@ -151,3 +151,24 @@ def test_a_bug_reaches_the_terminal_as_a_sentence(wizard_env: dict[str, Path],
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == cli.EXIT_FAILED
     assert "Traceback" not in done.stderr and "unexpected KeyError" in done.stderr
+
+
+@pytest.mark.parametrize("raised,code,shown", [
+    ("errors.WizardError('The page did not answer; run it again.')", 1,
+     "The page did not answer; run it again.\n"),
+    ("errors.SaveError('The saved folder is damaged; save it again.')", 2,
+     "The saved folder is damaged; save it again.\n"),
+    ("errors.SpecError('name', 'Choose another name.')", 2,
+     "Error in name: Choose another name.\n"),
+    ("api.CreateFailed('cancelled', pathlib.Path('run.log'))", 130, ""),
+    ("api.CreateFailed('failed', pathlib.Path('run.log'))", 1, ""),
+])
+def test_cli_main_turns_every_wizard_error_into_its_sentence_and_code(
+        wizard_env: dict[str, Path], raised: str, code: int, shown: str) -> None:
+    """A real process: one catch in main; a failed run's stage was already shown by the view."""
+    script = ("import pathlib, sys; from colab_wizard import api, cli, errors\n"
+              f"def boom(): raise {raised}\n"
+              "api.list_kernels = boom\n"
+              "sys.exit(cli.main(['list']))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert (done.returncode, done.stderr) == (code, shown)
