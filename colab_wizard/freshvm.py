@@ -470,10 +470,7 @@ def restore_stages(cache: Path, ws: Workspace, manifest: Manifest) -> list[Stage
                                                    "path": str(spec.project_dir)})
         # Into a fresh build beside the live project: a kernel already there keeps working
         # until the restored one has passed pre-flight (see swap.py).
-        try:
-            ws.build = swap.open_build(spec.project_dir, fresh=True)
-        except WizardError as exc:
-            raise ctx.fail(str(exc)) from None
+        ws.build = swap.open_build(spec.project_dir, fresh=True)
         if adopted is None:
             _extract(cache / PROJECT_TAR, ws.work_dir)
         relpath = manifest.get("python_relpath")

@@ -38,7 +38,7 @@ from . import (
     uvtool,
     wheelhouse,
 )
-from .errors import StageError, WizardError
+from .errors import StageError
 from .progress import PipProgress, PoetryInstallProgress, UvProgress
 from .runner import Stage, StageContext
 from .spec import EnvSpec
@@ -528,10 +528,8 @@ async def start_build(ws: Workspace, ctx: StageContext) -> None:
     live_matches = Workspace(ws.spec, interpreter=ws.interpreter).venv_current()
     ws.project_dir.mkdir(parents=True, exist_ok=True)
     if ws.build is None:
-        try:
-            ws.build = swap.open_build(ws.project_dir)
-        except WizardError as exc:
-            raise ctx.fail(str(exc)) from None
+        # A swap's WizardError becomes this stage's failure, its sentence as it is (runner.py).
+        ws.build = swap.open_build(ws.project_dir)
         ctx.line(f"Building beside the live project, in {ws.build}")
         # Becomes the live state at the swap: the next unchanged run must find its Python.
         assert ws.interpreter is not None
@@ -918,13 +916,9 @@ async def register(ws: Workspace, ctx: StageContext) -> str:
     if ws.build is None:
         target = kernels.register(ws.staged_kernel, ws.spec.name)
     else:
-        try:
-            swap.prepare_final(ws.build, ws.spec.name, ws.kernel_spec(live=True),
-                               ws.live_state())
-            ctx.line(f"Switching {ws.project_dir / '.venv'} to {ws.venv_dir} ...")
-            swap.commit(ws.project_dir, ws.build, ws.spec.name)
-        except WizardError as exc:
-            raise ctx.fail(str(exc)) from None
+        swap.prepare_final(ws.build, ws.spec.name, ws.kernel_spec(live=True), ws.live_state())
+        ctx.line(f"Switching {ws.project_dir / '.venv'} to {ws.venv_dir} ...")
+        swap.commit(ws.project_dir, ws.build, ws.spec.name)
         ws.build = None
         target = kernels.user_kernels_dir() / ws.spec.name
     ctx.line(f"Registered kernel '{ws.spec.name}' at {target}")
