@@ -105,7 +105,9 @@ class Driver:
                 if task.done():
                     break
             except BaseException as exc:  # noqa: B036 - surfaced in the panel, never lost
-                self.on_error(exc)
+                # The run's own failure is reported once, below; this is for any other.
+                if not (task.done() and not task.cancelled() and task.exception() is exc):
+                    self.on_error(exc)
                 break
         if task.done() and not task.cancelled():
             error = task.exception()
