@@ -334,7 +334,8 @@ def read_manifest(cache: Path) -> Manifest:
         raise SaveError(f"{path} holds {type(data).__name__}, not the manifest's fields; "
                          "save the kernel again.")
     if data.get("format") != FORMAT:
-        raise SaveError(f"{cache} was written by another colab_wizard version.")
+        raise SaveError(f"{cache} was written by another colab_wizard version; save the "
+                        "kernel again with this one, or install the one that saved it.")
     for field_name, (kind, what) in {**MANIFEST_FIELDS, **OPTIONAL_FIELDS}.items():
         value = data.get(field_name)
         if value is None and field_name in OPTIONAL_FIELDS:
@@ -447,7 +448,8 @@ def _extract(archive: Path, dest: Path, keep_existing: bool = False) -> None:
         for member in members:
             target = (dest / member.name).resolve()
             if not str(target).startswith(str(dest.resolve())) or member.isdev():
-                raise SaveError(f"{archive} holds an unsafe entry: {member.name}")
+                raise SaveError(f"{archive} holds an unsafe entry ({member.name}), which "
+                                "colab_wizard never writes; save the kernel again.")
         if keep_existing:
             members = [m for m in members if not (dest / m.name).exists()]
         tar.extractall(dest, members=members)  # noqa: S202 - every member was checked above
@@ -589,7 +591,8 @@ def check_manifest(cache: Path, manifest: Manifest) -> None:
         except KeyError:
             member = None
         if member is None:
-            raise SaveError(f"{cache / PROJECT_TAR} holds no poetry.lock.")
+            raise SaveError(f"{cache / PROJECT_TAR} holds no poetry.lock; save the kernel "
+                            "again.")
         data = member.read()
     if "sha256:" + hashlib.sha256(data).hexdigest() != manifest.get("lock_sha256"):
         raise SaveError(f"The poetry.lock in {cache / PROJECT_TAR} is not the one the "

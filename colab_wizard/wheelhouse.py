@@ -86,8 +86,9 @@ def installed(venv_python: Path) -> dict[str, str]:
     done = subprocess.run([str(venv_python), "-I", "-c", _LIST_CODE], capture_output=True,
                           text=True, env=clean_env(), timeout=120)
     if done.returncode != 0:
-        raise SaveError(f"{venv_python} could not list its packages: "
-                              f"{done.stderr.strip()[-300:]}")
+        raise SaveError(f"{venv_python} could not list its packages "
+                        f"({done.stderr.strip()[-300:]}); build the kernel again (create, or "
+                        "the panel's Build), then save.")
     return {canonicalize_name(k): v for k, v in json.loads(done.stdout).items()}
 
 
@@ -144,7 +145,8 @@ def pip_wheel_argv(venv_python: Path, requirements: Path, dest: Path) -> list[st
         capture_output=True, text=True, env=clean_env(), timeout=60).stdout.strip()
     pip = get_embed_wheel("pip", version)
     if pip is None:
-        raise SaveError(f"virtualenv carries no pip for Python {version}")
+        raise SaveError(f"virtualenv carries no pip for Python {version}; upgrade it "
+                        "(pip install -U virtualenv), then save again.")
     return [str(venv_python), str(Path(pip.path) / "pip"), "wheel", "--no-deps",
             "--require-hashes", "--no-input", "--disable-pip-version-check",
             "-r", str(requirements), "-w", str(dest)]
@@ -164,7 +166,8 @@ def gather(venv_python: Path, lock_text: str, dest: Path, poetry_cache: Optional
                                   pip_env))
     lacking = sorted(set(names) - set(chosen))
     if lacking:
-        raise SaveError(f"no wheel could be had for {', '.join(lacking)}.")
+        raise SaveError(f"no wheel could be had for {', '.join(lacking)}; check that the "
+                        "package index answers, then save again.")
     return [_described(name, names[name], path, pins[name][1])
             for name, path in sorted(chosen.items())]
 
@@ -189,7 +192,8 @@ def _pip_wheels(venv_python: Path, pins: dict[str, tuple[str, dict[str, str]]],
     if unhashed:
         raise SaveError(
             f"poetry.lock lists no files for {', '.join(unhashed)} (a git, path or URL "
-            "dependency), so no hash-checked wheel can be saved for it.")
+            "dependency), so no hash-checked wheel can be saved for it; depend on a released "
+            "version from the index to save this kernel.")
     chosen: dict[str, Path] = {}
     with tempfile.TemporaryDirectory() as tmp:
         requirements = Path(tmp) / "requirements.txt"
@@ -216,7 +220,8 @@ def _pip_wheel(venv_python: Path, requirements: Path, built: Path,
     if done.returncode != 0:
         lines = [x for x in (done.stdout + done.stderr).splitlines() if x.strip()]
         raise SaveError(
-            f"no wheel could be had for {', '.join(missing)}: " + " ".join(lines[-4:]))
+            f"no wheel could be had for {', '.join(missing)} ({' '.join(lines[-4:])}); check "
+            "that the package index answers, then save again.")
 
 
 def _described(name: str, version: str, path: Path, locked_files: Mapping[str, str]) -> Wheel:
@@ -224,7 +229,8 @@ def _described(name: str, version: str, path: Path, locked_files: Mapping[str, s
     digest = file_hash(path)
     origin = "lock" if locked_files.get(path.name) == digest else "built"
     if origin == "built" and path.name in locked_files:
-        raise SaveError(f"{path.name} does not match the hash poetry.lock records.")
+        raise SaveError(f"{path.name} does not match the hash poetry.lock records; build the "
+                        "kernel again (create, or the panel's Build), then save.")
     return Wheel(name, version, path.name, digest, origin)
 
 
