@@ -125,7 +125,8 @@ def register(staged: Path, name: str) -> Path:
         if target.exists():
             if not is_ours(read_spec(target)):
                 raise SpecError(
-                    "name", f"{target} holds a kernel colab_wizard did not make; not replaced.")
+                    "name", f"{target} holds a kernel colab_wizard did not make; not replaced. "
+                    "Choose another name.")
             os.replace(target, old)
         os.replace(new, target)
     except BaseException:

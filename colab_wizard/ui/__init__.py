@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from .driver import Mode
 from .job import PlanFactory
 from .model import FormState, VersionOptions
 from .panel import Panel
@@ -19,7 +20,7 @@ LAST_PANEL: Optional[Panel] = None
 
 
 def show(
-    mode: Optional[str] = None,
+    mode: Optional[Mode] = None,
     plan_factory: Optional[PlanFactory] = None,
     versions: Optional[Callable[[], VersionOptions]] = None,
     reset: bool = False,

@@ -11,7 +11,7 @@ from typing import Callable, Optional
 import ipywidgets as w
 
 from .. import colab, freshvm, inplace, notebook
-from ..host import notebook_path
+from ..host import Host, notebook_path
 from .guard import ClickGuard
 from .job import Job
 from .markup import error_html, escape
@@ -25,7 +25,7 @@ class DoneStep:
     """The fourth step's widgets and what its buttons do for the panel's current job
     (``job()``); ``page`` is the step."""
 
-    def __init__(self, host: str, cache_dir: Path, clicks: ClickGuard,
+    def __init__(self, host: Host, cache_dir: Path, clicks: ClickGuard,
                  job: Callable[[], Optional[Job]]) -> None:
         self.host = host
         self.cache_dir = cache_dir

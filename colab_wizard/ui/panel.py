@@ -22,12 +22,12 @@ from packaging.requirements import Requirement
 
 from .. import freshvm, index
 from ..events import Event, RunFinished, StageFailed
-from ..host import detect_host
+from ..host import Host, detect_host
 from ..sync import running_loop
 from . import model
 from .deps_step import DepsStep
 from .done_step import DoneStep
-from .driver import Driver, default_mode
+from .driver import Driver, Mode, default_mode
 from .guard import ClickGuard
 from .install_step import InstallStep
 from .job import Job, PlanFactory
@@ -44,10 +44,10 @@ class Panel:
     def __init__(
         self,
         state: Optional[model.FormState] = None,
-        mode: Optional[str] = None,
+        mode: Optional[Mode] = None,
         plan_factory: Optional[PlanFactory] = None,
         versions: Optional[Callable[[], model.VersionOptions]] = None,
-        host: Optional[str] = None,
+        host: Optional[Host] = None,
         check_index: bool = True,
         cache_dir: Optional[Path] = None,
     ) -> None:
