@@ -653,8 +653,7 @@ async def prefetch(ws: Workspace, ctx: StageContext, requirements: list[str]) ->
     still checks each one against the hash poetry.lock records (uv checks cached archives;
     it would not re-check a package already installed, so nothing goes into the venv
     here). A failure changes nothing: the install downloads what is missing."""
-    home = uvtool.home()
-    scratch = Path(tempfile.mkdtemp(prefix="prefetch-", dir=home))
+    scratch = Path(tempfile.mkdtemp(prefix="colab_wizard-prefetch-", dir=_scratch_root()))
     try:
         listed = scratch / "requirements.txt"
         # A file, not argv: a requirement could carry a URL with credentials (ps shows argv).
@@ -667,6 +666,13 @@ async def prefetch(ws: Workspace, ctx: StageContext, requirements: list[str]) ->
                       env=ws.uv_env_vars(), check=False)
     finally:
         await asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, scratch, True)
+
+
+def _scratch_root() -> Path:
+    """Where the throwaway links go: memory (tmpfs) where there is one, since making and
+    removing 15 000 links on a busy disk took seconds here (a tenth of that in memory)."""
+    shm = Path("/dev/shm")
+    return shm if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK) else uvtool.home()
 
 
 def export_argv(ws: Workspace) -> list[str]:
