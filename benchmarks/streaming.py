@@ -213,9 +213,10 @@ def run_through_panel(code: str, log_dir: Path) -> Sample:
 
     panel = Panel(mode="background", plan_factory=plan, versions=lambda: [("3.12", "3.12")],
                   host="jupyter", check_index=False, cache_dir=log_dir / "no-saves")
-    panel.kernel_name.value = f"cw-stream-{os.getpid()}"
+    panel.python_step.kernel_name.value = f"cw-stream-{os.getpid()}"
     panel.next.click()
-    assert panel.state.step == 1 and not panel.install_button.disabled, panel.deps_error.value
+    assert panel.state.step == 1 and not panel.install_button.disabled, \
+        panel.deps_step.deps_error.value
 
     # While the child streams (from the first line after the stage rows were drawn to the
     # stage's end): messages and seconds; the steady state, without the one-off drawing.
@@ -224,7 +225,7 @@ def run_through_panel(code: str, log_dir: Path) -> Sample:
     on_event = panel._on_event
 
     def watched(event: Event) -> None:
-        if (isinstance(event, StageLine) and not marks and panel.row_views) \
+        if (isinstance(event, StageLine) and not marks and panel.install_step.row_views) \
                 or isinstance(event, StageDone):
             marks.append((time.perf_counter(), counter.messages))
         on_event(event)
@@ -242,7 +243,8 @@ def run_through_panel(code: str, log_dir: Path) -> Sample:
         asyncio.run(click())
         wall = time.perf_counter() - start
     self1, child1 = _cpu()
-    assert panel.install.outcome == "done", (panel.banner.value, panel.log.value)
+    assert panel.install.outcome == "done", (panel.install_step.banner.value,
+                                             panel.install_step.log.value)
     log = panel.install.log_path
     if log is not None:
         log.unlink(missing_ok=True)
