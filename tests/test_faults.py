@@ -115,8 +115,9 @@ def _spec(old: Old, python: str, deps: list[str] = DEPS, **extra: Any) -> api.En
                          **extra)
 
 
-# Stages that start a child which prints while it runs: cancel from its first line.
-CHILD_STAGES = {"project", "lock", "install", "kernel", "verify"}
+# Stages that start a child which prints while it runs: cancel from its first line. (The
+# kernel stage reads ipykernel's version from disk, no child: it is cancelled as it starts.)
+CHILD_STAGES = {"project", "lock", "install", "verify"}
 
 
 def canceller(key: str, hit: dict[str, Any], childless: Collection[str] = ()
