@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal, Optional, Union
 
-from .. import api, pythons, requirements_text
+from .. import api, paths, pythons, requirements_text
 from ..errors import SpecError, StageError
 from ..events import (
     Event,
@@ -72,15 +72,16 @@ VersionOptions = list[tuple[str, str]]
 
 # -- versions ------------------------------------------------------------------------
 
-_offers_cache: Optional[list[pythons.Offer]] = None
+_offers_cache: dict[Path, list[pythons.Offer]] = {}
 
 
 def _offers() -> list[pythons.Offer]:
-    """Probing interpreters costs a few hundred ms: once per kernel is enough."""
-    global _offers_cache
-    if _offers_cache is None:
-        _offers_cache = pythons.available()
-    return _offers_cache
+    """Probing interpreters costs a few hundred ms: once per kernel is enough. Keyed by
+    the wizard's own pythons folder, so a panel for another home never shows this one's."""
+    folder = paths.pythons_dir()
+    if folder not in _offers_cache:
+        _offers_cache[folder] = pythons.available()
+    return _offers_cache[folder]
 
 
 def version_options() -> VersionOptions:
