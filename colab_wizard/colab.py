@@ -19,11 +19,14 @@ import shutil
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterable, Literal, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Literal, Optional
 
 from . import imports, ipyconfig, wheels
 from .errors import SpecError, WizardError
 from .host import detect_host
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
 
 # How a kernel copes with the host's IPython config: it carries what the config loads (full),
 # it is started with overrides instead (plain), or there is nothing to cope with (none: a
@@ -157,6 +160,27 @@ def full_requirements(minor: int, index_url: str, skip: Iterable[str] = (),
     index does not have is left out). Names in ``skip`` (the user's own dependencies)
     are left to the user's constraints.
     """
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    versions, loose = _host_releases()
+    dropped = _NOT_REQUIRED | {canonicalize_name(n) for n in skip}
+    wanted = {k: nv for k, nv in versions.items() if k not in dropped and nv[1]}
+    chosen = _releases_for(wanted, minor, index_url, auth, free_threaded)
+    # Not on the index (a private or local distribution): left out, so the kernel fails
+    # its pre-flight and falls back to *plain* rather than the lock failing.
+    result = [f"{wanted[k][0]}=={chosen[k]}" for k in sorted(wanted) if chosen[k]]
+    result += [str(r) for r in loose if canonicalize_name(r.name) not in dropped]
+    if minor < 10 and host_file("google.colab") is not None:
+        result += [r for r in PY39_REQUIREMENTS if canonicalize_name(Requirement(r).name)
+                   not in wanted and canonicalize_name(Requirement(r).name) not in dropped]
+    return result
+
+
+def _host_releases() -> tuple[dict[str, tuple[str, str]], list[Requirement]]:
+    """{canonical name: (name, the host's version)} of what the kernel needs: what importing
+    the demanded modules loads, what google-colab declares, ipykernel; and the declared
+    requirements the host has not installed (kept as they are written)."""
     from importlib import metadata
 
     from packaging.requirements import Requirement
@@ -176,22 +200,24 @@ def full_requirements(minor: int, index_url: str, skip: Iterable[str] = (),
         except metadata.PackageNotFoundError:
             loose.append(req)
     versions.setdefault("ipykernel", ("ipykernel", _host_version("ipykernel")))
-    dropped = _NOT_REQUIRED | {canonicalize_name(n) for n in skip}
-    wanted = {k: nv for k, nv in versions.items() if k not in dropped and nv[1]}
+    return versions, loose
+
+
+def _releases_for(wanted: dict[str, tuple[str, str]], minor: int, index_url: str,
+                  auth: Optional[tuple[str, str]], free_threaded: bool
+                  ) -> dict[str, Optional[str]]:
+    """The release of each wanted distribution for 3.<minor> (None: not on the index): the
+    kernel stack pinned to the host's, the rest asked of the index, eight at a time."""
+
+    def release(key: str) -> Optional[str]:
+        name, version = wanted[key]
+        if key in KERNEL_STACK:
+            return version
+        return wheels.release_for(name, version, minor, index_url, auth=auth,
+                                  free_threaded=free_threaded)
+
     with ThreadPoolExecutor(max_workers=8) as pool:
-        chosen = dict(zip(wanted, pool.map(
-            lambda key: wanted[key][1] if key in KERNEL_STACK else wheels.release_for(
-                wanted[key][0], wanted[key][1], minor, index_url, auth=auth,
-                free_threaded=free_threaded),
-            list(wanted))))
-    # Not on the index (a private or local distribution): left out, so the kernel fails
-    # its pre-flight and falls back to *plain* rather than the lock failing.
-    result = [f"{wanted[k][0]}=={chosen[k]}" for k in sorted(wanted) if chosen[k]]
-    result += [str(r) for r in loose if canonicalize_name(r.name) not in dropped]
-    if minor < 10 and host_file("google.colab") is not None:
-        result += [r for r in PY39_REQUIREMENTS if canonicalize_name(Requirement(r).name)
-                   not in wanted and canonicalize_name(Requirement(r).name) not in dropped]
-    return result
+        return dict(zip(wanted, pool.map(release, list(wanted))))
 
 
 def host_fingerprint() -> str:

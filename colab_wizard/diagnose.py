@@ -223,39 +223,53 @@ def _direct_urls(ctx: Context) -> list[tuple[str, str]]:
 
 def _unreachable(lines: Sequence[str], ctx: Context) -> Optional[Finding]:
     text = "\n".join(lines)
-    where: Optional[tuple[str, str]] = None  # (host:port, reason)
     clone = _CLONE.search(text)
-    if clone:
-        where = (_netloc(clone.group("url").removeprefix("git+")), "it could not be cloned")
-    for pattern in (_REFUSED, _POOL, _HTTP_ERROR):
-        found = pattern.search(text)
-        if where is None and found is not None:
-            if pattern is _REFUSED:
-                where = (found.group("host"), _why(text))
-            elif pattern is _POOL:
-                line = next(x for x in lines if found.group(0) in x)
-                where = (f"{found.group('host')}:{found.group('port')}", _why(line))
-            else:
-                where = (_netloc(found.group("url")),
-                         f"it answered {found.group('code')} {found.group('why').strip()}")
-    if where is None and _PIP_RETRY.search(text):
-        retry = _PIP_RETRY.search(text)
-        assert retry is not None
-        where = (_netloc(ctx.index_url), _why(retry.group(0)))
+    where = _unreachable_host(lines, text, ctx, clone)
     if where is None:
         return None
     host, reason = where
+    return _url_offline(host, reason, clone is not None, ctx) or _index_offline(host, reason, ctx)
+
+
+def _unreachable_host(lines: Sequence[str], text: str, ctx: Context,
+                      clone: Optional[re.Match[str]]) -> Optional[tuple[str, str]]:
+    """(host:port, reason) from the first sign, in the tools' words, of a host not reached."""
+    if clone:
+        return _netloc(clone.group("url").removeprefix("git+")), "it could not be cloned"
+    refused = _REFUSED.search(text)
+    if refused:
+        return refused.group("host"), _why(text)
+    pool = _POOL.search(text)
+    if pool:
+        line = next(x for x in lines if pool.group(0) in x)
+        return f"{pool.group('host')}:{pool.group('port')}", _why(line)
+    answered = _HTTP_ERROR.search(text)
+    if answered:
+        return (_netloc(answered.group("url")),
+                f"it answered {answered.group('code')} {answered.group('why').strip()}")
+    retry = _PIP_RETRY.search(text)
+    if retry:
+        return _netloc(ctx.index_url), _why(retry.group(0))
+    return None
+
+
+def _url_offline(host: str, reason: str, cloned: bool, ctx: Context) -> Optional[Finding]:
+    """A dependency's own git or file URL on the host that was not reached."""
     for name, url in _direct_urls(ctx):
         plain = url.removeprefix("git+")
         if not _same_host(host, _netloc(plain)):
             continue
-        if url.startswith("git+") or clone:
+        if url.startswith("git+") or cloned:
             return Finding("git-offline",
                            f"the git repository {plain} of {name} could not be reached ({reason})",
                            "check its address, and that this machine can reach it, then retry")
         return Finding("url-offline",
                        f"the file {plain} for {name} could not be downloaded ({reason})",
                        "check its address, and that this machine can reach it, then retry")
+    return None
+
+
+def _index_offline(host: str, reason: str, ctx: Context) -> Optional[Finding]:
     if _same_host(host, _netloc(ctx.index_url)) or not _direct_urls(ctx):
         return Finding("index-unreachable",
                        f"the package index {ctx.index_url} could not be reached ({reason})",
