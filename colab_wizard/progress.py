@@ -9,16 +9,7 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from .events import (
-    Event,
-    RunStarted,
-    StageCancelled,
-    StageDone,
-    StageFailed,
-    StageLine,
-    StageProgress,
-    StageStarted,
-)
+from . import events
 from .runner import ProgressParser
 
 _OPERATIONS = re.compile(
@@ -98,21 +89,21 @@ class OverallProgress:
         self.fractions: dict[str, float] = {}
         self.value = 0.0
 
-    def update(self, event: Event) -> float:
-        if isinstance(event, StageLine):  # most events by far, and they never move the bar
+    def update(self, event: events.Event) -> float:
+        if isinstance(event, events.StageLine):  # most events by far, and they never move the bar
             return self.value
-        if isinstance(event, RunStarted):
+        if isinstance(event, events.RunStarted):
             total = sum(s.weight for s in event.stages) or 1.0
             self.weights = {s.key: s.weight / total for s in event.stages}
             self.fractions = {}
-        elif isinstance(event, StageStarted):
+        elif isinstance(event, events.StageStarted):
             self.fractions.setdefault(event.stage, 0.0)
-        elif isinstance(event, StageProgress) and event.total:
+        elif isinstance(event, events.StageProgress) and event.total:
             fraction = max(0.0, min(1.0, event.done / event.total))
             self.fractions[event.stage] = max(self.fractions.get(event.stage, 0.0), fraction)
-        elif isinstance(event, StageDone):
+        elif isinstance(event, events.StageDone):
             self.fractions[event.stage] = 1.0
-        elif isinstance(event, (StageFailed, StageCancelled)):
+        elif isinstance(event, (events.StageFailed, events.StageCancelled)):
             pass
         current = sum(self.weights.get(k, 0.0) * f for k, f in self.fractions.items())
         self.value = max(self.value, min(1.0, current))

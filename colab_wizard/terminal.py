@@ -5,18 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Callable, Optional, TextIO
 
-from .events import (
-    Event,
-    RunFinished,
-    RunStarted,
-    StageCancelled,
-    StageDone,
-    StageFailed,
-    StageInfo,
-    StageLine,
-    StageProgress,
-    StageStarted,
-)
+from . import events
 
 
 class TerminalView:
@@ -25,10 +14,10 @@ class TerminalView:
     def __init__(self, stream: Optional[TextIO] = None, verbose: bool = False) -> None:
         self.stream = stream or sys.stdout
         self.verbose = verbose
-        self.stages: dict[str, StageInfo] = {}
+        self.stages: dict[str, events.StageInfo] = {}
         self.order: list[str] = []
 
-    def __call__(self, event: Event) -> None:
+    def __call__(self, event: events.Event) -> None:
         handler = _HANDLERS.get(type(event))
         if handler is not None:
             handler(self, event)
@@ -41,35 +30,35 @@ class TerminalView:
     def _print(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
 
-    def _run_started(self, event: RunStarted) -> None:
+    def _run_started(self, event: events.RunStarted) -> None:
         self.stages = {s.key: s for s in event.stages}
         self.order = [s.key for s in event.stages]
 
-    def _stage_started(self, event: StageStarted) -> None:
+    def _stage_started(self, event: events.StageStarted) -> None:
         if self.verbose:
             self._print(f"{self._prefix(event.stage)} ...")
 
-    def _stage_line(self, event: StageLine) -> None:
+    def _stage_line(self, event: events.StageLine) -> None:
         if self.verbose:
             self._print(f"    {event.text}")
 
-    def _stage_progress(self, event: StageProgress) -> None:
+    def _stage_progress(self, event: events.StageProgress) -> None:
         if self.verbose and event.total:
             self._print(f"    {event.done:.0f}/{event.total:.0f} {event.unit}")
 
-    def _stage_done(self, event: StageDone) -> None:
+    def _stage_done(self, event: events.StageDone) -> None:
         status = "skipped (already done)" if event.skipped else f"done ({event.seconds:.1f}s)"
         detail = f" - {event.detail}" if event.detail and not event.skipped else ""
         self._print(f"{self._prefix(event.stage)}: {status}{detail}")
 
-    def _stage_failed(self, event: StageFailed) -> None:
+    def _stage_failed(self, event: events.StageFailed) -> None:
         self._print(f"{self._prefix(event.stage)}: FAILED")
         self._print(str(event.error))
 
-    def _stage_cancelled(self, event: StageCancelled) -> None:
+    def _stage_cancelled(self, event: events.StageCancelled) -> None:
         self._print(f"{self._prefix(event.stage)}: cancelled")
 
-    def _run_finished(self, event: RunFinished) -> None:
+    def _run_finished(self, event: events.RunFinished) -> None:
         if event.outcome != "done":
             self._print(f"Run {event.outcome} after {event.seconds:.1f}s. "
                         f"Full log: {event.log_path}")
@@ -77,12 +66,12 @@ class TerminalView:
 
 # One method per event type; an event type not listed here prints nothing.
 _HANDLERS: dict[type, Callable[[TerminalView, Any], None]] = {
-    RunStarted: TerminalView._run_started,
-    StageStarted: TerminalView._stage_started,
-    StageLine: TerminalView._stage_line,
-    StageProgress: TerminalView._stage_progress,
-    StageDone: TerminalView._stage_done,
-    StageFailed: TerminalView._stage_failed,
-    StageCancelled: TerminalView._stage_cancelled,
-    RunFinished: TerminalView._run_finished,
+    events.RunStarted: TerminalView._run_started,
+    events.StageStarted: TerminalView._stage_started,
+    events.StageLine: TerminalView._stage_line,
+    events.StageProgress: TerminalView._stage_progress,
+    events.StageDone: TerminalView._stage_done,
+    events.StageFailed: TerminalView._stage_failed,
+    events.StageCancelled: TerminalView._stage_cancelled,
+    events.RunFinished: TerminalView._run_finished,
 }

@@ -5,35 +5,26 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from colab_wizard import events
 from colab_wizard.errors import StageError
-from colab_wizard.events import (
-    RunFinished,
-    RunStarted,
-    StageCancelled,
-    StageDone,
-    StageFailed,
-    StageInfo,
-    StageLine,
-    StageProgress,
-    StageStarted,
-)
 from colab_wizard.terminal import TerminalView
 
 LOG = Path("/tmp/run.log")
 EVENTS = [
-    RunStarted((StageInfo("python", "Find Python", 1), StageInfo("lock", "Resolve", 2),
-                StageInfo("install", "Install", 3)), LOG),
-    StageStarted("python", 0),
-    StageDone("python", True, 0.0, "3.12.4"),
-    StageStarted("lock", 1),
-    StageLine("lock", "Resolving dependencies..."),
-    StageProgress("lock", 3, None),
-    StageProgress("lock", 3, 4, "packages"),
-    StageDone("lock", False, 4.25, "12 packages"),
-    StageStarted("install", 2),
-    StageFailed("install", StageError("install", "pip exited with code 1", hint="Retry.")),
-    StageCancelled("install"),
-    RunFinished("failed", 7.5, LOG),
+    events.RunStarted((events.StageInfo("python", "Find Python", 1),
+                       events.StageInfo("lock", "Resolve", 2),
+                       events.StageInfo("install", "Install", 3)), LOG),
+    events.StageStarted("python", 0),
+    events.StageDone("python", True, 0.0, "3.12.4"),
+    events.StageStarted("lock", 1),
+    events.StageLine("lock", "Resolving dependencies..."),
+    events.StageProgress("lock", 3, None),
+    events.StageProgress("lock", 3, 4, "packages"),
+    events.StageDone("lock", False, 4.25, "12 packages"),
+    events.StageStarted("install", 2),
+    events.StageFailed("install", StageError("install", "pip exited with code 1", hint="Retry.")),
+    events.StageCancelled("install"),
+    events.RunFinished("failed", 7.5, LOG),
 ]
 
 
@@ -73,6 +64,6 @@ def test_verbose_adds_starts_tool_output_and_known_totals() -> None:
 def test_a_run_that_ends_well_says_nothing_more() -> None:
     out = io.StringIO()
     view = TerminalView(out)
-    view(RunFinished("done", 1.0, LOG))
-    view(StageDone("unknown", False, 1.0))  # a stage it was never told about
+    view(events.RunFinished("done", 1.0, LOG))
+    view(events.StageDone("unknown", False, 1.0))  # a stage it was never told about
     assert out.getvalue().splitlines() == ["[0/0] unknown: done (1.0s)"]

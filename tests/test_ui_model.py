@@ -7,18 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from colab_wizard import events
 from colab_wizard import requirements_text as rt
 from colab_wizard.errors import StageError
-from colab_wizard.events import (
-    RunFinished,
-    RunStarted,
-    StageDone,
-    StageFailed,
-    StageInfo,
-    StageLine,
-    StageProgress,
-    StageStarted,
-)
 from colab_wizard.spec import SpecError
 from colab_wizard.ui import model
 
@@ -74,32 +65,32 @@ def test_round_trip_keeps_comments_and_the_rest_of_the_file() -> None:
         rt.to_pyproject("not valid!")
 
 
-def _stages() -> RunStarted:
-    return RunStarted((StageInfo("a", "Step A", 1), StageInfo("b", "Step B", 3)),
-                      Path("/tmp/x.log"))
+def _stages() -> events.RunStarted:
+    return events.RunStarted((events.StageInfo("a", "Step A", 1),
+                              events.StageInfo("b", "Step B", 3)), Path("/tmp/x.log"))
 
 
 def test_install_model_folds_events() -> None:
     m = model.InstallModel()
     m.apply(_stages())
     assert m.running and [r.status for r in m.rows.values()] == ["pending", "pending"]
-    m.apply(StageStarted("a", 0))
+    m.apply(events.StageStarted("a", 0))
     assert m.rows["a"].fraction is None and m.rows["a"].text == "working\u2026"
-    m.apply(StageProgress("a", 2e6, 8e6, "bytes"))
+    m.apply(events.StageProgress("a", 2e6, 8e6, "bytes"))
     assert m.rows["a"].text == "2.0 MB of 8.0 MB" and m.rows["a"].fraction == 0.25
-    m.apply(StageDone("a", False, 1.5, "fetched"))
-    m.apply(StageStarted("b", 1))
-    m.apply(StageProgress("b", 1, 4, "packages"))
+    m.apply(events.StageDone("a", False, 1.5, "fetched"))
+    m.apply(events.StageStarted("b", 1))
+    m.apply(events.StageProgress("b", 1, 4, "packages"))
     assert m.rows["b"].text == "1 of 4 packages"
     for i in range(100):
-        m.apply(StageLine("b", f"line {i}" + "x" * (1000 if i == 99 else 0)))
+        m.apply(events.StageLine("b", f"line {i}" + "x" * (1000 if i == 99 else 0)))
     assert len(m.tail) == model.TAIL_LINES and m.tail[0] == f"line {100 - model.TAIL_LINES}"
     assert len(m.tail[-1]) <= model.MAX_LINE_CHARS + 1
     overall = m.overall.value
     assert overall == pytest.approx(0.25 + 0.75 * 0.25)
     error = StageError("b", "poetry exited with code 1", hint="Check the names.")
-    m.apply(StageFailed("b", error))
-    m.apply(RunFinished("failed", 3.0, Path("/tmp/x.log")))
+    m.apply(events.StageFailed("b", error))
+    m.apply(events.RunFinished("failed", 3.0, Path("/tmp/x.log")))
     assert m.outcome == "failed" and m.rows["b"].icon == "\u2716"
     title, advice = m.banner()
     assert "Step B" in title and "code 1" in title and advice == "Check the names."
@@ -168,19 +159,19 @@ def test_quickstart_notebook_has_install_and_show_cells_without_outputs() -> Non
 def test_row_states_when_the_runner_cannot_say_how_the_run_ended() -> None:
     m = model.InstallModel()
     m.apply(_stages())
-    m.apply(StageStarted("a", 0))
+    m.apply(events.StageStarted("a", 0))
     m.interrupted()  # the interrupt button, before the runner saw it
     assert m.outcome == "cancelled" and m.rows["a"].status == "cancelled"
     assert m.rows["b"].status == "pending"
     m.interrupted()  # not running any more: nothing changes
     assert m.outcome == "cancelled"
 
-    m.apply(StageFailed("a", StageError("a", "boom")))
+    m.apply(events.StageFailed("a", StageError("a", "boom")))
     assert m.retry_from == "a"
     m.begin()
     assert m.running and m.error is None and m.retry_from is None
     m.apply(_stages())
-    m.apply(StageStarted("b", 1))
+    m.apply(events.StageStarted("b", 1))
     m.broke()  # an exception outside the runner: failed, and nothing to retry from
     assert m.outcome == "failed" and m.rows["b"].status == "failed"
     assert m.error is None and m.retry_from is None and m.rows["a"].status == "pending"

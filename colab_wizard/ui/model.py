@@ -17,20 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal, Optional, Union
 
-from .. import api, paths, pythons, requirements_text
+from .. import api, events, paths, pythons, requirements_text
 from ..errors import SpecError, StageError
-from ..events import (
-    Event,
-    Outcome,
-    RunFinished,
-    RunStarted,
-    StageCancelled,
-    StageDone,
-    StageFailed,
-    StageLine,
-    StageProgress,
-    StageStarted,
-)
 from ..kernels import KernelInfo
 from ..naming import WouldReplace
 from ..progress import OverallProgress
@@ -56,7 +44,7 @@ TICK_INTERVAL = 1.0  # the elapsed-time clock while nothing else happens
 # A stage's row on the Install step: not reached yet, running, or how the stage ended.
 RowState = Literal["pending", "running", "done", "skipped", "failed", "cancelled"]
 # The Install step's run: not started (""), running, or how it ended.
-RunState = Union[Literal["", "running"], Outcome]
+RunState = Union[Literal["", "running"], events.Outcome]
 
 ICONS: dict[RowState, str] = {
     "pending": "\u25cb",  # ○
@@ -441,9 +429,9 @@ class InstallModel:
     seconds: Optional[float] = None
     changes: int = 0  # bumped by every event: the view redraws when it moved
 
-    def apply(self, event: Event) -> None:
+    def apply(self, event: events.Event) -> None:
         self.changes += 1
-        if isinstance(event, StageLine):  # first: nearly every event is a line
+        if isinstance(event, events.StageLine):  # first: nearly every event is a line
             text = event.text
             self.tail.append(text if len(text) <= MAX_LINE_CHARS else
                              text[:MAX_LINE_CHARS] + "\u2026")
@@ -453,7 +441,7 @@ class InstallModel:
         if fold is not None:
             fold(self, event)
 
-    def _run_started(self, event: RunStarted) -> None:
+    def _run_started(self, event: events.RunStarted) -> None:
         self.rows = {s.key: StageRow(s.key, s.label) for s in event.stages}
         self.log_path = event.log_path
         self.outcome = "running"
@@ -462,28 +450,28 @@ class InstallModel:
         self.started = time.monotonic()
         self.seconds = None
 
-    def _stage_started(self, event: StageStarted) -> None:
+    def _stage_started(self, event: events.StageStarted) -> None:
         row = self._row(event.stage)
         row.status, row.done, row.total, row.detail = "running", 0.0, None, ""
 
-    def _stage_progress(self, event: StageProgress) -> None:
+    def _stage_progress(self, event: events.StageProgress) -> None:
         row = self._row(event.stage)
         row.done, row.total, row.unit = event.done, event.total, event.unit
 
-    def _stage_done(self, event: StageDone) -> None:
+    def _stage_done(self, event: events.StageDone) -> None:
         row = self._row(event.stage)
         row.status = "skipped" if event.skipped else "done"
         row.detail = event.detail if event.skipped else (
             f"{event.seconds:.1f}s" + (f" \u2014 {event.detail}" if event.detail else ""))
 
-    def _stage_failed(self, event: StageFailed) -> None:
+    def _stage_failed(self, event: events.StageFailed) -> None:
         self._row(event.stage).status = "failed"
         self.error = event.error
 
-    def _stage_cancelled(self, event: StageCancelled) -> None:
+    def _stage_cancelled(self, event: events.StageCancelled) -> None:
         self._row(event.stage).status = "cancelled"
 
-    def _run_finished(self, event: RunFinished) -> None:
+    def _run_finished(self, event: events.RunFinished) -> None:
         self.outcome = event.outcome
         self.seconds = event.seconds
         self.result = event.result
@@ -561,13 +549,13 @@ class InstallModel:
 
 # One method per event type (StageLine, nearly every event, is folded in apply itself).
 _FOLDS: dict[type, Callable[[InstallModel, Any], None]] = {
-    RunStarted: InstallModel._run_started,
-    StageStarted: InstallModel._stage_started,
-    StageProgress: InstallModel._stage_progress,
-    StageDone: InstallModel._stage_done,
-    StageFailed: InstallModel._stage_failed,
-    StageCancelled: InstallModel._stage_cancelled,
-    RunFinished: InstallModel._run_finished,
+    events.RunStarted: InstallModel._run_started,
+    events.StageStarted: InstallModel._stage_started,
+    events.StageProgress: InstallModel._stage_progress,
+    events.StageDone: InstallModel._stage_done,
+    events.StageFailed: InstallModel._stage_failed,
+    events.StageCancelled: InstallModel._stage_cancelled,
+    events.RunFinished: InstallModel._run_finished,
 }
 
 
