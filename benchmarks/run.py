@@ -330,7 +330,7 @@ def restore(python: str, work: Path, rounds: int, deps: list[str]) -> dict[str, 
 
     def run_floor(i: int) -> None:
         wipe()
-        cache = freshvm.find_cache(folder, "bench-vm")
+        cache = freshvm.find_saved(folder, "bench-vm")
         manifest = freshvm.read_manifest(cache)
         requirements = work / "floor-requirements.txt"
         requirements.write_text(wheelhouse.requirements_text(manifest["wheels"]),

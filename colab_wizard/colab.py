@@ -348,7 +348,7 @@ def drive_mounted() -> bool:
     return DRIVE_ROOT.is_dir()
 
 
-def default_cache_dir() -> Optional[Path]:
+def default_save_dir() -> Optional[Path]:
     """``MyDrive/colab_wizard`` when Drive is mounted; else no default."""
     return DRIVE_ROOT / DRIVE_FOLDER if drive_mounted() else None
 

@@ -137,10 +137,10 @@ def _caches_section(cache_dirs: tuple[Path, ...]) -> list[str]:
     poetry_cache = poetry_cache_dir()
     size = _size(poetry_cache) if poetry_cache.is_dir() else 0
     lines.append(f"  Poetry cache {poetry_cache}: {size / 1e6:.1f} MB")
-    drive = colab.default_cache_dir()
+    drive = colab.default_save_dir()
     for folder in (*cache_dirs, *([drive] if drive else [])):
         saved = sorted(p.parent.name for p in Path(folder).glob("*/" + MANIFEST))
-        lines.append(f"  saved caches in {folder}: {', '.join(saved) or 'none'}")
+        lines.append(f"  saved kernels in {folder}: {', '.join(saved) or 'none'}")
     return lines
 
 

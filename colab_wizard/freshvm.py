@@ -206,7 +206,7 @@ def writable_folder(folder: Path) -> Path:
 
 
 def save(folder: Union[str, Path], name: Optional[str] = None) -> Saved:
-    """Write the cache of kernel ``name`` (the only one of ours if None) to ``folder/name``."""
+    """Save kernel ``name`` (the only one of ours if None) to ``folder/name``."""
     spec, profile, info = spec_of(name)
     project = spec.project_dir
     ws = Workspace(spec)
@@ -272,7 +272,7 @@ def save(folder: Union[str, Path], name: Optional[str] = None) -> Saved:
     return Saved(dest, tuple(files), len(wheels))
 
 
-def find_cache(folder: Union[str, Path], name: Optional[str] = None) -> Path:
+def find_saved(folder: Union[str, Path], name: Optional[str] = None) -> Path:
     """The cache folder: ``folder`` itself, ``folder/name``, or its only cache."""
     root = Path(folder)
     if (root / MANIFEST).exists():
@@ -283,12 +283,12 @@ def find_cache(folder: Union[str, Path], name: Optional[str] = None) -> Path:
     if name is not None:
         if (root / name / MANIFEST).exists():
             return root / name
-        raise SpecError("name", f"No cache for '{name}' in {root}; leave the name out to "
+        raise SpecError("name", f"No saved kernel '{name}' in {root}; leave the name out to "
                         "restore the only one there.")
     found = sorted(p.parent for p in root.glob("*/" + MANIFEST))
     if len(found) != 1:
         names = ", ".join(p.name for p in found) or "none"
-        raise SpecError("name", f"Say which cache to restore from {root} (found: {names}).")
+        raise SpecError("name", f"Say which saved kernel to restore from {root} (found: {names}).")
     return found[0]
 
 
@@ -485,8 +485,8 @@ def restore_stages(cache: Path, ws: Workspace, manifest: Manifest) -> list[Stage
         else:
             found = interpreters.find(spec.python)
             if found is None:
-                raise ctx.fail(f"no Python {spec.python} here and none in the cache",
-                               "Install that version, or save the cache from a machine "
+                raise ctx.fail(f"no Python {spec.python} here and none in the saved folder",
+                               "Install that version, or save the kernel from a machine "
                                "where the wizard installed Python itself.")
             target = found.path
         ws.record_python(target)
@@ -501,7 +501,7 @@ def restore_stages(cache: Path, ws: Workspace, manifest: Manifest) -> list[Stage
         with tempfile.TemporaryDirectory() as tmp:
             await loop.run_in_executor(None, _extract, cache / WHEELS_TAR, Path(tmp))
             wheel_dir = Path(tmp) / "wheels"
-            await _uv_from_cache(Path(tmp), manifest, ctx)
+            await _uv_from_save(Path(tmp), manifest, ctx)
             requirements = Path(tmp) / "requirements.txt"
             requirements.write_text(wheelhouse.requirements_text(entries), encoding="utf-8")
             shutil.rmtree(venv, ignore_errors=True)
@@ -543,11 +543,11 @@ def restore_stages(cache: Path, ws: Workspace, manifest: Manifest) -> list[Stage
         ws.record_venv()
         ws.record_lock()
         ws.record_install()
-        return f"{len(entries)} packages from the cache"
+        return f"{len(entries)} packages from the saved folder"
 
     tail = [s for s in plan(spec, ws) if s.key in ("kernel", "verify", "register")]
-    return [Stage("unpack", "Unpack the cache", 1, unpack, timeout=600),
-            Stage("install", "Install packages from the cache", 4, install, timeout=1800), *tail]
+    return [Stage("unpack", "Unpack the saved kernel", 1, unpack, timeout=600),
+            Stage("install", "Install the saved packages", 4, install, timeout=1800), *tail]
 
 
 async def install_wheels(ws: Workspace, venv: Path, requirements: Path, wheel_dir: Path,
@@ -570,7 +570,7 @@ async def install_wheels(ws: Workspace, venv: Path, requirements: Path, wheel_di
                    "--find-links", str(wheel_dir), "-r", str(requirements)], hint=hint)
 
 
-async def _uv_from_cache(unpacked: Path, manifest: Manifest, ctx: StageContext) -> None:
+async def _uv_from_save(unpacked: Path, manifest: Manifest, ctx: StageContext) -> None:
     """A fresh VM has no uv: unpack the one the saved folder carries (hash-checked)."""
     entry = manifest.get("uv")
     if uvtool.ready() or not entry or not uvtool.wanted():
@@ -612,7 +612,7 @@ def restore_runner(
     profile: Optional[colab.ProfileChoice] = None,
 ) -> tuple[EnvSpec, Runner, Workspace]:
     """The spec, runner and workspace that rebuild a saved kernel (validated, not started)."""
-    cache = find_cache(folder, name)
+    cache = find_saved(folder, name)
     manifest = read_manifest(cache)
     check_archives(cache, manifest)
     check_manifest(cache, manifest)
@@ -642,7 +642,7 @@ async def restore_async(
 
 def default_folder() -> Path:
     """Where the panel saves and looks for caches: Drive when mounted, else the data dir."""
-    return colab.default_cache_dir() or paths.data_dir() / "saved"
+    return colab.default_save_dir() or paths.data_dir() / "saved"
 
 
 restore = blocking(restore_async)

@@ -445,7 +445,7 @@ def test_switch_without_a_notebook_outside_colab_names_the_field(
     (["remove", "nope"], "name", "No kernel named 'nope'"),
     (["save", "{tmp}/saved", "--name", "nope"], "name", "No kernel named 'nope'"),
     (["save", "{tmp}/saved"], "name", "Say which kernel to save"),
-    (["restore", "{tmp}", "--name", "nope"], "name", "No cache for 'nope'"),
+    (["restore", "{tmp}", "--name", "nope"], "name", "No saved kernel 'nope'"),
     (["restore", "{tmp}/not-there"], "folder", "is not a folder"),
     (["restore", "{file}"], "folder", "is not a folder"),
     (["use", "nope", "--reset"], "name", "not both"),

@@ -18,7 +18,7 @@ def test_save_without_any_kernel_says_so(wizard_env: dict[str, Path], tmp_path: 
 def test_restore_from_an_empty_folder_says_so(wizard_env: dict[str, Path], tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["restore", str(tmp_path)]) == cli.EXIT_BAD_INPUT
-    assert "Say which cache to restore" in capsys.readouterr().err
+    assert "Say which saved kernel to restore" in capsys.readouterr().err
 
 
 def test_create_rejects_an_unknown_profile(wizard_env: dict[str, Path]) -> None:

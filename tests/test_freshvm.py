@@ -121,7 +121,7 @@ def test_restore_refuses_an_unsafe_archive(tmp_path: Path) -> None:
 
 def test_save_packs_a_python_the_wizard_installed(wizard_env: dict[str, Path],
                                                   tmp_path: Path) -> None:
-    """A Python under the wizard's pythons dir goes into the cache as one archive."""
+    """A Python under the wizard's pythons dir goes into the saved folder as one archive."""
     from colab_wizard import paths, pyproject
     from colab_wizard.plan import Workspace
     from colab_wizard.spec import EnvSpec
