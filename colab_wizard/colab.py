@@ -63,10 +63,6 @@ CARRIED = "google-colab"
 # .pth hook), the wizard itself, and the server side of google-colab's requirements.
 _NOT_REQUIRED = {"pip", "setuptools", "wheel", "colab-wizard", CARRIED,
                  "notebook", "jupyter-server", "ipyparallel"}
-PLAIN_LACKS = (
-    "google.colab (drive.mount, files.upload/download, auth, output, userdata) and "
-    "Colab's own widget and form integration"
-)
 
 
 # The last line of a traceback: "ModuleNotFoundError: No module named 'numpy'".
@@ -374,9 +370,3 @@ def offer(path: Path) -> str:
 
     files.download(str(path))
     return f"Downloading {path.name}: upload it with File > Upload notebook."
-
-
-def environment_report() -> dict[str, Optional[str]]:
-    """The variables Colab sets that change what a build or a kernel does."""
-    keys = sorted(k for k in os.environ if k.startswith(("UV_", "COLAB_")))
-    return {k: os.environ.get(k) for k in ["PYTHONPATH", *keys]}

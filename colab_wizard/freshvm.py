@@ -273,7 +273,7 @@ def save(folder: Union[str, Path], name: Optional[str] = None) -> Saved:
 
 
 def find_saved(folder: Union[str, Path], name: Optional[str] = None) -> Path:
-    """The cache folder: ``folder`` itself, ``folder/name``, or its only cache."""
+    """The saved kernel's folder: ``folder`` itself, ``folder/name``, or its only one."""
     root = Path(folder)
     if (root / MANIFEST).exists():
         return root
@@ -323,9 +323,9 @@ OPTIONAL_FIELDS: dict[str, tuple[type, str]] = {
 }
 
 
-def read_manifest(cache: Path) -> Manifest:
+def read_manifest(saved_dir: Path) -> Manifest:
     """The manifest, every field a restore uses checked: a sentence names the one at fault."""
-    path = cache / MANIFEST
+    path = saved_dir / MANIFEST
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -334,7 +334,7 @@ def read_manifest(cache: Path) -> Manifest:
         raise SaveError(f"{path} holds {type(data).__name__}, not the manifest's fields; "
                          "save the kernel again.")
     if data.get("format") != FORMAT:
-        raise SaveError(f"{cache} was written by another colab_wizard version; save the "
+        raise SaveError(f"{saved_dir} was written by another colab_wizard version; save the "
                         "kernel again with this one, or install the one that saved it.")
     for field_name, (kind, what) in {**MANIFEST_FIELDS, **OPTIONAL_FIELDS}.items():
         value = data.get(field_name)
@@ -349,8 +349,8 @@ def read_manifest(cache: Path) -> Manifest:
     return cast(Manifest, data)  # every field a restore reads was checked above
 
 
-def check_archives(cache: Path, manifest: Manifest) -> None:
-    """Read every archive of ``cache`` to its end before anything is changed: a file cut
+def check_archives(saved_dir: Path, manifest: Manifest) -> None:
+    """Read every archive of ``saved_dir`` to its end before anything is changed: a file cut
     short (an interrupted copy to Drive, say) or one the manifest lists but the archive
     lacks is named in a sentence."""
     archives = [PROJECT_TAR, WHEELS_TAR]
@@ -361,7 +361,7 @@ def check_archives(cache: Path, manifest: Manifest) -> None:
     members: dict[str, set[str]] = {}
     recorded = manifest.get("archives") or {}
     for name in archives:
-        archive = cache / name
+        archive = saved_dir / name
         if not archive.is_file() and name == PYTHON_TAR:
             continue  # the Python is then looked for on this machine
         try:
@@ -370,7 +370,7 @@ def check_archives(cache: Path, manifest: Manifest) -> None:
             changed = _changed_wheel(archive, manifest) if name == WHEELS_TAR else None
             if changed is None:
                 raise
-            raise SaveError(f"The saved folder {cache} cannot be trusted: {changed}. Save the "
+            raise SaveError(f"The saved folder {saved_dir} cannot be trusted: {changed}. Save the "
                              "kernel again from a machine where it works.") from None
         # An archive with the recorded hash is the complete one that was saved: reading it
         # through again (130 MB for a data-science kernel) would find nothing new.
@@ -378,7 +378,7 @@ def check_archives(cache: Path, manifest: Manifest) -> None:
             members[name] = _read_through(archive)
     missing = [f for f in ("pyproject.toml", "poetry.lock") if f not in members[PROJECT_TAR]]
     if missing:
-        raise SaveError(f"{cache / PROJECT_TAR} lacks {', '.join(missing)}; save the kernel "
+        raise SaveError(f"{saved_dir / PROJECT_TAR} lacks {', '.join(missing)}; save the kernel "
                          "again.")
 
 
@@ -455,7 +455,7 @@ def _extract(archive: Path, dest: Path, keep_existing: bool = False) -> None:
         tar.extractall(dest, members=members)  # noqa: S202 - every member was checked above
 
 
-def restore_stages(cache: Path, ws: Workspace, manifest: Manifest) -> list[Stage]:
+def restore_stages(saved_dir: Path, ws: Workspace, manifest: Manifest) -> list[Stage]:
     """Unpack, rebuild the venv offline, then the plan's kernel, verify and register stages."""
     spec = ws.spec
 
@@ -466,7 +466,7 @@ def restore_stages(cache: Path, ws: Workspace, manifest: Manifest) -> list[Stage
         if adopted is not None:
             # The user's project: its code goes where it lives, never over a file already
             # there; the build below starts from the project files found then.
-            _extract(cache / PROJECT_TAR, spec.project_dir, keep_existing=True)
+            _extract(saved_dir / PROJECT_TAR, spec.project_dir, keep_existing=True)
             adoption.record(spec.project_dir, {k: v for k, v in adopted.items()
                                                if k != "root_files"} | {
                                                    "path": str(spec.project_dir)})
@@ -474,14 +474,14 @@ def restore_stages(cache: Path, ws: Workspace, manifest: Manifest) -> list[Stage
         # until the restored one has passed pre-flight (see swap.py).
         ws.build = swap.open_build(spec.project_dir, fresh=True)
         if adopted is None:
-            _extract(cache / PROJECT_TAR, ws.work_dir)
+            _extract(saved_dir / PROJECT_TAR, ws.work_dir)
         relpath = manifest.get("python_relpath")
-        if relpath and (cache / PYTHON_TAR).exists():
+        if relpath and (saved_dir / PYTHON_TAR).exists():
             target = paths.pythons_dir() / relpath
             if not target.exists():
                 ctx.line(f"Unpacking Python into {paths.pythons_dir()} ...")
                 paths.pythons_dir().mkdir(parents=True, exist_ok=True)
-                _extract(cache / PYTHON_TAR, paths.pythons_dir())
+                _extract(saved_dir / PYTHON_TAR, paths.pythons_dir())
         else:
             found = interpreters.find(spec.python)
             if found is None:
@@ -499,7 +499,7 @@ def restore_stages(cache: Path, ws: Workspace, manifest: Manifest) -> list[Stage
                 "'create' while the package index is reachable).")
         loop = asyncio.get_running_loop()
         with tempfile.TemporaryDirectory() as tmp:
-            await loop.run_in_executor(None, _extract, cache / WHEELS_TAR, Path(tmp))
+            await loop.run_in_executor(None, _extract, saved_dir / WHEELS_TAR, Path(tmp))
             wheel_dir = Path(tmp) / "wheels"
             await _uv_from_save(Path(tmp), manifest, ctx)
             requirements = Path(tmp) / "requirements.txt"
@@ -513,7 +513,7 @@ def restore_stages(cache: Path, ws: Workspace, manifest: Manifest) -> list[Stage
                 problem = await loop.run_in_executor(None, wheelhouse.tampered, wheel_dir,
                                                      entries)
                 if problem:
-                    raise ctx.fail(f"the saved folder {cache} cannot be trusted: {problem}",
+                    raise ctx.fail(f"the saved folder {saved_dir} cannot be trusted: {problem}",
                                    hint) from None
                 raise
         try:
@@ -536,7 +536,7 @@ def restore_stages(cache: Path, ws: Workspace, manifest: Manifest) -> list[Stage
                  "requirements installed")
         if adopted is not None and adopted.get("root_files"):
             # The project itself, installed as it was (editable): import it works again.
-            _extract(cache / ROOT_TAR, adoption.site_packages(venv))
+            _extract(saved_dir / ROOT_TAR, adoption.site_packages(venv))
             adoption.relocate_root(venv, adopted["root_files"], adopted["path"],
                                    str(spec.project_dir))
         # What the plan's own stages record: a later create finds this venv up to date.
@@ -583,24 +583,24 @@ async def _uv_from_save(unpacked: Path, manifest: Manifest, ctx: StageContext) -
     ctx.line(f"Unpacked uv from the saved {entry['wheel']}")
 
 
-def check_manifest(cache: Path, manifest: Manifest) -> None:
+def check_manifest(saved_dir: Path, manifest: Manifest) -> None:
     """The saved wheels are what the saved poetry.lock pins, before anything is touched."""
-    with tarfile.open(cache / PROJECT_TAR) as tar:
+    with tarfile.open(saved_dir / PROJECT_TAR) as tar:
         try:
             member = tar.extractfile("poetry.lock")
         except KeyError:
             member = None
         if member is None:
-            raise SaveError(f"{cache / PROJECT_TAR} holds no poetry.lock; save the kernel "
+            raise SaveError(f"{saved_dir / PROJECT_TAR} holds no poetry.lock; save the kernel "
                             "again.")
         data = member.read()
     if "sha256:" + hashlib.sha256(data).hexdigest() != manifest.get("lock_sha256"):
-        raise SaveError(f"The poetry.lock in {cache / PROJECT_TAR} is not the one the "
+        raise SaveError(f"The poetry.lock in {saved_dir / PROJECT_TAR} is not the one the "
                          "wheels were saved for; save the kernel again.")
     problems = wheelhouse.check_against_lock(manifest.get("wheels", []),
                                              data.decode("utf-8"))
     if problems:
-        raise SaveError(f"The saved folder {cache} does not match its poetry.lock: "
+        raise SaveError(f"The saved folder {saved_dir} does not match its poetry.lock: "
                          + "; ".join(problems) + ". Save the kernel again.")
 
 
@@ -612,10 +612,10 @@ def restore_runner(
     profile: Optional[colab.ProfileChoice] = None,
 ) -> tuple[EnvSpec, Runner, Workspace]:
     """The spec, runner and workspace that rebuild a saved kernel (validated, not started)."""
-    cache = find_saved(folder, name)
-    manifest = read_manifest(cache)
-    check_archives(cache, manifest)
-    check_manifest(cache, manifest)
+    saved_dir = find_saved(folder, name)
+    manifest = read_manifest(saved_dir)
+    check_archives(saved_dir, manifest)
+    check_manifest(saved_dir, manifest)
     if manifest.get("adopted"):
         spec = adoption.restore_spec(manifest, project_dir)
     else:
@@ -624,7 +624,8 @@ def restore_runner(
     # A manifest saved before "none" was written holds null for it.
     chosen = profile if profile is not None else (manifest.get("profile") or colab.NONE)
     ws = Workspace(spec, profile=colab.choose_profile(chosen))
-    runner = Runner(restore_stages(cache, ws, manifest), paths.new_log_path(spec.name), listeners)
+    runner = Runner(restore_stages(saved_dir, ws, manifest), paths.new_log_path(spec.name),
+                    listeners)
     return spec, runner, ws
 
 

@@ -87,4 +87,4 @@ _OFF = ("0", "false", "no", "off")
 
 def uv_wanted() -> bool:
     """Whether builds use uv (the default) rather than virtualenv + pip."""
-    return (os.environ.get(UV.name) or "1").strip() not in _OFF
+    return (UV.get() or "1").strip() not in _OFF
