@@ -26,8 +26,13 @@ LAUNCHER = '"""Colab\'s launcher, as far as this test goes."""\nprint("original 
 
 
 @pytest.fixture
-def default_kernel(wizard_env: dict[str, Path], tmp_path: Path) -> Path:
+def default_kernel(wizard_env: dict[str, Path], tmp_path: Path,
+                   monkeypatch: pytest.MonkeyPatch) -> Path:
     """A ``python3`` kernelspec like Colab's, and its launcher file; returns the file."""
+    # In a virtualenv, jupyter_core puts the env's kernels before the user's, and ipykernel
+    # installed there brings its own python3: the one written below would be shadowed.
+    # Colab's Python is no virtualenv, so the user's folder comes first, as here.
+    monkeypatch.setenv("JUPYTER_PREFER_ENV_PATH", "0")
     site = tmp_path / "dist-packages"
     site.mkdir()
     launcher = site / "colab_kernel_launcher.py"
