@@ -47,6 +47,9 @@ SCREENSHOTS_VAR = "COLAB_WIZARD_SCREENSHOTS"
 # run. Tall enough that the Install step (stage rows and log) fits in the notebook unscrolled.
 VIEWPORT = {"width": 1200, "height": 1200}
 SERVER_START_TIMEOUT = 60.0
+# The first widget a page shows waits for the widget manager's controls bundle, fetched and
+# compiled then; a cold browser on a busy 2-core CI machine has taken more than 30 s.
+FIRST_WIDGET_TIMEOUT = 60_000
 # Colab's widget and kernel stack (see DESIGN.md), in the only JupyterLab that renders it.
 LAB3_STACK = [
     "jupyterlab==3.6.*",
@@ -72,6 +75,8 @@ LAB_SETTINGS = {
 
 
 Shoot = Callable[[Any, str], Path]
+# The browser console of each open page (by id), newest last.
+CONSOLE: dict[int, list[str]] = {}
 
 
 @pytest.fixture(scope="session")
@@ -139,9 +144,13 @@ def page(browser: Any) -> Iterator[Any]:
     )
     context.set_default_timeout(30_000)
     page = context.new_page()
+    # What the page printed, for the message of a test whose widget never showed.
+    console = CONSOLE.setdefault(id(page), [])
+    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
     try:
         yield page
     finally:
+        CONSOLE.pop(id(page), None)
         context.close()
 
 
@@ -196,20 +205,44 @@ class Lab:
         return name
 
     def open_notebook(self, page: Any, name: str) -> None:
-        """Open ``name`` in a fresh workspace and wait until its kernel is idle."""
+        """Open ``name`` in a fresh workspace, on a kernel of its own, and wait until that
+        kernel is idle."""
+        # A rerun of a failed test opens the same notebook: without this it would reattach to
+        # the kernel the failed attempt left behind, widgets and all, and not be a new try.
+        self.end_sessions(name)
         page.goto(f"{self.url}{self.tree}{name}?reset&token={self.token}")
         page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell")
         page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
         self.wait_kernel_idle(page)
 
-    def first_cell_widget(self, page: Any, name: str, cells: list[str], selector: str) -> Any:
+    def end_sessions(self, path: str) -> None:
+        """Shut down the kernels the server keeps for the notebook ``path``."""
+        for session in self.api("/api/sessions"):
+            if session.get("path") == path:
+                self.api(f"/api/sessions/{session['id']}", method="DELETE")
+
+    def first_cell_widget(self, page: Any, name: str, cells: list[str], selector: str,
+                          timeout: float = FIRST_WIDGET_TIMEOUT) -> Any:
         """Write and open a notebook, run only its first cell, return the widget ``selector``
         in that cell's output once it is visible (the later cells are for the test to run)."""
         self.open_notebook(page, self.write_notebook(name, cells))
         self.run_cell(page, 0)
         widget = self.cell_output(page, 0).locator(selector)
-        widget.wait_for(state="visible")
+        try:
+            widget.wait_for(state="visible", timeout=timeout)
+        except _require("playwright.sync_api").TimeoutError as error:
+            raise AssertionError(self.why_not_visible(page, selector)) from error
         return widget
+
+    def why_not_visible(self, page: Any, selector: str) -> str:
+        """The first cell's output, the page's console and the server's log, for a widget
+        that never showed."""
+        output = self.cell_output(page, 0)
+        shown = output.inner_text(timeout=5_000) if output.count() else "(no output area)"
+        console = "\n".join(CONSOLE.get(id(page), [])[-40:])
+        return (f"{selector} never became visible in the first cell.\n"
+                f"--- the cell's output:\n{shown}\n--- the browser console:\n{console}\n"
+                f"--- the server's log:\n{self.tail_log()}")
 
     def reload(self, page: Any) -> None:
         """Reload the page and wait until the notebook's kernel is back and idle."""
@@ -468,8 +501,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """One retry for a browser test: a page that renders a beat late on two shared cores
-    (seen once in about a dozen runs here) is not a failure of the panel. A second failure
-    in a row still fails the run."""
+    (seen once in about a dozen runs here) is not a failure of the panel. The retry opens its
+    notebook on a new kernel (``Lab.open_notebook``); a second failure in a row still fails
+    the run, with what the cell showed instead (``Lab.why_not_visible``)."""
     here = Path(__file__).parent
     for item in items:
         if here in Path(str(item.fspath)).parents:
