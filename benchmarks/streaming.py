@@ -212,7 +212,7 @@ def run_through_panel(code: str, log_dir: Path) -> Sample:
         return [Stage("stream", "Stream", 1, action)]
 
     panel = Panel(mode="background", plan_factory=plan, versions=lambda: [("3.12", "3.12")],
-                  host="jupyter", check_index=False, cache_dir=log_dir / "no-saves")
+                  host="jupyter", check_index=False, save_dir=log_dir / "no-saves")
     panel.python_step.kernel_name.value = f"cw-stream-{os.getpid()}"
     panel.next.click()
     assert panel.state.step == 1 and not panel.install_button.disabled, \

@@ -26,6 +26,7 @@ Module map (spec -> plan -> run -> view; only ``ui/`` imports ipywidgets):
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional, Union
 
@@ -84,20 +85,36 @@ def show(
     reset: bool = False,
     display: bool = True,
     check_index: bool = True,
-    cache_dir: Optional[str] = None,
+    save_dir: Union[str, Path, None] = None,
+    cache_dir: Union[str, Path, None] = None,
 ) -> Optional[Panel]:
     """Open the wizard panel in the current notebook (ipywidgets is imported only here).
 
     ``mode``: "background" (an asyncio task; Cancel clickable) or "foreground" (the run
     happens inside the click; the default on Colab). ``reset=True`` starts from an empty
-    form; ``cache_dir`` is where "Save for a fresh VM" writes and saved kernels are found.
-    ``plan_factory``/``versions`` replace the engine's plan and version list (tests, demos);
-    ``display=False`` returns the panel instead of showing it.
+    form; ``save_dir`` is where "Save for a fresh VM" writes and saved kernels are found
+    (``cache_dir`` is its old name, still accepted). ``plan_factory``/``versions`` replace
+    the engine's plan and version list (tests, demos); ``display=False`` returns the panel
+    instead of showing it.
     """
     from .ui import show as _show
 
     return _show(mode=mode, plan_factory=plan_factory, versions=versions, reset=reset,
-                 display=display, check_index=check_index, cache_dir=cache_dir)
+                 display=display, check_index=check_index,
+                 save_dir=_save_dir(save_dir, cache_dir))
+
+
+def _save_dir(save_dir: Union[str, Path, None],
+              cache_dir: Union[str, Path, None]) -> Union[str, Path, None]:
+    """``save_dir``, or ``cache_dir``: its earlier name, still accepted (with a
+    DeprecationWarning) so that notebooks written with it keep running."""
+    if cache_dir is None:
+        return save_dir
+    if save_dir is not None:
+        raise SpecError("save_dir", "Give save_dir only: cache_dir is its old name.")
+    warnings.warn("cache_dir= is now save_dir= (the folder 'Save for a fresh VM' writes to)",
+                  DeprecationWarning, stacklevel=3)
+    return cache_dir
 
 
 def doctor(check_kernels: bool = True) -> str:
@@ -123,11 +140,14 @@ def restore(folder: Union[str, Path], name: Optional[str] = None,
 
 
 def switch_notebook(name: Optional[str] = None, notebook_path: Union[str, Path, None] = None,
+                    save_dir: Union[str, Path, None] = None,
                     cache_dir: Union[str, Path, None] = None) -> Path:
-    """Write (on Colab: offer) a copy of the notebook that opens on kernel ``name``."""
+    """Write (on Colab: offer) a copy of the notebook that opens on kernel ``name``; its
+    first cell restores from the save in ``save_dir`` when there is one (``cache_dir`` is
+    the old name of ``save_dir``)."""
     from .notebook import switch
 
-    path, message = switch(name, notebook_path, cache_dir=cache_dir)
+    path, message = switch(name, notebook_path, save_dir=_save_dir(save_dir, cache_dir))
     print(message)
     return path
 

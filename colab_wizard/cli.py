@@ -84,7 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     switch = commands.add_parser("switch", help="copy a notebook so it opens on a kernel")
     switch.add_argument("notebook")
     switch.add_argument("--name", help="the kernel (default: the only one colab_wizard made)")
-    switch.add_argument("--cache", help="a saved cache the copy's first cell restores from")
+    switch.add_argument("--save-dir", dest="save_dir",
+                        help="where 'Save for a fresh VM' wrote: the copy's first cell "
+                             "restores from the save there")
+    # The earlier name of --save-dir, still accepted.
+    switch.add_argument("--cache", dest="save_dir", help=argparse.SUPPRESS)
     use = commands.add_parser(
         "use", help="Colab: restart this notebook's own kernel on a kernel colab_wizard made")
     use.add_argument("name", nargs="?", help="the kernel (without it: say which one is in use)")
@@ -194,7 +198,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_switch(args: argparse.Namespace) -> int:
     from . import notebook
 
-    _, message = notebook.switch(args.name, args.notebook, cache_dir=args.cache)
+    _, message = notebook.switch(args.name, args.notebook, save_dir=args.save_dir)
     print(message)
     return EXIT_OK
 

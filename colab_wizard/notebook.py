@@ -23,13 +23,13 @@ MARK = "colab_wizard"
 RESTORE_TAG = "colab_wizard-restore"
 
 
-def saved_folder(spec: EnvSpec, cache_dir: Optional[Path]) -> Optional[Path]:
-    """The folder a save of ``spec``'s kernel went to (``cache_dir/name``), if it has one."""
-    if cache_dir is None:
+def saved_folder(spec: EnvSpec, save_dir: Optional[Path]) -> Optional[Path]:
+    """The folder a save of ``spec``'s kernel went to (``save_dir/name``), if it has one."""
+    if save_dir is None:
         return None
     from .freshvm import MANIFEST
 
-    folder = Path(cache_dir) / spec.name
+    folder = Path(save_dir) / spec.name
     return folder if (folder / MANIFEST).is_file() else None
 
 
@@ -119,12 +119,12 @@ def write_new(target: Path, text: str) -> Path:
                             "folder you can write to.") from None
 
 
-def restore_source(spec: EnvSpec, cache_dir: Optional[Path] = None,
+def restore_source(spec: EnvSpec, save_dir: Optional[Path] = None,
                    profile: colab.Profile = colab.NONE) -> str:
     """The first cell: unless already in this kernel, install colab_wizard, then rebuild the
     kernel from its save when one exists (mounting Drive first when it is there), else
-    from the spec. ``cache_dir`` is where saves go; a save is used only if it has one."""
-    saved = saved_folder(spec, cache_dir)
+    from the spec. ``save_dir`` is where saves go; a save is used only if it has one."""
+    saved = saved_folder(spec, save_dir)
     # The same project folder as on the first VM: the kernelspec and the guard above name it.
     where = f"project_dir={str(spec.project_dir)!r}"
     args = [repr(str(spec.python)), repr(list(spec.dependencies)), f"name={spec.name!r}",
@@ -196,7 +196,7 @@ def copy_path(original: Path, spec: EnvSpec) -> Path:
 
 
 def write_switched(source: Union[str, Path, dict[str, Any]], spec: EnvSpec,
-                   dest: Union[str, Path, None] = None, cache_dir: Optional[Path] = None,
+                   dest: Union[str, Path, None] = None, save_dir: Optional[Path] = None,
                    profile: colab.Profile = colab.NONE) -> Path:
     """Write the switched copy; ``source`` is a path (left untouched) or notebook JSON.
 
@@ -209,12 +209,12 @@ def write_switched(source: Union[str, Path, dict[str, Any]], spec: EnvSpec,
     else:
         notebook = read_notebook(Path(source))
     target = Path(dest) if dest is not None else copy_path(Path(str(source)), spec)
-    nb = switched(notebook, spec, restore_source(spec, cache_dir, profile))
+    nb = switched(notebook, spec, restore_source(spec, save_dir, profile))
     return write_new(target, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
 
 def switch(name: Optional[str] = None, notebook_path: Union[str, Path, None] = None,
-           dest: Union[str, Path, None] = None, cache_dir: Union[str, Path, None] = None
+           dest: Union[str, Path, None] = None, save_dir: Union[str, Path, None] = None
            ) -> tuple[Path, str]:
     """Write the switched copy of a notebook for kernel ``name``; returns (path, instruction).
 
@@ -228,13 +228,13 @@ def switch(name: Optional[str] = None, notebook_path: Union[str, Path, None] = N
         raise SpecError(FIELD, "Give the notebook's path (only Colab can read the open "
                         "notebook).")
     spec, profile, _ = spec_of(name)
-    cache = Path(cache_dir) if cache_dir is not None else None
+    saves = Path(save_dir) if save_dir is not None else None
     if notebook_path is None:
         nb = colab.read_current_notebook()
         title = str(nb.get("metadata", {}).get("colab", {}).get("name") or "notebook.ipynb")
         target = Path(dest) if dest else copy_path(paths.COLAB_CONTENT / title, spec)
-        written = write_switched(nb, spec, target, cache, profile)
+        written = write_switched(nb, spec, target, saves, profile)
         return written, colab.offer(written) + f" Then pick '{spec.display_name}'."
-    written = write_switched(notebook_path, spec, dest, cache, profile)
+    written = write_switched(notebook_path, spec, dest, saves, profile)
     return written, (f"Wrote {written}. Open it; it starts on '{spec.display_name}' "
                      "(reload the page first if the kernel list is stale).")

@@ -72,7 +72,7 @@ def test_switched_copy_is_valid_names_the_kernel_and_leaves_the_original(
     (drive / "colab_wizard" / spec.name).mkdir(parents=True)
     (drive / "colab_wizard" / spec.name / freshvm.MANIFEST).write_text("{}")
     again = notebook.write_switched(written, spec, tmp_path / "again.ipynb",
-                                    cache_dir=drive / "colab_wizard")
+                                    save_dir=drive / "colab_wizard")
     nb2 = json.loads(again.read_text())
     tags = [c["metadata"].get("tags", []) for c in nb2["cells"]]
     assert sum(notebook.RESTORE_TAG in t for t in tags) == 1

@@ -84,7 +84,7 @@ kernels.write_spec(staged, kernels.kernel_json(spec.name, spec.display_name,
     spec.project_dir / ".venv" / "bin" / "python", spec.project_dir, "3.12"))
 kernels.register(staged, spec.name)
 panel = Panel(host="colab", mode="foreground", versions=lambda: [("3.12", "3.12")],
-              check_index=False, cache_dir=Path({cache!r}))
+              check_index=False, save_dir=Path({cache!r}))
 panel.job = Job(spec, None)
 """
 

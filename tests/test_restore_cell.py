@@ -124,7 +124,7 @@ def test_first_cell_without_a_save_creates_from_the_spec(
     the notebook's kernel, as after a first run of the cell), and the new kernel works."""
     spec = EnvSpec.make(other_python, ["tabulate>=0.9"], name="cell-new",
                         project_dir=tmp_path / "content" / "cell-new")
-    cell = notebook.restore_source(spec, cache_dir=tmp_path / "no-drive")
+    cell = notebook.restore_source(spec, save_dir=tmp_path / "no-drive")
     assert "restore(" not in cell
 
     execute_in_a_notebook_kernel(cell, wizard_env, tmp_path)

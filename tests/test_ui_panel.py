@@ -439,7 +439,7 @@ def test_real_engine_run_registers_a_kernel(wizard_env: dict[str, Path], other_p
     assert "Saved to" in panel.done_step.save_result.value, panel.done_step.save_result.value
     kernels.remove(name)
     shutil.rmtree(wizard_env["home"] / "projects" / name)
-    fresh = Panel(mode="background", host="jupyter", check_index=False, cache_dir=saves)
+    fresh = Panel(mode="background", host="jupyter", check_index=False, save_dir=saves)
     assert visible(fresh.python_step.restore_box)
     assert fresh.python_step.restore_choice.value == str(saves / name)
     click(fresh, fresh.python_step.restore_button)
@@ -451,5 +451,29 @@ def test_real_engine_run_registers_a_kernel(wizard_env: dict[str, Path], other_p
 
 
 def test_no_restore_offer_without_saved_kernels(wizard_env: dict[str, Path]) -> None:
-    panel = make_panel(cache_dir=wizard_env["home"] / "nothing-saved")
+    panel = make_panel(save_dir=wizard_env["home"] / "nothing-saved")
     assert not visible(panel.python_step.restore_box)
+
+
+def test_cache_dir_is_the_old_name_of_save_dir(wizard_env: dict[str, Path],
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """Notebooks written with ``show(cache_dir=...)`` keep working, and are told the new
+    name; giving both is an error that names the field."""
+    import colab_wizard
+    from colab_wizard import cli
+
+    saves = wizard_env["home"] / "saves"
+    with pytest.warns(DeprecationWarning, match="save_dir"):
+        panel = colab_wizard.show(display=False, check_index=False, cache_dir=str(saves))
+    assert panel is not None and panel.save_dir == saves
+    assert panel.done_step.save_folder.value == str(saves)
+    with pytest.raises(colab_wizard.SpecError) as error:
+        colab_wizard.show(display=False, check_index=False, save_dir=saves, cache_dir=saves)
+    assert error.value.field == "save_dir"
+    for flag in ("--save-dir", "--cache"):
+        args = cli.build_parser().parse_args(["switch", "my.ipynb", flag, str(saves)])
+        assert args.save_dir == str(saves)
+    with pytest.raises(SystemExit):
+        cli.main(["switch", "--help"])
+    shown = capsys.readouterr().out
+    assert "--save-dir" in shown and "--cache" not in shown, shown

@@ -8,7 +8,7 @@ never loses what was typed.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 from .driver import Mode
 from .job import PlanFactory
@@ -26,20 +26,20 @@ def show(
     reset: bool = False,
     display: bool = True,
     check_index: bool = True,
-    cache_dir: Optional[str] = None,
+    save_dir: Union[str, Path, None] = None,
 ) -> Optional[Panel]:
     """Open the wizard (the panel object is returned only with ``display=False``; the shown
     one is :data:`LAST_PANEL`). ``mode`` is "background" (an asyncio task, Cancel clickable) or
     "foreground" (the run completes inside the click; the default on Colab);
     ``reset=True`` starts from an empty form; ``check_index=False`` skips asking the
-    package index whether the dependency names exist; ``cache_dir`` is where "Save for a
+    package index whether the dependency names exist; ``save_dir`` is where "Save for a
     fresh VM" writes and where saved kernels are offered for restore (default: Drive's
     ``MyDrive/colab_wizard`` when mounted, else the wizard's data dir)."""
     global LAST_STATE, LAST_PANEL
     if LAST_STATE is None or reset:
         LAST_STATE = FormState()
     panel = Panel(LAST_STATE, mode=mode, plan_factory=plan_factory, versions=versions,
-                  check_index=check_index, cache_dir=Path(cache_dir) if cache_dir else None)
+                  check_index=check_index, save_dir=Path(save_dir) if save_dir else None)
     LAST_PANEL = panel
     if display:
         from IPython.display import display as ipy_display

@@ -25,17 +25,17 @@ class DoneStep:
     """The fourth step's widgets and what its buttons do for the panel's current job
     (``job()``); ``page`` is the step."""
 
-    def __init__(self, host: Host, cache_dir: Path, clicks: ClickGuard,
+    def __init__(self, host: Host, save_dir: Path, clicks: ClickGuard,
                  job: Callable[[], Optional[Job]]) -> None:
         self.host = host
-        self.cache_dir = cache_dir
+        self.save_dir = save_dir
         self.clicks = clicks
         self.job = job
         self.done_summary = classes(w.HTML(""), "cw-done-summary")
         self.switch = classes(w.HTML(""), "cw-switch")
         self.downloads = classes(w.HTML(""), "cw-downloads")
         self.download_buttons = classes(w.HBox([]), "cw-download-buttons")
-        self.save_folder = classes(w.Text(value=str(cache_dir), description="Save to",
+        self.save_folder = classes(w.Text(value=str(save_dir), description="Save to",
                                           **FIELD), "cw-save-folder")
         self.save_button = classes(w.Button(
             description="Save for a fresh VM", icon="save", layout={"width": "auto"},
@@ -106,7 +106,7 @@ class DoneStep:
             return
         try:
             _, message = notebook.switch(job.spec.name, notebook_path(),
-                                         cache_dir=self.cache_dir)
+                                         save_dir=self.save_dir)
         except colab.PageError as exc:  # the page would not hand it over: a cell does it
             self.copy_result.value = error_html(str(exc), after=(
                 "<br>Or run this in a new cell: <code>colab_wizard.switch_notebook("

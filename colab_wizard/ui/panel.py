@@ -49,14 +49,14 @@ class Panel:
         versions: Optional[Callable[[], model.VersionOptions]] = None,
         host: Optional[Host] = None,
         check_index: bool = True,
-        cache_dir: Optional[Path] = None,
+        save_dir: Optional[Path] = None,
     ) -> None:
         self.state = state if state is not None else model.FormState()
         self.host = host or detect_host()
         self.mode = mode or default_mode(self.host)
         self.plan_factory = plan_factory
         self.check_index = check_index
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else freshvm.default_folder()
+        self.save_dir = Path(save_dir) if save_dir is not None else freshvm.default_folder()
         self.name_check: Optional[asyncio.Future[None]] = None
         self.install = model.InstallModel()
         self.redraws = model.Redraws(self._render, lambda: self.install.running)
@@ -67,11 +67,11 @@ class Panel:
         options = (versions or model.version_options)()
         self.form = model.Form(self.state, options)
         self.clicks = ClickGuard(self._notify)
-        self.python_step = PythonStep(options, self.cache_dir)
+        self.python_step = PythonStep(options, self.save_dir)
         self.deps_step = DepsStep(self.state)
         self.adopt = self.deps_step.adopt
         self.install_step = InstallStep()
-        self.done_step = DoneStep(self.host, self.cache_dir, self.clicks, lambda: self.job)
+        self.done_step = DoneStep(self.host, self.save_dir, self.clicks, lambda: self.job)
         self._build_frame()
         self._wire()
         self._restore()

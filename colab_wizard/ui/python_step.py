@@ -18,7 +18,7 @@ from .widgets import FIELD, classes, show
 class PythonStep:
     """The first step's widgets; ``page`` is the step."""
 
-    def __init__(self, options: VersionOptions, cache_dir: Path) -> None:
+    def __init__(self, options: VersionOptions, save_dir: Path) -> None:
         self.version = classes(w.Dropdown(options=options, description="Python", **FIELD),
                                "cw-version")
         self.display_name = classes(w.Text(description="Display name", **FIELD),
@@ -29,14 +29,14 @@ class PythonStep:
         self.replace_button = classes(w.Button(description="Replace it", icon="exchange",
                                                button_style="warning"), "cw-replace")
         show(self.replace_button, False)
-        saved = freshvm.list_saved(cache_dir)
+        saved = freshvm.list_saved(save_dir)
         self.restore_choice = classes(w.Dropdown(
             options=[(f"{m['display_name']} (Python {m['python']})", m["folder"]) for m in saved],
             description="Saved", **FIELD), "cw-restore-choice")
         self.restore_button = classes(w.Button(description="Restore", icon="upload"),
                                       "cw-restore")
         self.restore_box = classes(w.VBox([
-            w.HTML(f"<b>Saved kernels found</b> in <code>{html.escape(str(cache_dir))}"
+            w.HTML(f"<b>Saved kernels found</b> in <code>{html.escape(str(save_dir))}"
                    "</code>: restore one without downloading its packages again."),
             w.HBox([self.restore_choice, self.restore_button]),
         ]), "cw-restore-box")
