@@ -61,16 +61,21 @@ def _cancel_leftover_tasks(loop: asyncio.AbstractEventLoop) -> None:
         loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
 
 
-def run_sync(work: Awaitable[T], on_interrupt: Optional[Callable[[], None]] = None) -> T:
+def run_sync(work: Awaitable[T], on_interrupt: Optional[Callable[[], None]] = None,
+             on_start: Optional[Callable[[asyncio.Task[T]], None]] = None) -> T:
     """Run ``work`` to completion and return its result (or raise its exception).
 
     Works with or without a running loop in this thread. An interrupt (Ctrl-C, the
     notebook's stop button) calls ``on_interrupt`` (default: cancel ``work``) and
     keeps the loop running until ``work`` has cleaned up, so no child process
     outlives it; if ``work`` then ends cancelled, KeyboardInterrupt is raised.
+    ``on_start`` gets the task running ``work`` as soon as it exists: to keep it, or
+    to start more work beside it on its loop (cancelled when ``work`` is over).
     """
     with private_loop() as loop:
         task = loop.create_task(_awaited(work))
+        if on_start is not None:
+            on_start(task)
         stop = on_interrupt if on_interrupt is not None else task.cancel
         while True:
             try:

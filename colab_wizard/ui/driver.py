@@ -11,9 +11,9 @@ touches a widget and nothing here starts a process (the engine's runner does).
   event loop, so every update is sent while that request is active (what
   Colab needs). Beside the run, a :class:`~.pump.KernelPump` hands the
   kernel's waiting messages to their handlers, so the panel's Cancel button
-  works (``can_cancel``). The kernel's interrupt button works too: the
-  KeyboardInterrupt is turned into ``cancel()`` and the loop keeps running
-  until the runner has killed its children.
+  works (``can_cancel``). The kernel's interrupt button works too
+  (:func:`~colab_wizard.sync.run_sync`): the KeyboardInterrupt is turned into
+  ``cancel()`` and the loop keeps running until the runner has killed its children.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any, Awaitable, Callable, Iterable, Literal, Optional
 
 from ..errors import SpecError
 from ..host import detect_host
-from ..sync import private_loop, running_loop
+from ..sync import run_sync, running_loop
 from .pump import INTERVAL, KernelPump
 
 Mode = Literal["background", "foreground"]
@@ -76,43 +76,24 @@ class Driver:
     def _foreground(self, make: Callable[[], Awaitable[Any]], cancel: Callable[[], None],
                     children: Callable[[], Iterable[int]]) -> None:
         # The kernel's own loop is running this click handler: a private loop in this
-        # thread (sync.private_loop) runs the job, so every update goes out in this request.
+        # thread (sync.run_sync) runs the job, so every update goes out in this request.
         self.pump = KernelPump.attach()
         try:
-            with private_loop() as loop:
-                try:
-                    self._run_until_done(loop, make, cancel)
-                finally:
-                    _kill_leftovers(children())
+            run_sync(_as_coroutine(make), on_interrupt=cancel, on_start=self._started)
+        except KeyboardInterrupt:
+            pass  # the interrupt button: the run was stopped and has cleaned up
+        except BaseException as exc:  # noqa: B036 - surfaced in the panel, never lost
+            self.on_error(exc)
         finally:
+            _kill_leftovers(children())
             if self.pump is not None:
                 self.pump.close()
                 self.pump = None
 
-    def _run_until_done(self, loop: asyncio.AbstractEventLoop,
-                        make: Callable[[], Awaitable[Any]], cancel: Callable[[], None]) -> None:
-        task = loop.create_task(_as_coroutine(make))
+    def _started(self, task: asyncio.Task[Any]) -> None:
         self.task = task
         if self.pump is not None:  # cancelled with the loop's other leftovers on the way out
-            loop.create_task(_pump_until(self.pump, task))
-        while True:
-            try:
-                loop.run_until_complete(task)
-                break
-            except KeyboardInterrupt:
-                # The interrupt button: stop the run, then let it clean up.
-                cancel()
-                if task.done():
-                    break
-            except BaseException as exc:  # noqa: B036 - surfaced in the panel, never lost
-                # The run's own failure is reported once, below; this is for any other.
-                if not (task.done() and not task.cancelled() and task.exception() is exc):
-                    self.on_error(exc)
-                break
-        if task.done() and not task.cancelled():
-            error = task.exception()
-            if error is not None and not isinstance(error, KeyboardInterrupt):
-                self.on_error(error)
+            task.get_loop().create_task(_pump_until(self.pump, task))
 
 
 async def _pump_until(pump: KernelPump, task: asyncio.Future[Any]) -> None:
