@@ -128,7 +128,7 @@ def _kernels_section(check_kernels: bool) -> list[str]:
     return lines
 
 
-def _caches_section(save_dirs: tuple[Path, ...]) -> list[str]:
+def _caches_section() -> list[str]:
     lines = ["caches:"]
     pythons = paths.pythons_dir()
     found_pythons = sorted(p.name for p in pythons.iterdir()) if pythons.is_dir() else []
@@ -138,9 +138,9 @@ def _caches_section(save_dirs: tuple[Path, ...]) -> list[str]:
     size = _size(poetry_cache) if poetry_cache.is_dir() else 0
     lines.append(f"  Poetry cache {poetry_cache}: {size / 1e6:.1f} MB")
     drive = colab.default_save_dir()
-    for folder in (*save_dirs, *([drive] if drive else [])):
-        saved = sorted(p.parent.name for p in Path(folder).glob("*/" + MANIFEST))
-        lines.append(f"  saved kernels in {folder}: {', '.join(saved) or 'none'}")
+    if drive is not None:
+        saved = sorted(p.parent.name for p in drive.glob("*/" + MANIFEST))
+        lines.append(f"  saved kernels in {drive}: {', '.join(saved) or 'none'}")
     return lines
 
 
@@ -150,9 +150,9 @@ def _environment_section() -> list[str]:
                                if key in _ENV_EXACT or key.startswith(_ENV_PREFIXES)]
 
 
-def report(check_kernels: bool = True, save_dirs: tuple[Path, ...] = ()) -> str:
+def report(check_kernels: bool = True) -> str:
     """The whole report: one section after another, a blank line between them."""
-    sections = [_host_section(), _kernels_section(check_kernels), _caches_section(save_dirs),
+    sections = [_host_section(), _kernels_section(check_kernels), _caches_section(),
                 _environment_section()]
     log = last_log()  # after the kernels were started: their checks may have written one
     sections.append([f"last log: {log if log else 'none yet'}"])

@@ -14,6 +14,7 @@ import asyncio
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Union
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -64,15 +65,15 @@ class Survey:
         return problems
 
 
-async def survey(venv_python: Path) -> Survey:
-    """List the venv's distributions with its own Python (isolated: none of ours)."""
-    process = await asyncio.create_subprocess_exec(
-        str(venv_python), "-I", "-c", _SURVEY_CODE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env=clean_env())
-    out, err = await process.communicate()
-    if process.returncode != 0:
-        raise WizardError(f"{venv_python} could not list its packages: "
-                           f"{err.decode('utf-8', 'replace').strip()[-300:]}")
+def survey_argv(venv_python: Path) -> list[str]:
+    """The command that lists the venv's distributions with its own Python (isolated: none
+    of ours); its output is read by :func:`read_survey`. A save records what it lists, a
+    restore checks against it: one list, so both see the same version of a name found twice
+    (the first on the path, as imports do)."""
+    return [str(venv_python), "-I", "-c", _SURVEY_CODE]
+
+
+def read_survey(out: Union[str, bytes]) -> Survey:
     data = json.loads(out)
     versions: dict[str, str] = {}
     requires: dict[str, list[str]] = {}
@@ -81,3 +82,15 @@ async def survey(venv_python: Path) -> Survey:
         versions.setdefault(key, version)
         requires.setdefault(key, list(needs))
     return Survey(versions, requires, dict(data["markers"]))
+
+
+async def survey(venv_python: Path) -> Survey:
+    """What the venv holds (see :func:`survey_argv`)."""
+    process = await asyncio.create_subprocess_exec(
+        *survey_argv(venv_python), stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env=clean_env())
+    out, err = await process.communicate()
+    if process.returncode != 0:
+        raise WizardError(f"{venv_python} could not list its packages: "
+                           f"{err.decode('utf-8', 'replace').strip()[-300:]}")
+    return read_survey(out)

@@ -10,7 +10,6 @@ naming it: a saved folder is complete or it is not written.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -21,19 +20,13 @@ from typing import Any, Iterable, Mapping, Optional
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from . import pyproject
+from . import lockcheck, pyproject
 from .errors import SaveError
 from .files import sha256_of
 from .procenv import clean_env
 
 # Present in a venv without being pinned: what a venv creator seeds (poetry sync keeps pip).
 SEEDED = frozenset({"pip", "setuptools", "wheel"})
-
-_LIST_CODE = (
-    "import json, importlib.metadata as m; "
-    "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"
-)
-
 
 @dataclass(frozen=True)
 class Wheel:
@@ -83,13 +76,13 @@ def installed(venv_python: Path) -> dict[str, str]:
     if not venv_python.exists():
         raise SaveError(f"the kernel's venv ({venv_python.parent.parent}) is missing; "
                               "build the kernel again (create, or the panel's Build).")
-    done = subprocess.run([str(venv_python), "-I", "-c", _LIST_CODE], capture_output=True,
+    done = subprocess.run(lockcheck.survey_argv(venv_python), capture_output=True,
                           text=True, env=clean_env(), timeout=120)
     if done.returncode != 0:
         raise SaveError(f"{venv_python} could not list its packages "
                         f"({done.stderr.strip()[-300:]}); build the kernel again (create, or "
                         "the panel's Build), then save.")
-    return {canonicalize_name(k): v for k, v in json.loads(done.stdout).items()}
+    return lockcheck.read_survey(done.stdout).versions
 
 
 def wanted(venv_python: Path, lock_text: str, own: Optional[str] = None) -> dict[str, str]:

@@ -297,7 +297,7 @@ class Panel:
         self._show_step()
 
     def start_restore(self) -> None:
-        """Rebuild the chosen saved kernel from its cache, shown like any install."""
+        """Rebuild the chosen saved kernel from its saved folder, shown like any install."""
         choice = self.python_step.restore_choice.value
         if self.driver.busy or not choice:
             return
