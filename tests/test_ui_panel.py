@@ -437,6 +437,10 @@ def test_real_engine_run_registers_a_kernel(wizard_env: dict[str, Path], other_p
     panel.done_step.save_folder.value = str(saves)
     panel.done_step.save_button.click()
     assert "Saved to" in panel.done_step.save_result.value, panel.done_step.save_result.value
+    # A copy made now restores from that save in its first cell, from the folder typed.
+    panel.done_step.copy_notebook.click()
+    second = nbformat.read(str(original.with_name(f"analysis ({name}) 2.ipynb")), as_version=4)
+    assert str(saves / name) in second.cells[0].source, second.cells[0].source
     kernels.remove(name)
     shutil.rmtree(wizard_env["home"] / "projects" / name)
     fresh = Panel(mode="background", host="jupyter", check_index=False, save_dir=saves)

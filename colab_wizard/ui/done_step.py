@@ -28,7 +28,6 @@ class DoneStep:
     def __init__(self, host: Host, save_dir: Path, clicks: ClickGuard,
                  job: Callable[[], Optional[Job]]) -> None:
         self.host = host
-        self.save_dir = save_dir
         self.clicks = clicks
         self.job = job
         self.done_summary = classes(w.HTML(""), "cw-done-summary")
@@ -104,9 +103,12 @@ class DoneStep:
         job = self.job()
         if job is None:
             return
+        # Where "Save for a fresh VM" writes now (the folder may have been typed over): a
+        # save there is what the copy's first cell restores from.
+        folder = self.save_folder.value.strip()
         try:
             _, message = notebook.switch(job.spec.name, notebook_path(),
-                                         save_dir=self.save_dir)
+                                         save_dir=Path(folder) if folder else None)
         except colab.PageError as exc:  # the page would not hand it over: a cell does it
             self.copy_result.value = error_html(str(exc), after=(
                 "<br>Or run this in a new cell: <code>colab_wizard.switch_notebook("
