@@ -293,12 +293,24 @@ class Workspace:
         return None
 
     def record_venv(self) -> None:
-        self.save_state(venv_for=str(self.interpreter))
+        self.save_state(venv_for=str(self.interpreter), installing=False)
 
     def venv_current(self) -> bool:
-        """The venv exists and was made on this workspace's interpreter."""
-        return self.venv_python.exists() and self.load_state().get("venv_for") == str(
-            self.interpreter)
+        """The venv exists, was made on this workspace's interpreter, and no install into it
+        was cut short."""
+        state = self.load_state()
+        return (self.venv_python.exists() and state.get("venv_for") == str(self.interpreter)
+                and not self.install_cut_short())
+
+    def record_install_started(self) -> None:
+        # An installer stopped half-way (Cancel, a kill) can leave a package's metadata
+        # without its files: uv, killed while it links a wheel, leaves a dist-info without
+        # the module, and its next sync counts the package as installed (seen: six). So the
+        # venv counts as current again only once it has been made anew (record_venv).
+        self.save_state(installing=True, install=None)
+
+    def install_cut_short(self) -> bool:
+        return bool(self.load_state().get("installing"))
 
     def record_lock(self) -> None:
         self.save_state(lock=self.lock_fingerprint(), exported=self.export_fingerprint())
@@ -311,7 +323,7 @@ class Workspace:
         return not exported or state.get("exported") == self.export_fingerprint()
 
     def record_install(self) -> None:
-        self.save_state(install=self.install_fingerprint())
+        self.save_state(install=self.install_fingerprint(), installing=False)
 
     def install_current(self) -> bool:
         return self.venv_python.exists() and (
@@ -544,6 +556,8 @@ async def start_build(ws: Workspace, ctx: StageContext) -> None:
         (ws.work_dir / "poetry.toml").write_text(pyproject.POETRY_TOML, encoding="utf-8")
     if ws.venv_current():
         return
+    if ws.install_cut_short():
+        ctx.line(f"The last install into {ws.venv_dir} was cut short; making the venv again")
     # Ours to replace, even half made (uv refuses to clear what is not yet a venv).
     if ws.venv_dir.is_symlink() or ws.venv_dir.is_file():
         ws.venv_dir.unlink()
@@ -738,6 +752,7 @@ async def install(ws: Workspace, ctx: StageContext) -> str:
     if ws.build is None:
         await start_build(ws, ctx)
     root = ws.adopted is not None and ws.adopted.package
+    ws.record_install_started()
     try:
         if not uvtool.ready():
             parser = PoetryInstallProgress()

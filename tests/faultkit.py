@@ -190,7 +190,8 @@ def run_in_kernel(name: str, code: str, timeout: float = 60.0) -> str:
                 if msg["msg_type"] == "stream":
                     out.append(msg["content"]["text"])
                 elif msg["msg_type"] == "error":
-                    out.append("ERROR " + msg["content"]["ename"])
+                    content = msg["content"]
+                    out.append(f"ERROR {content['ename']}: {content['evalue']}")
 
             reply = client.execute_interactive(code, timeout=timeout, output_hook=hook)
             assert reply["content"]["status"] == "ok", "".join(out)

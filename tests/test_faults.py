@@ -30,7 +30,7 @@ from faultkit import (
     wait_no_strays,
 )
 
-from colab_wizard import api
+from colab_wizard import api, colab, swap
 from colab_wizard.events import Event, StageFailed, StageLine, StageStarted
 from colab_wizard.runner import Runner
 
@@ -421,6 +421,30 @@ def test_cancel_at_every_stage_of_a_rebuild(live: Live, other_python: str) -> No
     assert made is not None, failed
     assert run_in_kernel(NAME, "import six, tabulate; print(six.__name__)") == "six"
     assert snapshot_project(live.project) != live.tree
+
+
+def test_an_install_cut_short_is_made_again(live: Live, other_python: str) -> None:
+    """An installer stopped mid-install can leave a package's metadata without its files
+    (uv killed while it links a wheel: its next sync then counts the package as installed,
+    and the kernel lacked six, seen in CI). The next run must not trust that venv: here the
+    build's tabulate module is gone after a Cancel in the install, its dist-info kept."""
+    spec = _spec(live, other_python, REBUILD_DEPS)
+    hit: dict[str, Any] = {}
+    made, failed, _ = run_with(spec, canceller("install", hit))
+    assert hit and failed is not None and failed.outcome == "cancelled", made
+    build = swap.pending(live.project)
+    assert build is not None, "the cancelled run left no build to resume"
+    site = colab.site_packages(build / ".venv")
+    assert list(site.glob("tabulate-*.dist-info/METADATA")), "nothing to damage: no tabulate"
+    for module in site.glob("tabulate*"):
+        if not module.name.endswith(".dist-info"):
+            # Unlinked: the build's files are hard links to the live venv's (swap.py).
+            shutil.rmtree(module) if module.is_dir() else module.unlink()
+    live.assert_intact()
+    made, failed, events = run_with(spec, lambda runner, event: None)
+    assert made is not None, failed
+    assert run_in_kernel(NAME, "import six, tabulate; print(six.__name__)") == "six"
+    assert any(isinstance(e, StageLine) and "was cut short" in e.text for e in events)
 
 
 @pytest.mark.parametrize("fault", ["other-python-unknown-package", "install-killed"])
