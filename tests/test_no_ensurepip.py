@@ -37,6 +37,11 @@ def test_host_without_ensurepip_gets_poetry_and_a_kernel(
     site = subprocess.run([str(host_py), "-c", "import sysconfig; print(sysconfig.get_path("
                            "'purelib'))"], check=True, capture_output=True, text=True).stdout
     (Path(site.strip()) / "_colab_no_ensurepip.pth").write_text(BLOCK)
+    # The wizard's own requirements, as a host with it installed has them: the test's site
+    # dirs (--system-site-packages reaches only the base interpreter's, which lacks them
+    # when the tests run in a venv of their own).
+    (Path(site.strip()) / "_test_site.pth").write_text(
+        "".join(f"{p}\n" for p in sys.path if p.endswith("-packages")))
     probe = subprocess.run([str(host_py), "-c", "import ensurepip"], capture_output=True,
                            text=True)
     assert probe.returncode != 0 and "ModuleNotFoundError" in probe.stderr
