@@ -15,8 +15,8 @@ if [ ! -x /usr/bin/chromium ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 python3 -m ruff check colab_wizard tests scripts
-# -R too: a browser test that passed on its one retry (conftest) is listed with its first failure.
 python3 -m mypy
+# -R too: a browser test that passed on its one retry (conftest) is listed with its first failure.
 python3 -m pytest -raR "$@"
 # The panel again under Colab's widget stack (ipywidgets 7.7.1, IPython 7.34, ipykernel 6.17),
 # in a virtualenv kept in the cache so later runs reuse it.
