@@ -300,7 +300,7 @@ class Workspace:
         was cut short."""
         state = self.load_state()
         return (self.venv_python.exists() and state.get("venv_for") == str(self.interpreter)
-                and not self.install_cut_short())
+                and not state.get("installing"))
 
     def record_install_started(self) -> None:
         # An installer stopped half-way (Cancel, a kill) can leave a package's metadata
